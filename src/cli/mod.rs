@@ -1,0 +1,405 @@
+//! The command-line interface: one subcommand per user task.
+//!
+//! [`run`] executes a parsed [`Cli`] and returns an [`Outcome`]; the binary maps
+//! it (or an error) to the exit code: 0 ok, 1 partial, 2 fatal or usage error.
+
+mod output;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::import::{Format, ImportOptions, ImportSummary};
+use crate::index::{SearchIndex, SearchRequest};
+use crate::pipeline::{resolve_path, Pipeline, SourceConfig};
+use crate::progress::Progress;
+use crate::store::Store;
+use crate::time::parse_bound;
+use crate::Outcome;
+
+const EXAMPLES: &str = "\
+Examples:
+  weaksignal run                                   import the default corpora and show what is there
+  weaksignal import headlines.csv --map published=Time --map title=Headlines --lang en
+  weaksignal import uutiset.jsonl --source yle --map published=paivamaara --map title=otsikko
+  weaksignal search 'lakko AND satama' --from 2024-01-01 --lang fi
+  weaksignal search '\"interest rates\" -mortgage' --source guardian --json
+  weaksignal stats";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "weaksignal",
+    version,
+    about = "Find weak signals: small but fast-growing topics in news and discussion",
+    after_help = EXAMPLES
+)]
+pub struct Cli {
+    /// Configuration file (a missing default file means built-in defaults).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Data directory (overrides data_dir in the configuration).
+    #[arg(long, global = true, value_name = "DIR", env = "WEAKSIGNAL_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Print only warnings and errors; no progress bars.
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
+    /// Log line format on stderr (json for cron and log collectors).
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+    /// More log detail (-v debug, -vv trace).
+    #[arg(long, short, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the pipeline: import every source it lists, then summarise the store.
+    Run(RunArgs),
+    /// Import documents from JSONL, CSV or Parquet files.
+    #[command(after_help = "\
+Fields: id, url, source, published, title, text, lang, fetched_at. A row needs a
+publication date and a title or text. Without an id, one is derived from the URL,
+or from source + title + date. Bad rows are reported with their line and skipped;
+the exit code is then 1. With --strict one bad row rolls the whole file back.")]
+    Import(ImportArgs),
+    /// Search the index (tantivy query syntax: AND, OR, NOT/-, \"phrases\", field:term).
+    #[command(after_help = "\
+Fields: title, text, source, lang, published. Words are combined with AND unless
+OR is written. Finnish and English words match their inflected forms.
+  weaksignal search 'lakko' --lang fi
+  weaksignal search 'title:brexit AND (deal OR \"no deal\")' --to 2019-12-31")]
+    Search(SearchArgs),
+    /// Documents per source, language and month.
+    Stats(StatsArgs),
+    /// Rebuild the search index from the store.
+    Reindex,
+    /// Check a pipeline file without running it.
+    Validate(ValidateArgs),
+    /// Run a benchmark and print its figures.
+    Bench(BenchArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Pipeline file (default: the built-in offline pipeline).
+    #[arg(long, value_name = "FILE")]
+    pub pipeline: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// Files to import.
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// Input format (default: from the file extension).
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
+    /// Source name for every row (overrides a source column; default: the file name).
+    #[arg(long, value_name = "NAME")]
+    pub source: Option<String>,
+    /// Language of every row (overrides a lang column; default: detected).
+    #[arg(long, value_name = "CODE")]
+    pub lang: Option<String>,
+    /// Read FIELD from COLUMN, e.g. --map published=paivamaara (repeatable).
+    #[arg(long = "map", value_name = "FIELD=COLUMN")]
+    pub map: Vec<String>,
+    /// Reject the whole file, storing nothing, if any row is bad.
+    #[arg(long)]
+    pub strict: bool,
+    /// Print the summary as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SearchArgs {
+    /// The query.
+    pub query: String,
+    /// Only documents published on or after DATE.
+    #[arg(long, value_name = "DATE")]
+    pub from: Option<String>,
+    /// Only documents published on or before DATE (a bare date includes the whole day).
+    #[arg(long, value_name = "DATE")]
+    pub to: Option<String>,
+    /// Only this source.
+    #[arg(long)]
+    pub source: Option<String>,
+    /// Only this language (ISO 639-1, e.g. fi).
+    #[arg(long)]
+    pub lang: Option<String>,
+    /// Number of hits to show.
+    #[arg(long, short = 'n', default_value_t = 10)]
+    pub limit: usize,
+    /// Print {"total", "hits": [...]} as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct StatsArgs {
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// Pipeline file.
+    pub pipeline: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    #[command(subcommand)]
+    pub which: BenchKind,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BenchKind {
+    /// Import + store + index of headline-sized documents (the Guardian corpus replicated with fresh ids).
+    Import {
+        /// Documents to import.
+        #[arg(long, default_value_t = 1_000_000)]
+        docs: u64,
+        /// Corpus to replicate (default: the Guardian headlines in the shared data).
+        #[arg(long, value_name = "CSV")]
+        corpus: Option<PathBuf>,
+        /// Where to write the generated file and the store (default: a temporary directory).
+        #[arg(long, value_name = "DIR")]
+        work_dir: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// What every command gets: settings and where the data lives.
+pub struct Context {
+    pub config: Config,
+    pub data_dir: PathBuf,
+    pub progress: Progress,
+    pub quiet: bool,
+}
+
+impl Context {
+    pub fn from_cli(cli: &Cli) -> Result<Context> {
+        let (path, required) = match &cli.config {
+            Some(path) => (path.clone(), true),
+            None => (PathBuf::from("config.toml"), false),
+        };
+        let config = Config::load(&path, required)?;
+        let data_dir = cli.data_dir.clone().unwrap_or_else(|| config.data_dir.clone());
+        Ok(Context {
+            config,
+            data_dir,
+            progress: Progress::new(cli.quiet),
+            quiet: cli.quiet,
+        })
+    }
+
+    fn open_for_writing(&self) -> Result<(Store, SearchIndex)> {
+        let store = Store::open(&self.data_dir)?;
+        let index = SearchIndex::open_synced(&self.data_dir, &store, &self.config.index)?;
+        Ok((store, index))
+    }
+}
+
+/// Runs one parsed command line.
+pub fn run(cli: Cli) -> Result<Outcome> {
+    let ctx = Context::from_cli(&cli)?;
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    match cli.command {
+        Command::Run(args) => run_pipeline(&ctx, args.pipeline.as_deref(), &mut out),
+        Command::Import(args) => import(&ctx, args, &mut out),
+        Command::Search(args) => search(&ctx, args, &mut out),
+        Command::Stats(args) => {
+            let store = Store::open_read_only(&ctx.data_dir)?;
+            let stats = store.stats()?;
+            if args.json {
+                output::json(&mut out, &stats)?;
+            } else {
+                output::stats(&mut out, &stats)?;
+            }
+            Ok(Outcome::Success)
+        }
+        Command::Reindex => {
+            let store = Store::open(&ctx.data_dir)?;
+            let started = std::time::Instant::now();
+            let index = crate::index::rebuild(&ctx.data_dir, &store, &ctx.config.index)?;
+            let count = index.num_docs()?;
+            output::line(
+                &mut out,
+                &format!("reindexed {count} documents in {:.1} s", started.elapsed().as_secs_f64()),
+            )?;
+            Ok(Outcome::Success)
+        }
+        Command::Validate(args) => {
+            let (pipeline, base) = Pipeline::load(Some(&args.pipeline))?;
+            let base = base.parent().map(Path::to_path_buf).unwrap_or_default();
+            let mut outcome = Outcome::Success;
+            for source in &pipeline.sources {
+                let SourceConfig::File { name, path, .. } = source;
+                let resolved = resolve_path(path, &base);
+                if !resolved.exists() {
+                    tracing::warn!(source = %name, path = %resolved.display(), "file does not exist (yet)");
+                    outcome = Outcome::Partial;
+                }
+            }
+            output::line(
+                &mut out,
+                &format!("{}: ok, {} sources", args.pipeline.display(), pipeline.sources.len()),
+            )?;
+            Ok(outcome)
+        }
+        Command::Bench(args) => crate::bench::run(&ctx, args.which, &mut out),
+    }
+}
+
+fn import(ctx: &Context, args: ImportArgs, out: &mut dyn Write) -> Result<Outcome> {
+    let (mut store, index) = ctx.open_for_writing()?;
+    let options = ImportOptions {
+        format: args.format,
+        source: args.source,
+        lang: args.lang.map(|l| checked_lang(&l)).transpose()?,
+        map: args.map,
+        strict: args.strict,
+    };
+    let mut summaries = Vec::new();
+    for file in &args.files {
+        let summary = crate::import::import_file(
+            file,
+            &options,
+            &ctx.config.import,
+            &mut store,
+            &index,
+            &ctx.config.index,
+            &ctx.progress,
+        )?;
+        if !args.json {
+            output::import_summary(out, &summary)?;
+        }
+        summaries.push(summary);
+    }
+    if args.json {
+        output::json(out, &summaries)?;
+    }
+    Ok(outcome_of(&summaries))
+}
+
+fn outcome_of(summaries: &[ImportSummary]) -> Outcome {
+    if summaries.iter().any(|s| s.rejected > 0) {
+        Outcome::Partial
+    } else {
+        Outcome::Success
+    }
+}
+
+fn checked_lang(lang: &str) -> Result<String> {
+    crate::lang::normalise_code(lang)
+        .ok_or_else(|| Error::Usage(format!("--lang {lang:?} is not a language code (e.g. fi, en, sv)")))
+}
+
+fn search(ctx: &Context, args: SearchArgs, out: &mut dyn Write) -> Result<Outcome> {
+    let request = SearchRequest {
+        query: args.query,
+        from: args.from.as_deref().map(|d| parse_bound(d, false)).transpose()?,
+        to: args.to.as_deref().map(|d| parse_bound(d, true)).transpose()?,
+        source: args.source,
+        lang: args.lang.map(|l| checked_lang(&l)).transpose()?,
+        limit: args.limit,
+    };
+    let store = Store::open_read_only(&ctx.data_dir)?;
+    let index = open_for_reading(ctx, &store)?;
+    let results = index.search(&store, &request)?;
+    if args.json {
+        output::json(out, &results)?;
+    } else {
+        output::search_results(out, &results)?;
+    }
+    Ok(Outcome::Success)
+}
+
+/// Opens the index for a read command, catching it up with the store first
+/// when it lags (after a crash) and nobody else is writing.
+fn open_for_reading(ctx: &Context, store: &Store) -> Result<SearchIndex> {
+    let dir = ctx.data_dir.join(crate::index::INDEX_DIR);
+    let index = SearchIndex::open_dir(&dir)?;
+    match index {
+        Some(index) if index.watermark()? >= store.max_seq()? => Ok(index),
+        _ => {
+            let writable = Store::open(&ctx.data_dir)?;
+            SearchIndex::open_synced(&ctx.data_dir, &writable, &ctx.config.index)
+        }
+    }
+}
+
+fn run_pipeline(ctx: &Context, pipeline: Option<&Path>, out: &mut dyn Write) -> Result<Outcome> {
+    let (pipeline, origin) = Pipeline::load(pipeline)?;
+    let base = if origin.is_file() {
+        origin.parent().map(Path::to_path_buf).unwrap_or_default()
+    } else {
+        PathBuf::from(".")
+    };
+    let (mut store, index) = ctx.open_for_writing()?;
+    let mut outcome = Outcome::Success;
+    for source in &pipeline.sources {
+        let SourceConfig::File {
+            name,
+            path,
+            format,
+            lang,
+            map,
+        } = source;
+        let file = resolve_path(path, &base);
+        let options = ImportOptions {
+            format: *format,
+            source: Some(name.clone()),
+            lang: lang.clone(),
+            map: map.iter().map(|(k, v)| format!("{k}={v}")).collect(),
+            strict: false,
+        };
+        match crate::import::import_file(
+            &file,
+            &options,
+            &ctx.config.import,
+            &mut store,
+            &index,
+            &ctx.config.index,
+            &ctx.progress,
+        ) {
+            Ok(summary) => {
+                output::import_summary(out, &summary)?;
+                if summary.rejected > 0 {
+                    outcome = Outcome::Partial;
+                }
+            }
+            Err(e) => {
+                tracing::error!(source = %name, error = %e, "source failed");
+                outcome = Outcome::Partial;
+            }
+        }
+    }
+    let stats = store.stats()?;
+    output::stats(out, &stats)?;
+    if let Some(query) = &pipeline.example_query {
+        let request = SearchRequest {
+            query: query.clone(),
+            limit: 5,
+            ..SearchRequest::default()
+        };
+        let results = index.search(&store, &request)?;
+        output::line(out, &format!("\nexample search: {query}"))?;
+        output::search_results(out, &results)?;
+    }
+    Ok(outcome)
+}

@@ -1,0 +1,87 @@
+//! The library's one error type.
+//!
+//! Every fallible function in the library returns [`Result`]. Errors carry the
+//! file, line, field or URL they are about, so that the message printed by the
+//! binary is enough to fix the problem without a debugger. Soft failures (a bad
+//! row in an otherwise good file) are not errors: they are counted in the
+//! command's summary and turn into exit code 1 (see [`crate::Outcome`]).
+
+use std::path::PathBuf;
+
+/// Result alias used throughout the crate.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What can go wrong in weaksignal.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The configuration file cannot be read or has a wrong or unknown key.
+    #[error("config {path}: {message}")]
+    Config { path: PathBuf, message: String },
+
+    /// A command-line argument is wrong in a way clap cannot check.
+    #[error("{0}")]
+    Usage(String),
+
+    /// Reading or writing a file failed.
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// An input file as a whole is unusable (wrong columns, unreadable header...).
+    #[error("{path}: {message}")]
+    Input { path: PathBuf, message: String },
+
+    /// The SQLite store failed.
+    #[error("store {path}: {source}")]
+    Store {
+        path: PathBuf,
+        #[source]
+        source: rusqlite::Error,
+    },
+
+    /// The store was written by a newer or unknown version of weaksignal.
+    #[error("store {path}: {message}")]
+    StoreSchema { path: PathBuf, message: String },
+
+    /// The tantivy index failed.
+    #[error("index {path}: {source}")]
+    Index {
+        path: PathBuf,
+        #[source]
+        source: tantivy::TantivyError,
+    },
+
+    /// Another process holds the index writer (an import or reindex is running).
+    #[error("index {path} is locked by another weaksignal process (an import or reindex is running); try again when it has finished")]
+    IndexLocked { path: PathBuf },
+
+    /// A search query does not parse.
+    #[error("invalid query {query:?}: {message}")]
+    Query { query: String, message: String },
+
+    /// A date given on the command line or in a file does not parse.
+    #[error("{0}")]
+    Date(#[from] crate::time::DateError),
+
+    /// A Parquet file could not be read.
+    #[error("{path}: {message}")]
+    Parquet { path: PathBuf, message: String },
+}
+
+impl Error {
+    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Error {
+        Error::Io {
+            path: path.into(),
+            source,
+        }
+    }
+
+    /// Whether the error is the user's to fix on the command line (exit code 2 either way,
+    /// but the binary prints a usage hint for these).
+    pub fn is_usage(&self) -> bool {
+        matches!(self, Error::Usage(_) | Error::Query { .. } | Error::Date(_))
+    }
+}

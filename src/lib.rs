@@ -1,0 +1,60 @@
+//! # weaksignal
+//!
+//! Finds *weak signals*: small but fast-growing topics in public news and
+//! discussion, spotted before they become megatrends.
+//!
+//! Data flows one way:
+//!
+//! ```text
+//! collect → normalise → store → index → embed → cluster → trends → signals → report
+//! ```
+//!
+//! * [`document`] decides what a document is (ids, dates, languages, limits).
+//! * [`import`] streams corpora (JSONL, CSV, Parquet) into the [`store`].
+//! * [`store`] is the system of record (SQLite); everything after it is derived
+//!   and can be rebuilt.
+//! * [`index`] is the tantivy search index with Finnish and English stemming.
+//! * [`cli`] holds the command-line interface; the binary only maps its result
+//!   to an exit code.
+
+pub mod bench;
+pub mod cli;
+pub mod config;
+pub mod document;
+pub mod error;
+pub mod import;
+pub mod index;
+pub mod lang;
+pub mod pipeline;
+pub mod progress;
+pub mod store;
+pub mod time;
+
+pub use error::{Error, Result};
+
+/// How a command ended when it did not fail outright.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Everything went through (exit code 0).
+    Success,
+    /// Some input was rejected or some source failed; the rest was done (exit code 1).
+    Partial,
+}
+
+impl Outcome {
+    /// `Partial` if any of the two is.
+    pub fn and(self, other: Outcome) -> Outcome {
+        if self == Outcome::Partial || other == Outcome::Partial {
+            Outcome::Partial
+        } else {
+            Outcome::Success
+        }
+    }
+}
+
+/// Where the shared test and benchmark data lives: `$WEAKSIGNAL_SHARED`, or `../shared`.
+pub fn shared_dir() -> std::path::PathBuf {
+    std::env::var_os("WEAKSIGNAL_SHARED")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| std::path::PathBuf::from("../shared"))
+}

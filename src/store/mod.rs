@@ -1,0 +1,341 @@
+//! The document store: SQLite, the system of record.
+//!
+//! Everything else (the tantivy index, vectors, topics, trends) is derived from
+//! this database and can be rebuilt from it. Each document row has a `seq`
+//! that grows with every insert or change; derived structures remember the
+//! highest `seq` they have absorbed, so catching up after a crash is "process
+//! every row with a larger seq", nothing more.
+
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
+use serde::Serialize;
+
+use crate::document::Document;
+use crate::error::{Error, Result};
+
+/// File name of the store inside the data directory.
+pub const STORE_FILE: &str = "weaksignal.sqlite";
+
+/// Bumped when the schema changes; older stores are migrated in [`Store::open`].
+const SCHEMA_VERSION: i64 = 1;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS documents (
+    seq          INTEGER PRIMARY KEY AUTOINCREMENT,
+    id           TEXT NOT NULL UNIQUE,
+    source       TEXT NOT NULL,
+    url          TEXT,
+    title        TEXT NOT NULL,
+    text         TEXT NOT NULL,
+    published    INTEGER NOT NULL,
+    fetched_at   INTEGER NOT NULL,
+    lang         TEXT NOT NULL,
+    content_hash TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS documents_published ON documents(published);
+CREATE TABLE IF NOT EXISTS meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+";
+
+/// What writing one document did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteOutcome {
+    /// New document, stored under this seq.
+    Inserted(i64),
+    /// Same id, different content, and the new one was fetched no earlier: replaced.
+    Updated(i64),
+    /// Same id and same content: nothing to do.
+    Duplicate,
+    /// Same id, different content, but the stored one was fetched later: kept.
+    KeptNewer,
+}
+
+/// Counts of documents by source, language and month.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Stats {
+    pub documents: u64,
+    pub first_published: Option<String>,
+    pub last_published: Option<String>,
+    pub by_source: Vec<(String, u64)>,
+    pub by_lang: Vec<(String, u64)>,
+    pub by_month: Vec<(String, u64)>,
+}
+
+/// An open store.
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+}
+
+impl Store {
+    /// Opens (creating if needed) the store in `data_dir`.
+    pub fn open(data_dir: &Path) -> Result<Store> {
+        std::fs::create_dir_all(data_dir).map_err(|e| Error::io(data_dir, e))?;
+        let path = data_dir.join(STORE_FILE);
+        let conn = Connection::open(&path).map_err(|source| Error::Store {
+            path: path.clone(),
+            source,
+        })?;
+        let store = Store { conn, path };
+        store.init()?;
+        Ok(store)
+    }
+
+    /// Opens an existing store for reading only; it is an error if there is none.
+    pub fn open_read_only(data_dir: &Path) -> Result<Store> {
+        let path = data_dir.join(STORE_FILE);
+        if !path.exists() {
+            return Err(Error::StoreSchema {
+                path,
+                message: "no store here yet: import or collect documents first (or pass --data-dir)".into(),
+            });
+        }
+        let conn = Connection::open_with_flags(&path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
+            .map_err(|source| Error::Store {
+                path: path.clone(),
+                source,
+            })?;
+        let store = Store { conn, path };
+        store
+            .conn
+            .busy_timeout(std::time::Duration::from_secs(10))
+            .map_err(|e| store.err(e))?;
+        Ok(store)
+    }
+
+    fn init(&self) -> Result<()> {
+        let conn = &self.conn;
+        conn.busy_timeout(std::time::Duration::from_secs(10))
+            .map_err(|e| self.err(e))?;
+        conn.pragma_update(None, "journal_mode", "WAL").map_err(|e| self.err(e))?;
+        conn.pragma_update(None, "synchronous", "NORMAL").map_err(|e| self.err(e))?;
+        conn.pragma_update(None, "cache_size", -64_000).map_err(|e| self.err(e))?;
+        conn.pragma_update(None, "temp_store", "MEMORY").map_err(|e| self.err(e))?;
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(|e| self.err(e))?;
+        if version > SCHEMA_VERSION {
+            return Err(Error::StoreSchema {
+                path: self.path.clone(),
+                message: format!(
+                    "schema version {version} was written by a newer weaksignal (this one knows {SCHEMA_VERSION}); upgrade weaksignal"
+                ),
+            });
+        }
+        conn.execute_batch(SCHEMA).map_err(|e| self.err(e))?;
+        conn.pragma_update(None, "user_version", SCHEMA_VERSION)
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    pub(crate) fn err(&self, source: rusqlite::Error) -> Error {
+        Error::Store {
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Starts a write transaction. Dropping it without [`Writer::commit`] rolls back.
+    pub fn writer(&mut self) -> Result<Writer<'_>> {
+        let path = self.path.clone();
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(|source| Error::Store {
+                path: path.clone(),
+                source,
+            })?;
+        Ok(Writer { tx, path })
+    }
+
+    /// The highest seq in the store (0 when empty).
+    pub fn max_seq(&self) -> Result<i64> {
+        self.conn
+            .query_row("SELECT COALESCE(MAX(seq), 0) FROM documents", [], |r| r.get(0))
+            .map_err(|e| self.err(e))
+    }
+
+    pub fn count(&self) -> Result<u64> {
+        self.conn
+            .query_row("SELECT COUNT(*) FROM documents", [], |r| r.get::<_, i64>(0))
+            .map(|n| n as u64)
+            .map_err(|e| self.err(e))
+    }
+
+    /// Calls `f` with every document whose seq is above `after`, in seq order.
+    pub fn for_each_since(&self, after: i64, mut f: impl FnMut(i64, Document) -> Result<()>) -> Result<()> {
+        let mut stmt = self
+            .conn
+            .prepare(&format!("SELECT seq, {DOC_COLUMNS} FROM documents WHERE seq > ?1 ORDER BY seq"))
+            .map_err(|e| self.err(e))?;
+        let mut rows = stmt.query([after]).map_err(|e| self.err(e))?;
+        while let Some(row) = rows.next().map_err(|e| self.err(e))? {
+            let seq: i64 = row.get(0).map_err(|e| self.err(e))?;
+            let doc = document_from_row(row, 1).map_err(|e| self.err(e))?;
+            f(seq, doc)?;
+        }
+        Ok(())
+    }
+
+    /// Fetches documents by id; unknown ids are left out.
+    pub fn get_many(&self, ids: &[String]) -> Result<Vec<Document>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(&format!("SELECT {DOC_COLUMNS} FROM documents WHERE id = ?1"))
+            .map_err(|e| self.err(e))?;
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            let doc = stmt
+                .query_row([id], |row| document_from_row(row, 0))
+                .optional()
+                .map_err(|e| self.err(e))?;
+            out.extend(doc);
+        }
+        Ok(out)
+    }
+
+    pub fn get(&self, id: &str) -> Result<Option<Document>> {
+        Ok(self.get_many(&[id.to_string()])?.pop())
+    }
+
+    /// Documents per source, language and month.
+    pub fn stats(&self) -> Result<Stats> {
+        let group = |sql: &str| -> Result<Vec<(String, u64)>> {
+            let mut stmt = self.conn.prepare(sql).map_err(|e| self.err(e))?;
+            let rows = stmt
+                .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64)))
+                .map_err(|e| self.err(e))?;
+            rows.collect::<rusqlite::Result<Vec<_>>>().map_err(|e| self.err(e))
+        };
+        let (documents, first, last): (i64, Option<i64>, Option<i64>) = self
+            .conn
+            .query_row("SELECT COUNT(*), MIN(published), MAX(published) FROM documents", [], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
+            .map_err(|e| self.err(e))?;
+        let as_date = |t: Option<i64>| {
+            t.and_then(|t| DateTime::from_timestamp(t, 0))
+                .map(crate::document::rfc3339)
+        };
+        Ok(Stats {
+            documents: documents as u64,
+            first_published: as_date(first),
+            last_published: as_date(last),
+            by_source: group("SELECT source, COUNT(*) FROM documents GROUP BY source ORDER BY COUNT(*) DESC, source")?,
+            by_lang: group("SELECT lang, COUNT(*) FROM documents GROUP BY lang ORDER BY COUNT(*) DESC, lang")?,
+            by_month: group(
+                "SELECT strftime('%Y-%m', published, 'unixepoch') AS m, COUNT(*) FROM documents GROUP BY m ORDER BY m",
+            )?,
+        })
+    }
+
+    /// A value from the meta table.
+    pub fn meta(&self, key: &str) -> Result<Option<String>> {
+        self.conn
+            .query_row("SELECT value FROM meta WHERE key = ?1", [key], |r| r.get(0))
+            .optional()
+            .map_err(|e| self.err(e))
+    }
+}
+
+const DOC_COLUMNS: &str = "id, source, url, title, text, published, fetched_at, lang, content_hash";
+
+fn document_from_row(row: &rusqlite::Row<'_>, first: usize) -> rusqlite::Result<Document> {
+    let time = |i: usize| -> rusqlite::Result<DateTime<Utc>> {
+        let t: i64 = row.get(first + i)?;
+        DateTime::from_timestamp(t, 0).ok_or(rusqlite::Error::IntegralValueOutOfRange(first + i, t))
+    };
+    Ok(Document {
+        id: row.get(first)?,
+        source: row.get(first + 1)?,
+        url: row.get(first + 2)?,
+        title: row.get(first + 3)?,
+        text: row.get(first + 4)?,
+        published: time(5)?,
+        fetched_at: time(6)?,
+        lang: row.get(first + 7)?,
+        content_hash: row.get(first + 8)?,
+    })
+}
+
+/// One write transaction.
+pub struct Writer<'a> {
+    tx: rusqlite::Transaction<'a>,
+    path: PathBuf,
+}
+
+impl Writer<'_> {
+    fn err(&self, source: rusqlite::Error) -> Error {
+        Error::Store {
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    /// Stores `doc` unless the same content is already there. A changed document
+    /// replaces the stored one when it was fetched no earlier (later writes win ties).
+    pub fn put(&self, doc: &Document) -> Result<WriteOutcome> {
+        let mut insert = self
+            .tx
+            .prepare_cached(
+                "INSERT INTO documents (id, source, url, title, text, published, fetched_at, lang, content_hash)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT(id) DO NOTHING",
+            )
+            .map_err(|e| self.err(e))?;
+        let values = params![
+            doc.id,
+            doc.source,
+            doc.url,
+            doc.title,
+            doc.text,
+            doc.published.timestamp(),
+            doc.fetched_at.timestamp(),
+            doc.lang,
+            doc.content_hash
+        ];
+        if insert.execute(values).map_err(|e| self.err(e))? == 1 {
+            return Ok(WriteOutcome::Inserted(self.tx.last_insert_rowid()));
+        }
+        let (hash, fetched_at): (String, i64) = self
+            .tx
+            .prepare_cached("SELECT content_hash, fetched_at FROM documents WHERE id = ?1")
+            .and_then(|mut s| s.query_row([&doc.id], |r| Ok((r.get(0)?, r.get(1)?))))
+            .map_err(|e| self.err(e))?;
+        if hash == doc.content_hash {
+            return Ok(WriteOutcome::Duplicate);
+        }
+        if fetched_at > doc.fetched_at.timestamp() {
+            return Ok(WriteOutcome::KeptNewer);
+        }
+        // Delete and insert so that the row gets a new seq: derived structures see the change.
+        self.tx
+            .prepare_cached("DELETE FROM documents WHERE id = ?1")
+            .and_then(|mut s| s.execute([&doc.id]))
+            .map_err(|e| self.err(e))?;
+        insert.execute(values).map_err(|e| self.err(e))?;
+        Ok(WriteOutcome::Updated(self.tx.last_insert_rowid()))
+    }
+
+    pub fn set_meta(&self, key: &str, value: &str) -> Result<()> {
+        self.tx
+            .execute(
+                "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                [key, value],
+            )
+            .map(|_| ())
+            .map_err(|e| self.err(e))
+    }
+
+    pub fn commit(self) -> Result<()> {
+        let path = self.path;
+        self.tx.commit().map_err(|source| Error::Store { path, source })
+    }
+}

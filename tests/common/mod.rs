@@ -1,0 +1,121 @@
+//! Helpers for the integration tests: a sandbox with its own data directory,
+//! a runner for the real `weaksignal` binary, and the shared data path.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The shared data directory, as the build script found it.
+pub fn shared() -> PathBuf {
+    std::env::var_os("WEAKSIGNAL_SHARED")
+        .map(PathBuf::from)
+        .or_else(|| option_env!("WEAKSIGNAL_SHARED_AT_BUILD").map(PathBuf::from))
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared"))
+}
+
+pub fn guardian_csv() -> PathBuf {
+    shared().join("corpora/guardian-headlines/guardian_headlines.csv")
+}
+
+pub fn yle_csv() -> PathBuf {
+    shared().join("corpora/yle-selkouutiset/selkouutiset_stories_fi_en.csv")
+}
+
+/// What a run of the binary printed and returned.
+#[derive(Debug)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}\nstderr:\n{}", self.stdout, self.stderr))
+    }
+
+    /// Asserts the exit code, showing the output when it differs.
+    #[track_caller]
+    pub fn expect_code(&self, code: i32) -> &Run {
+        assert_eq!(
+            self.code, code,
+            "expected exit code {code}, got {}\n--- stdout\n{}\n--- stderr\n{}",
+            self.code, self.stdout, self.stderr
+        );
+        self
+    }
+}
+
+/// A temporary working directory with its own data directory.
+pub struct Sandbox {
+    pub dir: tempfile::TempDir,
+}
+
+impl Sandbox {
+    pub fn new() -> Sandbox {
+        Sandbox {
+            dir: tempfile::tempdir().expect("temp dir"),
+        }
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    pub fn data_dir(&self) -> PathBuf {
+        self.path("data")
+    }
+
+    pub fn write(&self, name: &str, contents: impl AsRef<[u8]>) -> PathBuf {
+        let path = self.path(name);
+        std::fs::write(&path, contents).expect("write fixture");
+        path
+    }
+
+    /// Runs `weaksignal ARGS` with this sandbox's data directory.
+    pub fn run<S: AsRef<std::ffi::OsStr>>(&self, args: &[S]) -> Run {
+        let output = Command::new(env!("CARGO_BIN_EXE_weaksignal"))
+            .current_dir(self.dir.path())
+            .env("WEAKSIGNAL_DATA_DIR", self.data_dir())
+            .env("WEAKSIGNAL_SHARED", shared())
+            .env_remove("WEAKSIGNAL_LOG")
+            .args(args)
+            .output()
+            .expect("run weaksignal");
+        Run {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+}
+
+/// Runs `weaksignal ARGS...` in a sandbox: `ws!(sandbox, "search", "x")`.
+#[macro_export]
+macro_rules! ws {
+    ($sandbox:expr, $($arg:expr),+ $(,)?) => {
+        $sandbox.run(&[$(std::ffi::OsString::from($arg)),+])
+    };
+}
+
+/// Declares a test that needs the shared data: ignored, with the reason, when it is missing.
+#[macro_export]
+macro_rules! shared_test {
+    ($(#[$meta:meta])* fn $name:ident() $body:block) => {
+        $(#[$meta])*
+        #[test]
+        #[cfg_attr(not(shared_data), ignore = "shared data (../shared or WEAKSIGNAL_SHARED) is missing")]
+        fn $name() $body
+    };
+}
+
+/// The titles of the hits in a `search --json` result.
+pub fn hit_titles(results: &serde_json::Value) -> Vec<String> {
+    results["hits"]
+        .as_array()
+        .expect("hits array")
+        .iter()
+        .map(|h| h["title"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
