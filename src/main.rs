@@ -1,6 +1,7 @@
 //! The `weaksignal` binary: parse the command line, run it, map the result to
 //! an exit code (0 ok, 1 partial, 2 fatal or usage error).
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -36,6 +37,7 @@ fn init_logging(cli: &Cli) {
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none())
         .with_target(false);
     match cli.log_format {
         LogFormat::Json => builder.json().flatten_event(true).init(),
