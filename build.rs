@@ -16,7 +16,10 @@ fn main() {
     println!("cargo::rerun-if-changed={}", marker.display());
     if marker.is_dir() {
         println!("cargo::rustc-cfg=shared_data");
-        println!("cargo::rustc-env=WEAKSIGNAL_SHARED_AT_BUILD={}", shared.display());
+        println!(
+            "cargo::rustc-env=WEAKSIGNAL_SHARED_AT_BUILD={}",
+            shared.display()
+        );
     } else {
         println!(
             "cargo::warning=shared data not found at {} (set WEAKSIGNAL_SHARED): tests that need it are IGNORED",

@@ -29,11 +29,13 @@ pub fn run(ctx: &Context, which: BenchKind, out: &mut dyn Write) -> Result<Outco
         BenchKind::Import {
             docs,
             corpus,
+            lang,
             work_dir,
             json,
         } => {
-            let corpus =
-                corpus.unwrap_or_else(|| crate::shared_dir().join("corpora/guardian-headlines/guardian_headlines.csv"));
+            let corpus = corpus.unwrap_or_else(|| {
+                crate::shared_dir().join("corpora/guardian-headlines/guardian_headlines.csv")
+            });
             let temp;
             let work = match work_dir {
                 Some(dir) => dir,
@@ -42,9 +44,10 @@ pub fn run(ctx: &Context, which: BenchKind, out: &mut dyn Write) -> Result<Outco
                     temp.0.clone()
                 }
             };
-            let result = import_bench(ctx, &corpus, &work, docs)?;
+            let result = import_bench(ctx, &corpus, &work, docs, lang)?;
             if json {
-                serde_json::to_writer_pretty(&mut *out, &result).map_err(|e| Error::io("<stdout>", e.into()))?;
+                serde_json::to_writer_pretty(&mut *out, &result)
+                    .map_err(|e| Error::io("<stdout>", e.into()))?;
                 writeln!(out).map_err(|e| Error::io("<stdout>", e))?;
             } else {
                 writeln!(
@@ -66,7 +69,13 @@ pub fn run(ctx: &Context, which: BenchKind, out: &mut dyn Write) -> Result<Outco
 
 /// Replicates the headlines of `corpus` with fresh ids into a CSV of `docs` rows,
 /// then imports it into an empty store under `work`.
-pub fn import_bench(ctx: &Context, corpus: &Path, work: &Path, docs: u64) -> Result<ImportBench> {
+pub fn import_bench(
+    ctx: &Context,
+    corpus: &Path,
+    work: &Path,
+    docs: u64,
+    lang: Option<String>,
+) -> Result<ImportBench> {
     std::fs::create_dir_all(work).map_err(|e| Error::io(work, e))?;
     let input = work.join("bench-headlines.csv");
     let rows = read_headlines(corpus)?;
@@ -80,6 +89,7 @@ pub fn import_bench(ctx: &Context, corpus: &Path, work: &Path, docs: u64) -> Res
     let index = SearchIndex::open_synced(&data_dir, &store, &ctx.config.index)?;
     let options = ImportOptions {
         source: Some("guardian-bench".into()),
+        lang,
         ..ImportOptions::default()
     };
     let summary = crate::import::import_file(
@@ -107,7 +117,9 @@ pub fn import_bench(ctx: &Context, corpus: &Path, work: &Path, docs: u64) -> Res
 fn read_headlines(corpus: &Path) -> Result<Vec<(String, String)>> {
     let mut reader = csv::Reader::from_path(corpus).map_err(|e| Error::Input {
         path: corpus.to_path_buf(),
-        message: format!("cannot read the benchmark corpus: {e} (set WEAKSIGNAL_SHARED or pass --corpus)"),
+        message: format!(
+            "cannot read the benchmark corpus: {e} (set WEAKSIGNAL_SHARED or pass --corpus)"
+        ),
     })?;
     let mut rows = Vec::new();
     for record in reader.records() {
@@ -137,7 +149,9 @@ fn write_replicated(rows: &[(String, String)], path: &Path, docs: u64) -> Result
         path: path.to_path_buf(),
         message: e.to_string(),
     };
-    writer.write_record(["id", "published", "title"]).map_err(io)?;
+    writer
+        .write_record(["id", "published", "title"])
+        .map_err(io)?;
     for i in 0..docs {
         let (time, title) = &rows[(i % rows.len() as u64) as usize];
         writer

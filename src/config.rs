@@ -108,7 +108,8 @@ impl Config {
 
     /// Parses and validates configuration text; the error names the key and line.
     pub fn parse(text: &str) -> std::result::Result<Config, String> {
-        let config: Config = toml::from_str(text).map_err(|e| e.to_string().trim_end().to_string())?;
+        let config: Config =
+            toml::from_str(text).map_err(|e| e.to_string().trim_end().to_string())?;
         config.validate()?;
         Ok(config)
     }
@@ -159,7 +160,8 @@ mod tests {
 
     #[test]
     fn bad_language_is_rejected() {
-        let err = Config::parse("[import]\ndetect_languages = [\"fi\", \"klingon\"]\n").unwrap_err();
+        let err =
+            Config::parse("[import]\ndetect_languages = [\"fi\", \"klingon\"]\n").unwrap_err();
         assert!(err.contains("klingon"), "{err}");
     }
 }

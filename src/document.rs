@@ -143,21 +143,37 @@ impl DocumentBuilder {
             .defaults
             .source
             .clone()
-            .or(raw.source.map(|s| s.trim().to_string()).filter(|s| !s.is_empty()))
+            .or(raw
+                .source
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty()))
             .or_else(|| self.defaults.fallback_source.clone())
             .ok_or(Rejection::NoSource)?;
 
-        let url = match raw.url.map(|u| u.trim().to_string()).filter(|u| !u.is_empty()) {
+        let url = match raw
+            .url
+            .map(|u| u.trim().to_string())
+            .filter(|u| !u.is_empty())
+        {
             None => None,
             Some(u) => Some(canonical_url(&u).ok_or(Rejection::BadUrl(u))?),
         };
 
-        let lang = match self.defaults.lang.clone().or(raw.lang.filter(|l| !l.trim().is_empty())) {
+        let lang = match self
+            .defaults
+            .lang
+            .clone()
+            .or(raw.lang.filter(|l| !l.trim().is_empty()))
+        {
             Some(tag) => lang::normalise_code(&tag).ok_or(Rejection::BadLang(tag))?,
             None => self.detector.detect(&title, &text),
         };
 
-        let id = match raw.id.map(|i| i.trim().to_string()).filter(|i| !i.is_empty()) {
+        let id = match raw
+            .id
+            .map(|i| i.trim().to_string())
+            .filter(|i| !i.is_empty())
+        {
             Some(id) if id.len() <= 512 && !id.chars().any(char::is_control) => id,
             Some(id) => return Err(Rejection::BadId(id)),
             None => derive_id(url.as_deref(), &source, &title, published),
@@ -180,7 +196,9 @@ impl DocumentBuilder {
     fn date(&mut self, value: RawDate) -> Result<DateTime<Utc>, DateError> {
         match value {
             RawDate::Parsed(d) => Ok(d),
-            RawDate::Unix(n) => unix_to_datetime(n).ok_or_else(|| DateError::OutOfRange(n.to_string())),
+            RawDate::Unix(n) => {
+                unix_to_datetime(n).ok_or_else(|| DateError::OutOfRange(n.to_string()))
+            }
             RawDate::Text(s) => self.dates.parse(&s),
         }
     }
@@ -201,7 +219,9 @@ fn check_size(field: &'static str, value: &str, max: usize) -> Result<(), Reject
 /// which corrupt terminals and confuse tokenizers. Allocation-free when clean.
 fn clean_text(value: String) -> String {
     let trimmed = value.trim();
-    let clean = !trimmed.chars().any(|c| c.is_control() && c != '\n' && c != '\t' && c != '\r');
+    let clean = !trimmed
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\t' && c != '\r');
     if clean {
         if trimmed.len() == value.len() {
             return value;
@@ -220,8 +240,21 @@ pub fn rfc3339(date: DateTime<Utc>) -> String {
 
 /// Query parameters that only track the reader, never select content.
 const TRACKING_PARAMS: &[&str] = &[
-    "fbclid", "gclid", "dclid", "msclkid", "yclid", "igshid", "mc_cid", "mc_eid", "_ga", "ref_src",
-    "cmpid", "ito", "spm", "at_medium", "at_campaign",
+    "fbclid",
+    "gclid",
+    "dclid",
+    "msclkid",
+    "yclid",
+    "igshid",
+    "mc_cid",
+    "mc_eid",
+    "_ga",
+    "ref_src",
+    "cmpid",
+    "ito",
+    "spm",
+    "at_medium",
+    "at_campaign",
 ];
 
 /// The URL in the form used for identity: absolute http(s), no fragment, no
@@ -259,7 +292,12 @@ pub fn canonical_url(raw: &str) -> Option<String> {
 /// A stable id for a document that came without one: from its canonical URL
 /// when it has one (the same article from two feeds is one document), else
 /// from source, title and publication time.
-pub fn derive_id(canonical_url: Option<&str>, source: &str, title: &str, published: DateTime<Utc>) -> String {
+pub fn derive_id(
+    canonical_url: Option<&str>,
+    source: &str,
+    title: &str,
+    published: DateTime<Utc>,
+) -> String {
     let mut hasher = blake3::Hasher::new();
     match canonical_url {
         Some(url) => {
@@ -338,16 +376,31 @@ mod tests {
         one.url = Some("https://example.org/a?utm_source=rss".into());
         let mut two = raw("A changed title", "2020-01-02");
         two.url = Some("https://EXAMPLE.org/a#comments".into());
-        assert_eq!(builder().build(one).unwrap().id, builder().build(two).unwrap().id);
+        assert_eq!(
+            builder().build(one).unwrap().id,
+            builder().build(two).unwrap().id
+        );
     }
 
     #[test]
     fn rejections_say_why() {
         let mut b = builder();
-        assert_eq!(b.build(RawDocument { title: Some("x".into()), ..Default::default() }), Err(Rejection::NoDate));
-        assert!(matches!(b.build(raw("x", "2099-01-01")), Err(Rejection::FutureDate { .. })));
+        assert_eq!(
+            b.build(RawDocument {
+                title: Some("x".into()),
+                ..Default::default()
+            }),
+            Err(Rejection::NoDate)
+        );
+        assert!(matches!(
+            b.build(raw("x", "2099-01-01")),
+            Err(Rejection::FutureDate { .. })
+        ));
         assert_eq!(b.build(raw("  ", "2020-01-01")), Err(Rejection::Empty));
-        assert!(matches!(b.build(raw("x", "Apr-18")), Err(Rejection::BadDate(DateError::NoDay(_)))));
+        assert!(matches!(
+            b.build(raw("x", "Apr-18")),
+            Err(Rejection::BadDate(DateError::NoDay(_)))
+        ));
         let big = "x".repeat(5000);
         let err = b.build(raw(&big, "2020-01-01")).unwrap_err();
         assert!(err.to_string().contains("title is 5000 bytes"), "{err}");
@@ -358,7 +411,9 @@ mod tests {
 
     #[test]
     fn control_characters_are_dropped() {
-        let doc = builder().build(raw("a\u{0}b\u{1b}[31mc", "2020-01-01")).unwrap();
+        let doc = builder()
+            .build(raw("a\u{0}b\u{1b}[31mc", "2020-01-01"))
+            .unwrap();
         assert_eq!(doc.title, "ab[31mc");
     }
 }

@@ -126,7 +126,13 @@ mod tests {
     #[test]
     fn finnish_and_english_are_told_apart() {
         let detector = LanguageDetector::new(&["fi".into(), "en".into(), "sv".into()]);
-        assert_eq!(detector.detect("Hallitus esittää lakkoihin uusia rajoituksia", ""), "fi");
-        assert_eq!(detector.detect("Bank of England raises interest rates again", ""), "en");
+        assert_eq!(
+            detector.detect("Hallitus esittää lakkoihin uusia rajoituksia", ""),
+            "fi"
+        );
+        assert_eq!(
+            detector.detect("Bank of England raises interest rates again", ""),
+            "en"
+        );
     }
 }

@@ -9,6 +9,11 @@ use tracing_subscriber::EnvFilter;
 use weaksignal::cli::{Cli, LogFormat};
 use weaksignal::Outcome;
 
+// The import and index paths allocate many small strings; mimalloc is markedly
+// faster than the system allocator there (see BENCHMARKS.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(&cli);
@@ -33,7 +38,8 @@ fn init_logging(cli: &Cli) {
         (false, 1) => "info,weaksignal=debug",
         _ => "debug,weaksignal=trace",
     };
-    let filter = EnvFilter::try_from_env("WEAKSIGNAL_LOG").unwrap_or_else(|_| EnvFilter::new(default));
+    let filter =
+        EnvFilter::try_from_env("WEAKSIGNAL_LOG").unwrap_or_else(|_| EnvFilter::new(default));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

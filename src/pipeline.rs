@@ -73,7 +73,10 @@ impl Pipeline {
             }
             None => {
                 let origin = PathBuf::from("pipelines/default.toml (built in)");
-                Ok((Pipeline::parse(DEFAULT_PIPELINE, &origin)?, PathBuf::from(".")))
+                Ok((
+                    Pipeline::parse(DEFAULT_PIPELINE, &origin)?,
+                    PathBuf::from("."),
+                ))
             }
         }
     }
@@ -89,7 +92,10 @@ impl Pipeline {
                 return Err(error("a source has an empty name".into()));
             }
             if !names.insert(source.name()) {
-                return Err(error(format!("source name {:?} is used twice", source.name())));
+                return Err(error(format!(
+                    "source name {:?} is used twice",
+                    source.name()
+                )));
             }
             let SourceConfig::File { map, lang, .. } = source;
             for field in map.keys() {
@@ -103,7 +109,10 @@ impl Pipeline {
             }
             if let Some(lang) = lang {
                 if crate::lang::normalise_code(lang).is_none() {
-                    return Err(error(format!("source {:?}: lang {lang:?} is not a language code", source.name())));
+                    return Err(error(format!(
+                        "source {:?}: lang {lang:?} is not a language code",
+                        source.name()
+                    )));
                 }
             }
         }
@@ -135,15 +144,22 @@ mod tests {
 
     #[test]
     fn unknown_kind_lists_valid_ones() {
-        let err = Pipeline::parse("[[sources]]\nname='x'\nkind='rss'\n", Path::new("p.toml")).unwrap_err();
+        let err = Pipeline::parse("[[sources]]\nname='x'\nkind='rss'\n", Path::new("p.toml"))
+            .unwrap_err();
         let message = err.to_string();
-        assert!(message.contains("rss") && message.contains("file"), "{message}");
+        assert!(
+            message.contains("rss") && message.contains("file"),
+            "{message}"
+        );
     }
 
     #[test]
     fn unknown_option_is_named() {
-        let err = Pipeline::parse("[[sources]]\nname='x'\nkind='file'\npath='a.csv'\nlanguage='fi'\n", Path::new("p.toml"))
-            .unwrap_err();
+        let err = Pipeline::parse(
+            "[[sources]]\nname='x'\nkind='file'\npath='a.csv'\nlanguage='fi'\n",
+            Path::new("p.toml"),
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("language"), "{err}");
     }
 }

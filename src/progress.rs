@@ -48,6 +48,10 @@ impl Progress {
 
     /// A bar counting items.
     pub fn items(&self, len: u64, message: &str) -> ProgressBar {
-        self.bar(len, "{msg} [{bar:30}] {human_pos}/{human_len} {per_sec} eta {eta}", message)
+        self.bar(
+            len,
+            "{msg} [{bar:30}] {human_pos}/{human_len} {per_sec} eta {eta}",
+            message,
+        )
     }
 }

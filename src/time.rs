@@ -21,9 +21,22 @@ pub enum DateError {
 
 /// Date-only formats, most common first.
 const DATE_FORMATS: &[&str] = &[
-    "%Y-%m-%d", "%d-%b-%y", "%d-%b-%Y", "%Y/%m/%d", "%d.%m.%Y", "%d %B %Y", "%d %b %Y", "%B %d, %Y",
-    "%b %d, %Y", "%B %d %Y", "%b %d %Y", "%a, %d %B %Y", "%a, %d %b %Y", "%A, %d %B %Y",
-    "%A %d %B %Y", "%m/%d/%Y",
+    "%Y-%m-%d",
+    "%d-%b-%y",
+    "%d-%b-%Y",
+    "%Y/%m/%d",
+    "%d.%m.%Y",
+    "%d %B %Y",
+    "%d %b %Y",
+    "%B %d, %Y",
+    "%b %d, %Y",
+    "%B %d %Y",
+    "%b %d %Y",
+    "%a, %d %B %Y",
+    "%a, %d %b %Y",
+    "%A, %d %B %Y",
+    "%A %d %B %Y",
+    "%m/%d/%Y",
 ];
 
 /// Date-and-time formats without an offset (taken as UTC unless a zone name was given).
@@ -127,9 +140,12 @@ impl DateParser {
 
 /// `offset_seconds` is the zone given by name ("ET", "CET"), applied to naive values.
 fn try_kind(kind: Kind, value: &str, offset_seconds: i32) -> Option<DateTime<Utc>> {
-    let naive_to_utc = |naive: NaiveDateTime| Some(naive - Duration::seconds(offset_seconds as i64));
+    let naive_to_utc =
+        |naive: NaiveDateTime| Some(naive - Duration::seconds(offset_seconds as i64));
     match kind {
-        Kind::Rfc3339 => DateTime::parse_from_rfc3339(value).ok().map(|d| d.with_timezone(&Utc)),
+        Kind::Rfc3339 => DateTime::parse_from_rfc3339(value)
+            .ok()
+            .map(|d| d.with_timezone(&Utc)),
         Kind::Offset(i) => DateTime::parse_from_str(value, OFFSET_FORMATS[i])
             .ok()
             .map(|d| d.with_timezone(&Utc)),
@@ -224,8 +240,16 @@ fn zone_offset(word: &str) -> Option<ZoneOffset> {
 fn words_date(value: &str) -> Option<NaiveDate> {
     DATETIME_FORMATS
         .iter()
-        .find_map(|f| NaiveDateTime::parse_from_str(value, f).ok().map(|d| d.date()))
-        .or_else(|| DATE_FORMATS.iter().find_map(|f| NaiveDate::parse_from_str(value, f).ok()))
+        .find_map(|f| {
+            NaiveDateTime::parse_from_str(value, f)
+                .ok()
+                .map(|d| d.date())
+        })
+        .or_else(|| {
+            DATE_FORMATS
+                .iter()
+                .find_map(|f| NaiveDate::parse_from_str(value, f).ok())
+        })
 }
 
 /// US daylight saving time: second Sunday of March to first Sunday of November.
@@ -239,17 +263,19 @@ fn us_dst(date: NaiveDate) -> bool {
 }
 
 fn names_month_only(value: &str) -> bool {
-    ["%d-%b-%y", "%d-%b-%Y", "%d %B %Y", "%d %b %Y", "%Y-%m-%d", "%d/%m/%Y"]
-        .iter()
-        .zip(["01-", "01-", "01 ", "01 ", "", "01/"])
-        .any(|(format, prefix)| {
-            let candidate = if prefix.is_empty() {
-                format!("{value}-01")
-            } else {
-                format!("{prefix}{value}")
-            };
-            NaiveDate::parse_from_str(&candidate, format).is_ok()
-        })
+    [
+        "%d-%b-%y", "%d-%b-%Y", "%d %B %Y", "%d %b %Y", "%Y-%m-%d", "%d/%m/%Y",
+    ]
+    .iter()
+    .zip(["01-", "01-", "01 ", "01 ", "", "01/"])
+    .any(|(format, prefix)| {
+        let candidate = if prefix.is_empty() {
+            format!("{value}-01")
+        } else {
+            format!("{prefix}{value}")
+        };
+        NaiveDate::parse_from_str(&candidate, format).is_ok()
+    })
 }
 
 /// A `--from`/`--to` bound from the command line. A bare date as an upper bound
@@ -277,42 +303,81 @@ mod tests {
     #[test]
     fn formats_seen_in_the_wild() {
         assert_eq!(iso("2020-01-31"), "2020-01-31T00:00:00+00:00");
-        assert_eq!(iso("2020-01-31T10:00:00+02:00"), "2020-01-31T08:00:00+00:00");
+        assert_eq!(
+            iso("2020-01-31T10:00:00+02:00"),
+            "2020-01-31T08:00:00+00:00"
+        );
         assert_eq!(iso("2020-01-31T10:00:00Z"), "2020-01-31T10:00:00+00:00");
         assert_eq!(iso("2020-01-31 10:00:00"), "2020-01-31T10:00:00+00:00");
         assert_eq!(iso("18-Jul-20"), "2020-07-18T00:00:00+00:00");
         assert_eq!(iso("5-Mar-18"), "2018-03-05T00:00:00+00:00");
-        assert_eq!(iso("Tue, 1 Jul 2003 10:52:37 +0200"), "2003-07-01T08:52:37+00:00");
-        assert_eq!(iso("Fri, 17 Jul 2020 19:51:00 GMT"), "2020-07-17T19:51:00+00:00");
+        assert_eq!(
+            iso("Tue, 1 Jul 2003 10:52:37 +0200"),
+            "2003-07-01T08:52:37+00:00"
+        );
+        assert_eq!(
+            iso("Fri, 17 Jul 2020 19:51:00 GMT"),
+            "2020-07-17T19:51:00+00:00"
+        );
         assert_eq!(iso("27.10.2023"), "2023-10-27T00:00:00+00:00");
         assert_eq!(iso("1580000000"), "2020-01-26T00:53:20+00:00");
         assert_eq!(iso("1580000000000"), "2020-01-26T00:53:20+00:00");
         assert_eq!(iso("20200131"), "2020-01-31T00:00:00+00:00");
         // CNBC, summer: EDT is UTC-4.
-        assert_eq!(iso(" 7:51  PM ET Fri, 17 July 2020"), "2020-07-17T23:51:00+00:00");
+        assert_eq!(
+            iso(" 7:51  PM ET Fri, 17 July 2020"),
+            "2020-07-17T23:51:00+00:00"
+        );
         // CNBC, winter: EST is UTC-5.
-        assert_eq!(iso("10:30 AM ET Mon, 6 January 2020"), "2020-01-06T15:30:00+00:00");
+        assert_eq!(
+            iso("10:30 AM ET Mon, 6 January 2020"),
+            "2020-01-06T15:30:00+00:00"
+        );
     }
 
     #[test]
     fn month_only_and_garbage_are_errors() {
-        assert_eq!(parse_datetime("Apr-18"), Err(DateError::NoDay("Apr-18".into())));
+        assert_eq!(
+            parse_datetime("Apr-18"),
+            Err(DateError::NoDay("Apr-18".into()))
+        );
         assert_eq!(parse_datetime("  "), Err(DateError::Empty));
-        assert!(matches!(parse_datetime("yesterday"), Err(DateError::Unknown(_))));
-        assert!(matches!(parse_datetime("2020-13-45"), Err(DateError::Unknown(_))));
+        assert!(matches!(
+            parse_datetime("yesterday"),
+            Err(DateError::Unknown(_))
+        ));
+        assert!(matches!(
+            parse_datetime("2020-13-45"),
+            Err(DateError::Unknown(_))
+        ));
     }
 
     #[test]
     fn remembered_format_does_not_leak_wrong_results() {
         let mut parser = DateParser::default();
-        assert_eq!(parser.parse("18-Jul-20").unwrap().to_rfc3339(), "2020-07-18T00:00:00+00:00");
-        assert_eq!(parser.parse("2021-02-03").unwrap().to_rfc3339(), "2021-02-03T00:00:00+00:00");
-        assert_eq!(parser.parse("19-Jul-20").unwrap().to_rfc3339(), "2020-07-19T00:00:00+00:00");
+        assert_eq!(
+            parser.parse("18-Jul-20").unwrap().to_rfc3339(),
+            "2020-07-18T00:00:00+00:00"
+        );
+        assert_eq!(
+            parser.parse("2021-02-03").unwrap().to_rfc3339(),
+            "2021-02-03T00:00:00+00:00"
+        );
+        assert_eq!(
+            parser.parse("19-Jul-20").unwrap().to_rfc3339(),
+            "2020-07-19T00:00:00+00:00"
+        );
     }
 
     #[test]
     fn upper_bound_of_a_bare_date_is_the_end_of_the_day() {
-        assert_eq!(parse_bound("2020-01-31", true).unwrap().to_rfc3339(), "2020-01-31T23:59:59+00:00");
-        assert_eq!(parse_bound("2020-01-31", false).unwrap().to_rfc3339(), "2020-01-31T00:00:00+00:00");
+        assert_eq!(
+            parse_bound("2020-01-31", true).unwrap().to_rfc3339(),
+            "2020-01-31T23:59:59+00:00"
+        );
+        assert_eq!(
+            parse_bound("2020-01-31", false).unwrap().to_rfc3339(),
+            "2020-01-31T00:00:00+00:00"
+        );
     }
 }

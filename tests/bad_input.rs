@@ -46,7 +46,14 @@ fn each_bad_csv_row_is_reported_and_the_good_ones_are_imported() {
     csv.extend_from_slice(b"2024-02-06,Good two,fine\n"); // line 10
     sandbox.write("bad.csv", &csv);
 
-    let run = ws!(sandbox, "import", sandbox.path("bad.csv"), "--source", "bad", "--json");
+    let run = ws!(
+        sandbox,
+        "import",
+        sandbox.path("bad.csv"),
+        "--source",
+        "bad",
+        "--json"
+    );
     run.expect_code(1);
     let summary = &run.json()[0];
     assert_eq!(summary["imported"], 2, "{summary}");
@@ -55,7 +62,12 @@ fn each_bad_csv_row_is_reported_and_the_good_ones_are_imported() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|r| (r["line"].as_u64().unwrap(), r["reason"].as_str().unwrap().to_string()))
+        .map(|r| {
+            (
+                r["line"].as_u64().unwrap(),
+                r["reason"].as_str().unwrap().to_string(),
+            )
+        })
         .collect();
     let expect = [
         (3, "fields but the header has"),
@@ -72,7 +84,11 @@ fn each_bad_csv_row_is_reported_and_the_good_ones_are_imported() {
             "line {line} should be rejected with {words:?}; got {reasons:#?}"
         );
     }
-    assert!(run.stderr.contains("bad.csv"), "the file is named: {}", run.stderr);
+    assert!(
+        run.stderr.contains("bad.csv"),
+        "the file is named: {}",
+        run.stderr
+    );
     assert_eq!(count(&sandbox), 4, "the two seeds and the two good rows");
 }
 
@@ -83,8 +99,16 @@ fn a_csv_with_the_wrong_columns_is_refused_before_anything_is_written() {
     let run = ws!(sandbox, "import", sandbox.path("wrong.csv"));
     run.expect_code(2);
     assert!(run.stderr.contains("wrong.csv"), "{}", run.stderr);
-    assert!(run.stderr.contains("--map published="), "tells how to fix it: {}", run.stderr);
-    assert!(run.stderr.contains("[\"when\", \"headline\"]"), "lists the columns found: {}", run.stderr);
+    assert!(
+        run.stderr.contains("--map published="),
+        "tells how to fix it: {}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("[\"when\", \"headline\"]"),
+        "lists the columns found: {}",
+        run.stderr
+    );
     assert_eq!(count(&sandbox), 2);
 }
 
@@ -107,7 +131,14 @@ fn jsonl_truncated_and_malformed_lines() {
             r#"{"title":"Cut off","publ"#
         ),
     );
-    let run = ws!(sandbox, "import", sandbox.path("bad.jsonl"), "--source", "j", "--json");
+    let run = ws!(
+        sandbox,
+        "import",
+        sandbox.path("bad.jsonl"),
+        "--source",
+        "j",
+        "--json"
+    );
     run.expect_code(1);
     let summary = &run.json()[0];
     assert_eq!(summary["imported"], 2, "{summary}");
@@ -134,12 +165,22 @@ fn strict_rejects_the_whole_file_and_leaves_the_store_untouched() {
             "\n"
         ),
     );
-    let run = ws!(sandbox, "import", sandbox.path("mixed.jsonl"), "--strict", "--json");
+    let run = ws!(
+        sandbox,
+        "import",
+        sandbox.path("mixed.jsonl"),
+        "--strict",
+        "--json"
+    );
     run.expect_code(1);
     assert_eq!(run.json()[0]["rolled_back"], true);
     assert_eq!(count(&sandbox), 2);
     let hits = ws!(sandbox, "search", "good", "--json");
-    assert_eq!(hits.expect_code(0).json()["total"], 0, "the index was rolled back too");
+    assert_eq!(
+        hits.expect_code(0).json()["total"],
+        0,
+        "the index was rolled back too"
+    );
 }
 
 #[test]
@@ -165,7 +206,10 @@ fn the_same_id_with_new_content_keeps_the_later_fetch() {
     assert_eq!(run.json()[0]["updated"], 1);
     let hits = ws!(sandbox, "search", "corrected", "--json").json();
     assert_eq!(hit_titles(&hits), vec!["Corrected headline"]);
-    assert_eq!(ws!(sandbox, "search", "\"port strike\"", "--json").json()["total"], 0);
+    assert_eq!(
+        ws!(sandbox, "search", "\"port strike\"", "--json").json()["total"],
+        0
+    );
     assert_eq!(count(&sandbox), 2);
 }
 
@@ -183,9 +227,20 @@ fn usage_and_config_errors_exit_2_and_name_the_problem() {
 
     std::fs::remove_file(sandbox.path("config.toml")).unwrap();
     sandbox.write("x.csv", "published,title\n2024-01-01,x\n");
-    let run = ws!(sandbox, "import", sandbox.path("x.csv"), "--map", "date=published");
+    let run = ws!(
+        sandbox,
+        "import",
+        sandbox.path("x.csv"),
+        "--map",
+        "date=published"
+    );
     run.expect_code(2);
-    assert!(run.stderr.contains("valid fields: id, url, source, published"), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("valid fields: id, url, source, published"),
+        "{}",
+        run.stderr
+    );
 
     let run = ws!(sandbox, "search", "x", "--from", "yesterday");
     run.expect_code(2);

@@ -31,7 +31,10 @@ fn doc(id: &str, title: &str) -> weaksignal::document::Document {
 #[test]
 fn index_catches_up_with_documents_stored_before_a_crash() {
     let sandbox = Sandbox::new();
-    sandbox.write("a.jsonl", r#"{"id":"a","title":"Wind farm approved","published":"2024-05-01"}"#);
+    sandbox.write(
+        "a.jsonl",
+        r#"{"id":"a","title":"Wind farm approved","published":"2024-05-01"}"#,
+    );
     ws!(sandbox, "import", sandbox.path("a.jsonl"), "--source", "t").expect_code(0);
 
     // A store commit whose index commit never happened (the process died in between).
@@ -42,7 +45,10 @@ fn index_catches_up_with_documents_stored_before_a_crash() {
         writer.commit().unwrap();
     }
     let hits = ws!(sandbox, "search", "solar", "--json");
-    assert_eq!(hit_titles(&hits.expect_code(0).json()), vec!["Solar park delayed"]);
+    assert_eq!(
+        hit_titles(&hits.expect_code(0).json()),
+        vec!["Solar park delayed"]
+    );
     assert_eq!(ws!(sandbox, "search", "*", "--json").json()["total"], 2);
 }
 
@@ -53,29 +59,57 @@ fn reindex_rebuilds_the_same_index_and_a_deleted_index_comes_back() {
         .map(|i| format!("{{\"id\":\"d{i}\",\"title\":\"Headline number {i} about heat pumps\",\"published\":\"2024-01-{:02}\"}}\n", i % 28 + 1))
         .collect();
     sandbox.write("many.jsonl", lines);
-    ws!(sandbox, "import", sandbox.path("many.jsonl"), "--source", "t").expect_code(0);
+    ws!(
+        sandbox,
+        "import",
+        sandbox.path("many.jsonl"),
+        "--source",
+        "t"
+    )
+    .expect_code(0);
     let before = ws!(sandbox, "search", "heat", "--json").json()["total"].clone();
     assert_eq!(before, 500);
 
     let run = ws!(sandbox, "reindex");
     run.expect_code(0);
-    assert!(run.stdout.contains("reindexed 500 documents"), "{}", run.stdout);
-    assert_eq!(ws!(sandbox, "search", "heat", "--json").json()["total"], before);
+    assert!(
+        run.stdout.contains("reindexed 500 documents"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(
+        ws!(sandbox, "search", "heat", "--json").json()["total"],
+        before
+    );
 
     std::fs::remove_dir_all(sandbox.data_dir().join("index")).unwrap();
-    assert_eq!(ws!(sandbox, "search", "heat", "--json").json()["total"], before);
+    assert_eq!(
+        ws!(sandbox, "search", "heat", "--json").json()["total"],
+        before
+    );
 }
 
 #[test]
 fn parquet_files_import_with_typed_dates() {
     use polars::prelude::*;
     let sandbox = Sandbox::new();
-    let published = Series::new("julkaistu".into(), [1_704_067_200_000i64, 1_704_153_600_000, 1_704_240_000_000])
-        .cast(&DataType::Datetime(TimeUnit::Milliseconds, None))
-        .unwrap();
+    let published = Series::new(
+        "julkaistu".into(),
+        [1_704_067_200_000i64, 1_704_153_600_000, 1_704_240_000_000],
+    )
+    .cast(&DataType::Datetime(TimeUnit::Milliseconds, None))
+    .unwrap();
     let mut frame = DataFrame::new_infer_height(vec![
         published.into(),
-        Series::new("otsikko".into(), ["Sähkön hinta nousee", "Lakko alkaa satamissa", "Sähkön hinta laskee"]).into(),
+        Series::new(
+            "otsikko".into(),
+            [
+                "Sähkön hinta nousee",
+                "Lakko alkaa satamissa",
+                "Sähkön hinta laskee",
+            ],
+        )
+        .into(),
         Series::new("lang".into(), ["fi", "fi", "fi"]).into(),
     ])
     .unwrap();
@@ -83,7 +117,16 @@ fn parquet_files_import_with_typed_dates() {
     let file = std::fs::File::create(&path).unwrap();
     ParquetWriter::new(file).finish(&mut frame).unwrap();
 
-    let run = ws!(sandbox, "import", &path, "--map", "published=julkaistu", "--map", "title=otsikko", "--json");
+    let run = ws!(
+        sandbox,
+        "import",
+        &path,
+        "--map",
+        "published=julkaistu",
+        "--map",
+        "title=otsikko",
+        "--json"
+    );
     run.expect_code(0);
     assert_eq!(run.json()[0]["imported"], 3);
     let hits = ws!(sandbox, "search", "lakon", "--json").json();
@@ -108,9 +151,15 @@ fn stats_count_by_source_language_and_month() {
     ws!(sandbox, "import", sandbox.path("mix.jsonl")).expect_code(0);
     let stats = ws!(sandbox, "stats", "--json").json();
     assert_eq!(stats["documents"], 3);
-    assert_eq!(stats["by_source"], serde_json::json!([["yle", 2], ["bbc", 1]]));
+    assert_eq!(
+        stats["by_source"],
+        serde_json::json!([["yle", 2], ["bbc", 1]])
+    );
     assert_eq!(stats["by_lang"], serde_json::json!([["fi", 2], ["en", 1]]));
-    assert_eq!(stats["by_month"], serde_json::json!([["2024-01", 2], ["2024-02", 1]]));
+    assert_eq!(
+        stats["by_month"],
+        serde_json::json!([["2024-01", 2], ["2024-02", 1]])
+    );
     let human = ws!(sandbox, "stats");
     assert!(human.stdout.contains("3 documents"), "{}", human.stdout);
 }

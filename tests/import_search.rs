@@ -49,7 +49,11 @@ fn import_guardian(sandbox: &Sandbox) -> serde_json::Value {
         "rejections are reported with their reason:\n{}",
         run.stderr
     );
-    assert!(run.stderr.contains("line="), "rejections name their line:\n{}", run.stderr);
+    assert!(
+        run.stderr.contains("line="),
+        "rejections name their line:\n{}",
+        run.stderr
+    );
     run.json()[0].clone()
 }
 
@@ -182,12 +186,26 @@ shared_test! {
 #[test]
 fn malformed_query_exits_2_with_the_parser_message() {
     let sandbox = Sandbox::new();
-    sandbox.write("one.jsonl", r#"{"title":"A headline","published":"2024-01-01"}"#);
-    ws!(sandbox, "import", sandbox.path("one.jsonl"), "--source", "t").expect_code(0);
+    sandbox.write(
+        "one.jsonl",
+        r#"{"title":"A headline","published":"2024-01-01"}"#,
+    );
+    ws!(
+        sandbox,
+        "import",
+        sandbox.path("one.jsonl"),
+        "--source",
+        "t"
+    )
+    .expect_code(0);
     for query in ["title:(foo", "\"unclosed", "nosuchfield:x"] {
         let run = ws!(sandbox, "search", query);
         run.expect_code(2);
-        assert!(run.stderr.contains("invalid query"), "{query}: {}", run.stderr);
+        assert!(
+            run.stderr.contains("invalid query"),
+            "{query}: {}",
+            run.stderr
+        );
         assert!(!run.stderr.contains("panicked"), "{}", run.stderr);
     }
 }

@@ -174,6 +174,9 @@ pub enum BenchKind {
         /// Corpus to replicate (default: the Guardian headlines in the shared data).
         #[arg(long, value_name = "CSV")]
         corpus: Option<PathBuf>,
+        /// Give every row this language instead of detecting it.
+        #[arg(long, value_name = "CODE")]
+        lang: Option<String>,
         /// Where to write the generated file and the store (default: a temporary directory).
         #[arg(long, value_name = "DIR")]
         work_dir: Option<PathBuf>,
@@ -197,7 +200,10 @@ impl Context {
             None => (PathBuf::from("config.toml"), false),
         };
         let config = Config::load(&path, required)?;
-        let data_dir = cli.data_dir.clone().unwrap_or_else(|| config.data_dir.clone());
+        let data_dir = cli
+            .data_dir
+            .clone()
+            .unwrap_or_else(|| config.data_dir.clone());
         Ok(Context {
             config,
             data_dir,
@@ -239,7 +245,10 @@ pub fn run(cli: Cli) -> Result<Outcome> {
             let count = index.num_docs()?;
             output::line(
                 &mut out,
-                &format!("reindexed {count} documents in {:.1} s", started.elapsed().as_secs_f64()),
+                &format!(
+                    "reindexed {count} documents in {:.1} s",
+                    started.elapsed().as_secs_f64()
+                ),
             )?;
             Ok(Outcome::Success)
         }
@@ -257,7 +266,11 @@ pub fn run(cli: Cli) -> Result<Outcome> {
             }
             output::line(
                 &mut out,
-                &format!("{}: ok, {} sources", args.pipeline.display(), pipeline.sources.len()),
+                &format!(
+                    "{}: ok, {} sources",
+                    args.pipeline.display(),
+                    pipeline.sources.len()
+                ),
             )?;
             Ok(outcome)
         }
@@ -305,15 +318,26 @@ fn outcome_of(summaries: &[ImportSummary]) -> Outcome {
 }
 
 fn checked_lang(lang: &str) -> Result<String> {
-    crate::lang::normalise_code(lang)
-        .ok_or_else(|| Error::Usage(format!("--lang {lang:?} is not a language code (e.g. fi, en, sv)")))
+    crate::lang::normalise_code(lang).ok_or_else(|| {
+        Error::Usage(format!(
+            "--lang {lang:?} is not a language code (e.g. fi, en, sv)"
+        ))
+    })
 }
 
 fn search(ctx: &Context, args: SearchArgs, out: &mut dyn Write) -> Result<Outcome> {
     let request = SearchRequest {
         query: args.query,
-        from: args.from.as_deref().map(|d| parse_bound(d, false)).transpose()?,
-        to: args.to.as_deref().map(|d| parse_bound(d, true)).transpose()?,
+        from: args
+            .from
+            .as_deref()
+            .map(|d| parse_bound(d, false))
+            .transpose()?,
+        to: args
+            .to
+            .as_deref()
+            .map(|d| parse_bound(d, true))
+            .transpose()?,
         source: args.source,
         lang: args.lang.map(|l| checked_lang(&l)).transpose()?,
         limit: args.limit,

@@ -27,7 +27,7 @@ pub fn thousands(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -67,7 +67,13 @@ pub fn stats(out: &mut dyn Write, stats: &Stats) -> Result<()> {
         }
     }
     line(out, "\nby month:")?;
-    let max = stats.by_month.iter().map(|(_, c)| *c).max().unwrap_or(1).max(1);
+    let max = stats
+        .by_month
+        .iter()
+        .map(|(_, c)| *c)
+        .max()
+        .unwrap_or(1)
+        .max(1);
     for (month, count) in &stats.by_month {
         let bar = "#".repeat(((*count as f64 / max as f64) * 40.0).ceil() as usize);
         line(out, &format!("  {month}  {:>9}  {bar}", thousands(*count)))?;
@@ -77,11 +83,23 @@ pub fn stats(out: &mut dyn Write, stats: &Stats) -> Result<()> {
 
 pub fn search_results(out: &mut dyn Write, results: &SearchResults) -> Result<()> {
     let color = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
-    let (bold, reset) = if color { ("\x1b[1m", "\x1b[0m") } else { ("", "") };
-    let (mark, unmark) = if color { ("\x1b[1;33m", "\x1b[0m") } else { ("[", "]") };
+    let (bold, reset) = if color {
+        ("\x1b[1m", "\x1b[0m")
+    } else {
+        ("", "")
+    };
+    let (mark, unmark) = if color {
+        ("\x1b[1;33m", "\x1b[0m")
+    } else {
+        ("[", "]")
+    };
     line(
         out,
-        &format!("{} of {} hits", results.hits.len(), thousands(results.total as u64)),
+        &format!(
+            "{} of {} hits",
+            results.hits.len(),
+            thousands(results.total as u64)
+        ),
     )?;
     for (rank, hit) in results.hits.iter().enumerate() {
         line(

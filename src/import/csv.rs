@@ -22,13 +22,23 @@ pub(super) struct CsvReader {
 }
 
 impl CsvReader {
-    pub(super) fn open(path: &Path, map: &FieldMap, limits: &ImportConfig, count: Arc<AtomicU64>) -> Result<CsvReader> {
+    pub(super) fn open(
+        path: &Path,
+        map: &FieldMap,
+        limits: &ImportConfig,
+        count: Arc<AtomicU64>,
+    ) -> Result<CsvReader> {
         let file = File::open(path).map_err(|e| Error::io(path, e))?;
-        let is_tsv = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("tsv"));
+        let is_tsv = path
+            .extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("tsv"));
         let mut reader = csv::ReaderBuilder::new()
             .flexible(true)
             .delimiter(if is_tsv { b'\t' } else { b',' })
-            .from_reader(CountingReader::new(BufReader::with_capacity(1 << 20, file), count));
+            .from_reader(CountingReader::new(
+                BufReader::with_capacity(1 << 20, file),
+                count,
+            ));
         let input_error = |message: String| Error::Input {
             path: path.to_path_buf(),
             message,

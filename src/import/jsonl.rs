@@ -23,7 +23,12 @@ pub(super) struct JsonlReader {
 }
 
 impl JsonlReader {
-    pub(super) fn open(path: &Path, map: &FieldMap, limits: &ImportConfig, count: Arc<AtomicU64>) -> Result<JsonlReader> {
+    pub(super) fn open(
+        path: &Path,
+        map: &FieldMap,
+        limits: &ImportConfig,
+        count: Arc<AtomicU64>,
+    ) -> Result<JsonlReader> {
         let file = File::open(path).map_err(|e| Error::io(path, e))?;
         let mut reader = BufReader::with_capacity(1 << 20, CountingReader::new(file, count));
         let start = reader.fill_buf().map_err(|e| Error::io(path, e))?;
@@ -99,7 +104,10 @@ impl RowReader for JsonlReader {
             if too_long {
                 return Ok(Some(Err(RowError {
                     line,
-                    reason: format!("line is longer than import.max_record_bytes ({})", self.max_record_bytes),
+                    reason: format!(
+                        "line is longer than import.max_record_bytes ({})",
+                        self.max_record_bytes
+                    ),
                 })));
             }
             if self.buf.iter().all(u8::is_ascii_whitespace) {
@@ -119,24 +127,31 @@ impl JsonlReader {
             Err(e) => return Err(bad(format!("invalid JSON: {e}"))),
         };
         let mut take = |field: usize| object.remove(&self.columns[field]);
-        let text_of = |field: usize, value: Option<Value>| -> std::result::Result<Option<String>, RowError> {
+        let text_of =
+            |field: usize, value: Option<Value>| -> std::result::Result<Option<String>, RowError> {
+                match value {
+                    None | Some(Value::Null) => Ok(None),
+                    Some(Value::String(s)) => Ok(Some(s)),
+                    Some(Value::Number(n)) => Ok(Some(n.to_string())),
+                    Some(other) => Err(bad(format!(
+                        "field {:?} (column {:?}) must be a string, found {}",
+                        FIELDS[field],
+                        self.columns[field],
+                        kind(&other)
+                    ))),
+                }
+            };
+        let date_of = |field: usize,
+                       value: Option<Value>|
+         -> std::result::Result<Option<RawDate>, RowError> {
             match value {
-                None | Some(Value::Null) => Ok(None),
-                Some(Value::String(s)) => Ok(Some(s)),
-                Some(Value::Number(n)) => Ok(Some(n.to_string())),
-                Some(other) => Err(bad(format!(
-                    "field {:?} (column {:?}) must be a string, found {}",
-                    FIELDS[field],
-                    self.columns[field],
-                    kind(&other)
-                ))),
-            }
-        };
-        let date_of = |field: usize, value: Option<Value>| -> std::result::Result<Option<RawDate>, RowError> {
-            match value {
-                Some(Value::Number(n)) => match n.as_i64().or_else(|| n.as_f64().map(|f| f as i64)) {
+                Some(Value::Number(n)) => match n.as_i64().or_else(|| n.as_f64().map(|f| f as i64))
+                {
                     Some(n) => Ok(Some(RawDate::Unix(n))),
-                    None => Err(bad(format!("field {:?}: number out of range", FIELDS[field]))),
+                    None => Err(bad(format!(
+                        "field {:?}: number out of range",
+                        FIELDS[field]
+                    ))),
                 },
                 other => Ok(text_of(field, other)?.map(RawDate::Text)),
             }

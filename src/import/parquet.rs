@@ -29,7 +29,11 @@ pub(super) struct ParquetRows {
 }
 
 impl ParquetRows {
-    pub(super) fn open(path: &Path, map: &FieldMap, bytes_read: Arc<AtomicU64>) -> Result<ParquetRows> {
+    pub(super) fn open(
+        path: &Path,
+        map: &FieldMap,
+        bytes_read: Arc<AtomicU64>,
+    ) -> Result<ParquetRows> {
         let parquet_error = |message: String| Error::Parquet {
             path: path.to_path_buf(),
             message,
@@ -47,7 +51,7 @@ impl ParquetRows {
         let columns = map
             .columns()
             .clone()
-            .map(|c| names.iter().any(|n| *n == c).then_some(c));
+            .map(|c| names.contains(&c).then_some(c));
         let slot = |field: &str| &columns[FIELDS.iter().position(|f| *f == field).expect("field")];
         if slot("published").is_none() {
             return Err(parquet_error(format!(
@@ -83,7 +87,10 @@ impl ParquetRows {
             v.dedup();
             v
         };
-        let file = self.file.try_clone().map_err(|e| Error::io(&self.path, e))?;
+        let file = self
+            .file
+            .try_clone()
+            .map_err(|e| Error::io(&self.path, e))?;
         let frame = ParquetReader::new(file)
             .with_columns(Some(wanted))
             .with_slice(Some((offset, len)))
@@ -101,14 +108,17 @@ impl ParquetRows {
         for (i, column) in self.columns.iter().enumerate() {
             fields.push(match column {
                 None => vec![None; frame.height()],
-                Some(name) => column_values(&frame, name, FIELDS[i]).map_err(|message| Error::Parquet {
-                    path: self.path.clone(),
-                    message: format!("column {name:?}: {message}"),
-                })?,
+                Some(name) => {
+                    column_values(&frame, name, FIELDS[i]).map_err(|message| Error::Parquet {
+                        path: self.path.clone(),
+                        message: format!("column {name:?}: {message}"),
+                    })?
+                }
             });
         }
+        let mut columns: Vec<_> = fields.into_iter().map(Vec::into_iter).collect();
         for row in 0..frame.height() {
-            let mut take = |i: usize| fields[i][row].take();
+            let mut take = |i: usize| columns[i].next().flatten();
             let text = |v: Option<Value>| match v {
                 Some(Value::Text(s)) => Some(s),
                 Some(Value::Date(d)) => Some(d.to_string()),
@@ -144,17 +154,26 @@ enum Value {
 }
 
 /// Decodes one column as text, or as instants for date and datetime columns.
-fn column_values(frame: &DataFrame, name: &str, field: &str) -> std::result::Result<Vec<Option<Value>>, String> {
+fn column_values(
+    frame: &DataFrame,
+    name: &str,
+    field: &str,
+) -> std::result::Result<Vec<Option<Value>>, String> {
     let column = frame.column(name).map_err(|e| e.to_string())?;
     let series = column.as_materialized_series();
-    let dates = |unit_per_second: i64, series: &polars::prelude::Series| -> std::result::Result<Vec<Option<Value>>, String> {
+    let dates = |unit_per_second: i64,
+                 series: &polars::prelude::Series|
+     -> std::result::Result<Vec<Option<Value>>, String> {
         let ints = series.cast(&DataType::Int64).map_err(|e| e.to_string())?;
         let ints = ints.i64().map_err(|e| e.to_string())?;
         Ok(ints
             .iter()
             .map(|v| {
                 v.and_then(|v| {
-                    DateTime::from_timestamp(v.div_euclid(unit_per_second), (v.rem_euclid(unit_per_second) * (1_000_000_000 / unit_per_second)) as u32)
+                    DateTime::from_timestamp(
+                        v.div_euclid(unit_per_second),
+                        (v.rem_euclid(unit_per_second) * (1_000_000_000 / unit_per_second)) as u32,
+                    )
                 })
                 .map(Value::Date)
             })
@@ -174,7 +193,10 @@ fn column_values(frame: &DataFrame, name: &str, field: &str) -> std::result::Res
             let days = days.i32().map_err(|e| e.to_string())?;
             Ok(days
                 .iter()
-                .map(|d| d.and_then(|d| DateTime::from_timestamp(d as i64 * 86_400, 0)).map(Value::Date))
+                .map(|d| {
+                    d.and_then(|d| DateTime::from_timestamp(d as i64 * 86_400, 0))
+                        .map(Value::Date)
+                })
                 .collect())
         }
         _ => {

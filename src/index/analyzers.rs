@@ -1,8 +1,8 @@
 //! Text analyzers, registered by name with tantivy's `TokenizerManager`.
 
 use tantivy::tokenizer::{
-    Language, LowerCaser, RemoveLongFilter, SimpleTokenizer, Stemmer, TextAnalyzer, Token, TokenFilter, TokenStream,
-    Tokenizer, TokenizerManager,
+    Language, LowerCaser, RemoveLongFilter, SimpleTokenizer, Stemmer, TextAnalyzer, Token,
+    TokenFilter, TokenStream, Tokenizer, TokenizerManager,
 };
 
 /// Which analyzer a document's language gets.
@@ -159,11 +159,17 @@ mod tests {
 
     #[test]
     fn gradation_keeps_meaningful_doubles() {
-        assert_ne!(tokens(LangGroup::Finnish, "tulli"), tokens(LangGroup::Finnish, "tuli"));
+        assert_ne!(
+            tokens(LangGroup::Finnish, "tulli"),
+            tokens(LangGroup::Finnish, "tuli")
+        );
     }
 
     #[test]
     fn english_plurals_share_a_stem() {
-        assert_eq!(tokens(LangGroup::English, "strikes"), tokens(LangGroup::English, "striking"));
+        assert_eq!(
+            tokens(LangGroup::English, "strikes"),
+            tokens(LangGroup::English, "striking")
+        );
     }
 }

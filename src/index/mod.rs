@@ -18,8 +18,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use tantivy::schema::{
-    DateOptions, DateTimePrecision, Field, IndexRecordOption, Schema, TextFieldIndexing, TextOptions, FAST,
-    STORED, STRING,
+    DateOptions, DateTimePrecision, Field, IndexRecordOption, Schema, TextFieldIndexing,
+    TextOptions, FAST, STORED, STRING,
 };
 use tantivy::{doc, Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
 use tracing::{debug, info};
@@ -67,8 +67,10 @@ impl Fields {
                     .set_index_option(IndexRecordOption::WithFreqsAndPositions),
             )
         };
-        let title = LangGroup::ALL.map(|g| builder.add_text_field(&format!("title_{}", g.suffix()), text_options(g)));
-        let text = LangGroup::ALL.map(|g| builder.add_text_field(&format!("text_{}", g.suffix()), text_options(g)));
+        let title = LangGroup::ALL
+            .map(|g| builder.add_text_field(&format!("title_{}", g.suffix()), text_options(g)));
+        let text = LangGroup::ALL
+            .map(|g| builder.add_text_field(&format!("text_{}", g.suffix()), text_options(g)));
         let fields = Fields {
             id,
             source,
@@ -104,7 +106,11 @@ impl SearchIndex {
     /// Opens the index in `data_dir`, creating or rebuilding it as needed, and
     /// catches it up with the store. After this returns, the index agrees with
     /// the store (unless another process holds the writer, which is reported).
-    pub fn open_synced(data_dir: &Path, store: &Store, config: &IndexConfig) -> Result<SearchIndex> {
+    pub fn open_synced(
+        data_dir: &Path,
+        store: &Store,
+        config: &IndexConfig,
+    ) -> Result<SearchIndex> {
         let dir = data_dir.join(INDEX_DIR);
         let index = match SearchIndex::open_dir(&dir)? {
             Some(index) if index.payload()?.version == INDEX_VERSION => index,
@@ -168,8 +174,14 @@ impl SearchIndex {
     }
 
     fn err(&self, source: tantivy::TantivyError) -> Error {
-        if let tantivy::TantivyError::LockFailure(tantivy::directory::error::LockError::LockBusy, _) = source {
-            return Error::IndexLocked { path: self.dir.clone() };
+        if let tantivy::TantivyError::LockFailure(
+            tantivy::directory::error::LockError::LockBusy,
+            _,
+        ) = source
+        {
+            return Error::IndexLocked {
+                path: self.dir.clone(),
+            };
         }
         Error::Index {
             path: self.dir.clone(),
@@ -202,7 +214,9 @@ impl SearchIndex {
     /// A writer for adding documents. Only one process can hold it.
     pub fn updater(&self, config: &IndexConfig) -> Result<IndexUpdater> {
         let threads = match config.writer_threads {
-            0 => std::thread::available_parallelism().map_or(1, |n| n.get()).min(4),
+            0 => std::thread::available_parallelism()
+                .map_or(1, |n| n.get())
+                .min(4),
             n => n,
         };
         let memory = (config.writer_memory_mb * 1_000_000).max(15_000_000 * threads);
@@ -236,7 +250,11 @@ impl SearchIndex {
             }
             Err(e) => return Err(e),
         };
-        info!(from_seq = watermark, to_seq = max_seq, "catching the index up with the store");
+        info!(
+            from_seq = watermark,
+            to_seq = max_seq,
+            "catching the index up with the store"
+        );
         store.for_each_since(watermark, |_, doc| updater.add(&doc, true))?;
         updater.commit(max_seq)?;
         Ok(())
@@ -293,7 +311,8 @@ impl IndexUpdater {
     pub fn add(&mut self, doc: &Document, replace: bool) -> Result<()> {
         let f = &self.fields;
         if replace {
-            self.writer.delete_term(Term::from_field_text(f.id, &doc.id));
+            self.writer
+                .delete_term(Term::from_field_text(f.id, &doc.id));
         }
         let group = LangGroup::of(&doc.lang) as usize;
         let mut tdoc: TantivyDocument = doc!(

@@ -115,13 +115,19 @@ impl SearchIndex {
             };
             clauses.push((
                 Occur::Must,
-                Box::new(RangeQuery::new(bound(request.from, true), bound(request.to, true))),
+                Box::new(RangeQuery::new(
+                    bound(request.from, true),
+                    bound(request.to, true),
+                )),
             ));
         }
         for (field, value) in [(f.source, &request.source), (f.lang, &request.lang)] {
             if let Some(value) = value {
                 let term = Term::from_field_text(field, value);
-                clauses.push((Occur::Must, Box::new(TermQuery::new(term, IndexRecordOption::Basic))));
+                clauses.push((
+                    Occur::Must,
+                    Box::new(TermQuery::new(term, IndexRecordOption::Basic)),
+                ));
             }
         }
         let query = BooleanQuery::new(clauses);
@@ -130,7 +136,10 @@ impl SearchIndex {
         let searcher = self.reader.searcher();
         let limit = request.limit.clamp(1, MAX_LIMIT);
         let (total, top) = searcher
-            .search(&query, &(Count, TopDocs::with_limit(limit).order_by_score()))
+            .search(
+                &query,
+                &(Count, TopDocs::with_limit(limit).order_by_score()),
+            )
             .map_err(|e| self.err(e))?;
 
         let mut ids = Vec::with_capacity(top.len());
@@ -141,7 +150,8 @@ impl SearchIndex {
             }
         }
         let docs = store.get_many(&ids.iter().map(|(id, _)| id.clone()).collect::<Vec<_>>())?;
-        let mut by_id: std::collections::HashMap<&str, &Document> = docs.iter().map(|d| (d.id.as_str(), d)).collect();
+        let mut by_id: std::collections::HashMap<&str, &Document> =
+            docs.iter().map(|d| (d.id.as_str(), d)).collect();
 
         let mut snippets = Snippets::new(&searcher, user_query.as_ref(), f);
         let mut hits = Vec::with_capacity(ids.len());
@@ -177,7 +187,9 @@ fn expand_language_fields(ast: UserInputAst) -> UserInputAst {
                 .map(|(occur, child)| (occur, expand_language_fields(child)))
                 .collect(),
         ),
-        UserInputAst::Boost(inner, boost) => UserInputAst::Boost(Box::new(expand_language_fields(*inner)), boost),
+        UserInputAst::Boost(inner, boost) => {
+            UserInputAst::Boost(Box::new(expand_language_fields(*inner)), boost)
+        }
         UserInputAst::Leaf(leaf) => match *leaf {
             UserInputLeaf::Literal(literal)
                 if literal
@@ -213,7 +225,11 @@ struct Snippets<'a> {
 }
 
 impl<'a> Snippets<'a> {
-    fn new(searcher: &'a tantivy::Searcher, query: &'a dyn Query, fields: &'a super::Fields) -> Self {
+    fn new(
+        searcher: &'a tantivy::Searcher,
+        query: &'a dyn Query,
+        fields: &'a super::Fields,
+    ) -> Self {
         Snippets {
             searcher,
             query,
@@ -224,12 +240,11 @@ impl<'a> Snippets<'a> {
 
     fn generator(&mut self, field: tantivy::schema::Field) -> Result<&SnippetGenerator> {
         if !self.generators.contains_key(&field) {
-            let mut generator = SnippetGenerator::create(self.searcher, self.query, field).map_err(|source| {
-                Error::Index {
+            let mut generator = SnippetGenerator::create(self.searcher, self.query, field)
+                .map_err(|source| Error::Index {
                     path: Default::default(),
                     source,
-                }
-            })?;
+                })?;
             generator.set_max_num_chars(220);
             self.generators.insert(field, generator);
         }
@@ -239,7 +254,10 @@ impl<'a> Snippets<'a> {
     /// The best snippet from the text, else from the title, else the start of the text.
     fn make(&mut self, doc: &Document) -> Result<(String, String, Vec<Range<usize>>)> {
         let group = LangGroup::of(&doc.lang) as usize;
-        for (field, value) in [(self.fields.text[group], &doc.text), (self.fields.title[group], &doc.title)] {
+        for (field, value) in [
+            (self.fields.text[group], &doc.text),
+            (self.fields.title[group], &doc.title),
+        ] {
             if value.is_empty() {
                 continue;
             }
@@ -252,7 +270,11 @@ impl<'a> Snippets<'a> {
                 ));
             }
         }
-        let plain = if doc.text.is_empty() { &doc.title } else { &doc.text };
+        let plain = if doc.text.is_empty() {
+            &doc.title
+        } else {
+            &doc.text
+        };
         let start = truncate_at_char(plain, 220).to_string();
         Ok((html_escape(&start), start, Vec::new()))
     }

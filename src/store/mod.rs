@@ -91,14 +91,19 @@ impl Store {
         if !path.exists() {
             return Err(Error::StoreSchema {
                 path,
-                message: "no store here yet: import or collect documents first (or pass --data-dir)".into(),
+                message:
+                    "no store here yet: import or collect documents first (or pass --data-dir)"
+                        .into(),
             });
         }
-        let conn = Connection::open_with_flags(&path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
-            .map_err(|source| Error::Store {
-                path: path.clone(),
-                source,
-            })?;
+        let conn = Connection::open_with_flags(
+            &path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|source| Error::Store {
+            path: path.clone(),
+            source,
+        })?;
         let store = Store { conn, path };
         store
             .conn
@@ -111,10 +116,14 @@ impl Store {
         let conn = &self.conn;
         conn.busy_timeout(std::time::Duration::from_secs(10))
             .map_err(|e| self.err(e))?;
-        conn.pragma_update(None, "journal_mode", "WAL").map_err(|e| self.err(e))?;
-        conn.pragma_update(None, "synchronous", "NORMAL").map_err(|e| self.err(e))?;
-        conn.pragma_update(None, "cache_size", -64_000).map_err(|e| self.err(e))?;
-        conn.pragma_update(None, "temp_store", "MEMORY").map_err(|e| self.err(e))?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(|e| self.err(e))?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(|e| self.err(e))?;
+        conn.pragma_update(None, "cache_size", -64_000)
+            .map_err(|e| self.err(e))?;
+        conn.pragma_update(None, "temp_store", "MEMORY")
+            .map_err(|e| self.err(e))?;
         let version: i64 = conn
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .map_err(|e| self.err(e))?;
@@ -159,7 +168,9 @@ impl Store {
     /// The highest seq in the store (0 when empty).
     pub fn max_seq(&self) -> Result<i64> {
         self.conn
-            .query_row("SELECT COALESCE(MAX(seq), 0) FROM documents", [], |r| r.get(0))
+            .query_row("SELECT COALESCE(MAX(seq), 0) FROM documents", [], |r| {
+                r.get(0)
+            })
             .map_err(|e| self.err(e))
     }
 
@@ -171,10 +182,16 @@ impl Store {
     }
 
     /// Calls `f` with every document whose seq is above `after`, in seq order.
-    pub fn for_each_since(&self, after: i64, mut f: impl FnMut(i64, Document) -> Result<()>) -> Result<()> {
+    pub fn for_each_since(
+        &self,
+        after: i64,
+        mut f: impl FnMut(i64, Document) -> Result<()>,
+    ) -> Result<()> {
         let mut stmt = self
             .conn
-            .prepare(&format!("SELECT seq, {DOC_COLUMNS} FROM documents WHERE seq > ?1 ORDER BY seq"))
+            .prepare(&format!(
+                "SELECT seq, {DOC_COLUMNS} FROM documents WHERE seq > ?1 ORDER BY seq"
+            ))
             .map_err(|e| self.err(e))?;
         let mut rows = stmt.query([after]).map_err(|e| self.err(e))?;
         while let Some(row) = rows.next().map_err(|e| self.err(e))? {
@@ -189,7 +206,9 @@ impl Store {
     pub fn get_many(&self, ids: &[String]) -> Result<Vec<Document>> {
         let mut stmt = self
             .conn
-            .prepare_cached(&format!("SELECT {DOC_COLUMNS} FROM documents WHERE id = ?1"))
+            .prepare_cached(&format!(
+                "SELECT {DOC_COLUMNS} FROM documents WHERE id = ?1"
+            ))
             .map_err(|e| self.err(e))?;
         let mut out = Vec::with_capacity(ids.len());
         for id in ids {
@@ -211,15 +230,20 @@ impl Store {
         let group = |sql: &str| -> Result<Vec<(String, u64)>> {
             let mut stmt = self.conn.prepare(sql).map_err(|e| self.err(e))?;
             let rows = stmt
-                .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64)))
+                .query_map([], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)? as u64))
+                })
                 .map_err(|e| self.err(e))?;
-            rows.collect::<rusqlite::Result<Vec<_>>>().map_err(|e| self.err(e))
+            rows.collect::<rusqlite::Result<Vec<_>>>()
+                .map_err(|e| self.err(e))
         };
         let (documents, first, last): (i64, Option<i64>, Option<i64>) = self
             .conn
-            .query_row("SELECT COUNT(*), MIN(published), MAX(published) FROM documents", [], |r| {
-                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
-            })
+            .query_row(
+                "SELECT COUNT(*), MIN(published), MAX(published) FROM documents",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
             .map_err(|e| self.err(e))?;
         let as_date = |t: Option<i64>| {
             t.and_then(|t| DateTime::from_timestamp(t, 0))
@@ -336,6 +360,8 @@ impl Writer<'_> {
 
     pub fn commit(self) -> Result<()> {
         let path = self.path;
-        self.tx.commit().map_err(|source| Error::Store { path, source })
+        self.tx
+            .commit()
+            .map_err(|source| Error::Store { path, source })
     }
 }
