@@ -401,12 +401,8 @@ fn run_pipeline(ctx: &Context, pipeline: Option<&Path>, out: &mut dyn Write) -> 
             &ctx.config.index,
             &ctx.progress,
         ) {
-            Ok(summary) => {
-                output::import_summary(out, &summary)?;
-                if summary.rejected > 0 {
-                    outcome = Outcome::Partial;
-                }
-            }
+            // Rejected rows are reported in the summary; only a failed source makes the run partial.
+            Ok(summary) => output::import_summary(out, &summary)?,
             Err(e) => {
                 tracing::error!(source = %name, error = %e, "source failed");
                 outcome = Outcome::Partial;

@@ -102,16 +102,6 @@ pub fn search_results(out: &mut dyn Write, results: &SearchResults) -> Result<()
         ),
     )?;
     for (rank, hit) in results.hits.iter().enumerate() {
-        line(
-            out,
-            &format!(
-                "{:>3}. {}  {}  {bold}{}{reset}",
-                rank + 1,
-                &hit.published[..10],
-                hit.source,
-                one_line(&hit.title)
-            ),
-        )?;
         let mut snippet = String::new();
         let mut at = 0;
         for range in &hit.highlights {
@@ -125,7 +115,24 @@ pub fn search_results(out: &mut dyn Write, results: &SearchResults) -> Result<()
             at = range.end;
         }
         snippet.push_str(&hit.snippet_text[at..]);
-        if snippet != hit.title {
+        // A headline-only document's snippet is its title: show it once, highlighted.
+        let snippet_is_title = hit.snippet_text == hit.title;
+        let title = if snippet_is_title {
+            &snippet
+        } else {
+            &hit.title
+        };
+        line(
+            out,
+            &format!(
+                "{:>3}. {}  {}  {bold}{}{reset}",
+                rank + 1,
+                &hit.published[..10],
+                hit.source,
+                one_line(title)
+            ),
+        )?;
+        if !snippet_is_title {
             line(out, &format!("     {}", one_line(&snippet)))?;
         }
         if let Some(url) = &hit.url {

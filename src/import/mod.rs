@@ -186,8 +186,10 @@ pub struct ImportSummary {
     pub rejections: Vec<RowError>,
 }
 
-/// Rejections kept in the summary and logged one by one; the rest are counted.
+/// Rejections kept in the summary (`--json`); the rest are counted.
 const REPORTED_REJECTIONS: usize = 50;
+/// Rejections logged one by one; the rest are summed up in one line.
+const LOGGED_REJECTIONS: usize = 10;
 
 impl ImportSummary {
     pub fn docs_per_second(&self) -> f64 {
@@ -315,11 +317,11 @@ pub fn import_file(
     }
     updater.finish()?;
     summary.seconds = started.elapsed().as_secs_f64();
-    if summary.rejected as usize > REPORTED_REJECTIONS {
+    if summary.rejected as usize > LOGGED_REJECTIONS {
         warn!(
             file = %path.display(),
-            more = summary.rejected as usize - REPORTED_REJECTIONS,
-            "more rows rejected (not listed)"
+            more = summary.rejected as usize - LOGGED_REJECTIONS,
+            "more rows rejected (import --json lists the first {REPORTED_REJECTIONS})"
         );
     }
     info!(
@@ -416,8 +418,10 @@ fn write_batches(
                 },
                 Checked::Bad(bad) => {
                     summary.rejected += 1;
-                    if summary.rejections.len() < REPORTED_REJECTIONS {
+                    if summary.rejections.len() < LOGGED_REJECTIONS {
                         warn!(file = %path.display(), line = bad.line, reason = %bad.reason, "row rejected");
+                    }
+                    if summary.rejections.len() < REPORTED_REJECTIONS {
                         summary.rejections.push(bad);
                     }
                 }
