@@ -20,6 +20,7 @@ pub struct Config {
     pub data_dir: PathBuf,
     pub import: ImportConfig,
     pub index: IndexConfig,
+    pub model: ModelConfig,
 }
 
 impl Default for Config {
@@ -28,6 +29,7 @@ impl Default for Config {
             data_dir: PathBuf::from("data"),
             import: ImportConfig::default(),
             index: IndexConfig::default(),
+            model: ModelConfig::default(),
         }
     }
 }
@@ -83,6 +85,37 @@ impl Default for IndexConfig {
     }
 }
 
+/// The embedding model (see `crate::embed`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ModelConfig {
+    /// Model directory: either what `weaksignal models fetch` leaves there
+    /// (`e5-small-q4.bin` + `tokenizer.json`, the default model) or a Hugging
+    /// Face layout (`config.json`, `model.safetensors`, `tokenizer.json`),
+    /// used as is. Relative paths are resolved like `data_dir`.
+    pub path: PathBuf,
+    /// Download the default model when a command needs it and it is missing.
+    pub auto_fetch: bool,
+    /// Tokens per text, incl. the two special tokens; the rest is cut.
+    pub max_seq_len: usize,
+    /// Texts per forward pass.
+    pub batch_size: usize,
+    /// Documents embedded per store transaction by `weaksignal embed` (a kill loses at most these).
+    pub commit_every: usize,
+}
+
+impl Default for ModelConfig {
+    fn default() -> Self {
+        ModelConfig {
+            path: PathBuf::from("models/multilingual-e5-small"),
+            auto_fetch: true,
+            max_seq_len: 256,
+            batch_size: 32,
+            commit_every: 256,
+        }
+    }
+}
+
 impl Config {
     /// Loads `path`. A missing file is an error only when `required` (the user named it).
     pub fn load(path: &Path, required: bool) -> Result<Config> {
@@ -101,6 +134,12 @@ impl Config {
             let base = path.parent().filter(|p| !p.as_os_str().is_empty());
             if let Some(base) = base {
                 config.data_dir = base.join(&config.data_dir);
+            }
+        }
+        if config.model.path.is_relative() {
+            let base = path.parent().filter(|p| !p.as_os_str().is_empty());
+            if let Some(base) = base {
+                config.model.path = base.join(&config.model.path);
             }
         }
         Ok(config)
@@ -132,6 +171,16 @@ impl Config {
                 ));
             }
         }
+        let model = &self.model;
+        if model.max_seq_len < 8 || model.max_seq_len > 512 {
+            return Err(format!(
+                "model.max_seq_len must be in 8..=512 (got {})",
+                model.max_seq_len
+            ));
+        }
+        if model.batch_size == 0 || model.commit_every == 0 {
+            return Err("model.batch_size and model.commit_every must be at least 1".into());
+        }
         if self.index.writer_memory_mb < 16 {
             return Err("index.writer_memory_mb must be at least 16".into());
         }
@@ -156,6 +205,11 @@ mod tests {
         let config = Config::parse("").unwrap();
         assert_eq!(config.import.batch_size, 50_000);
         assert_eq!(config.data_dir, PathBuf::from("data"));
+        assert_eq!(config.model.max_seq_len, 256);
+        let err = Config::parse("[model]\nmax_seq_len = 4\n").unwrap_err();
+        assert!(err.contains("max_seq_len"), "{err}");
+        let err = Config::parse("[model]\npaht = \"x\"\n").unwrap_err();
+        assert!(err.contains("paht"), "{err}");
     }
 
     #[test]

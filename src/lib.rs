@@ -14,6 +14,8 @@
 //! * [`store`] is the system of record (SQLite); everything after it is derived
 //!   and can be rebuilt.
 //! * [`index`] is the tantivy search index with Finnish and English stemming.
+//! * [`embed`] turns documents and queries into multilingual vectors
+//!   (multilingual-e5-small on candle), stores them and searches them.
 //! * [`cli`] holds the command-line interface; the binary only maps its result
 //!   to an exit code.
 
@@ -21,6 +23,7 @@ pub mod bench;
 pub mod cli;
 pub mod config;
 pub mod document;
+pub mod embed;
 pub mod error;
 pub mod import;
 pub mod index;

@@ -35,6 +35,13 @@ CREATE TABLE IF NOT EXISTS documents (
     content_hash TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS documents_published ON documents(published);
+CREATE TABLE IF NOT EXISTS vectors (
+    doc_id       TEXT NOT NULL,
+    model        TEXT NOT NULL,
+    content_hash TEXT NOT NULL,
+    vec          BLOB NOT NULL,
+    PRIMARY KEY (doc_id, model)
+);
 CREATE TABLE IF NOT EXISTS meta (
     key   TEXT PRIMARY KEY,
     value TEXT NOT NULL
@@ -261,6 +268,91 @@ impl Store {
         })
     }
 
+    /// Documents without a current vector for `model` (none yet, or computed
+    /// from older content), in seq order, at most `limit`:
+    /// `(id, content_hash, title, text)`.
+    pub fn missing_vectors(
+        &self,
+        model: &str,
+        limit: usize,
+    ) -> Result<Vec<(String, String, String, String)>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT d.id, d.content_hash, d.title, d.text FROM documents d
+                 LEFT JOIN vectors v ON v.doc_id = d.id AND v.model = ?1
+                 WHERE v.doc_id IS NULL OR v.content_hash <> d.content_hash
+                 ORDER BY d.seq LIMIT ?2",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map(params![model, limit as i64], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+            })
+            .map_err(|e| self.err(e))?;
+        rows.collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(|e| self.err(e))
+    }
+
+    /// How many documents lack a current vector for `model`.
+    pub fn count_missing_vectors(&self, model: &str) -> Result<u64> {
+        self.conn
+            .query_row(
+                "SELECT COUNT(*) FROM documents d
+                 LEFT JOIN vectors v ON v.doc_id = d.id AND v.model = ?1
+                 WHERE v.doc_id IS NULL OR v.content_hash <> d.content_hash",
+                [model],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|n| n as u64)
+            .map_err(|e| self.err(e))
+    }
+
+    /// Whether the store has a vectors table (stores written before it existed
+    /// get one on their next writable open).
+    pub fn has_vectors_table(&self) -> Result<bool> {
+        self.conn
+            .query_row(
+                "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'vectors'",
+                [],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|n| n > 0)
+            .map_err(|e| self.err(e))
+    }
+
+    /// Calls `f(id, published unix seconds, vector bytes)` for every current
+    /// vector of `model` whose document was published within the bounds.
+    pub fn for_each_vector(
+        &self,
+        model: &str,
+        from: Option<i64>,
+        to: Option<i64>,
+        mut f: impl FnMut(&str, &[u8]),
+    ) -> Result<()> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT d.id, v.vec FROM vectors v JOIN documents d
+                   ON d.id = v.doc_id AND d.content_hash = v.content_hash
+                 WHERE v.model = ?1 AND d.published >= ?2 AND d.published <= ?3",
+            )
+            .map_err(|e| self.err(e))?;
+        let mut rows = stmt
+            .query(params![
+                model,
+                from.unwrap_or(i64::MIN),
+                to.unwrap_or(i64::MAX)
+            ])
+            .map_err(|e| self.err(e))?;
+        while let Some(row) = rows.next().map_err(|e| self.err(e))? {
+            let id: String = row.get(0).map_err(|e| self.err(e))?;
+            let vec: Vec<u8> = row.get(1).map_err(|e| self.err(e))?;
+            f(&id, &vec);
+        }
+        Ok(())
+    }
+
     /// A value from the meta table.
     pub fn meta(&self, key: &str) -> Result<Option<String>> {
         self.conn
@@ -346,6 +438,24 @@ impl Writer<'_> {
             .map_err(|e| self.err(e))?;
         insert.execute(values).map_err(|e| self.err(e))?;
         Ok(WriteOutcome::Updated(self.tx.last_insert_rowid()))
+    }
+
+    /// Stores the vector of a document (computed from `content_hash`) for `model`.
+    pub fn put_vector(
+        &self,
+        doc_id: &str,
+        model: &str,
+        content_hash: &str,
+        vec: &[u8],
+    ) -> Result<()> {
+        self.tx
+            .prepare_cached(
+                "INSERT INTO vectors (doc_id, model, content_hash, vec) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT(doc_id, model) DO UPDATE SET content_hash = excluded.content_hash, vec = excluded.vec",
+            )
+            .and_then(|mut s| s.execute(params![doc_id, model, content_hash, vec]))
+            .map(|_| ())
+            .map_err(|e| self.err(e))
     }
 
     pub fn set_meta(&self, key: &str, value: &str) -> Result<()> {

