@@ -102,6 +102,9 @@ pub struct ModelConfig {
     pub batch_size: usize,
     /// Documents embedded per store transaction by `weaksignal embed` (a kill loses at most these).
     pub commit_every: usize,
+    /// Batches embedded in parallel, each on one core (0 = one per core).
+    /// With more than one, candle's own matmul threading is turned off.
+    pub workers: usize,
 }
 
 impl Default for ModelConfig {
@@ -112,6 +115,7 @@ impl Default for ModelConfig {
             max_seq_len: 256,
             batch_size: 32,
             commit_every: 256,
+            workers: 0,
         }
     }
 }

@@ -75,6 +75,16 @@ impl ModelLayout {
 /// Makes sure the configured model is there, fetching the default one when
 /// allowed, and loads it.
 pub fn load(config: &ModelConfig, progress: &crate::progress::Progress) -> Result<E5Embedder> {
+    let mut config = config.clone();
+    if config.workers == 0 {
+        config.workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+    }
+    if config.workers > 1 && std::env::var_os("RAYON_NUM_THREADS").is_none() {
+        // One batch per core, each single-threaded: candle reads this variable
+        // before every matmul. Set before any embedding thread exists.
+        std::env::set_var("RAYON_NUM_THREADS", "1");
+    }
+    let config = &config;
     let dir = &config.path;
     if ModelLayout::detect(dir) == Some(ModelLayout::HuggingFace) {
         return E5Embedder::open(dir, config);
@@ -98,6 +108,8 @@ pub struct E5Embedder {
     pub max_seq_len: usize,
     /// Texts per forward pass.
     pub batch_size: usize,
+    /// Forward passes run in parallel (see `model.workers`).
+    pub workers: usize,
 }
 
 impl E5Embedder {
@@ -158,6 +170,7 @@ impl E5Embedder {
             model_id,
             max_seq_len: config.max_seq_len,
             batch_size: config.batch_size,
+            workers: config.workers,
         })
     }
 
@@ -192,10 +205,47 @@ impl E5Embedder {
             .collect::<Result<_>>()?;
         let mut order: Vec<usize> = (0..ids.len()).collect();
         order.sort_by_key(|&i| ids[i].len());
-        let mut out = vec![Vec::new(); ids.len()];
-        for chunk in order.chunks(self.batch_size.max(1)) {
+        let chunks: Vec<&[usize]> = order.chunks(self.batch_size.max(1)).collect();
+        let run = |chunk: &[usize]| -> Result<Vec<Vec<f32>>> {
             let batch: Vec<Vec<u32>> = chunk.iter().map(|&i| ids[i].clone()).collect();
-            for (&i, v) in chunk.iter().zip(self.model.forward(&batch)?) {
+            self.model.forward(&batch)
+        };
+        let mut out = vec![Vec::new(); ids.len()];
+        let workers = self.workers.max(1).min(chunks.len());
+        if workers <= 1 {
+            for chunk in &chunks {
+                for (&i, v) in chunk.iter().zip(run(chunk)?) {
+                    out[i] = v;
+                }
+            }
+            return Ok(out);
+        }
+        // A work queue, longest batches first: one batch per core beats
+        // splitting every small matmul and element-wise op across cores.
+        let next = std::sync::atomic::AtomicUsize::new(0);
+        let results = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..workers)
+                .map(|_| {
+                    s.spawn(|| -> Result<Vec<(usize, Vec<Vec<f32>>)>> {
+                        let mut mine = Vec::new();
+                        loop {
+                            let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            if k >= chunks.len() {
+                                return Ok(mine);
+                            }
+                            let c = chunks.len() - 1 - k;
+                            mine.push((c, run(chunks[c])?));
+                        }
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("embedding worker panicked"))
+                .collect::<Result<Vec<_>>>()
+        })?;
+        for (c, vectors) in results.into_iter().flatten() {
+            for (&i, v) in chunks[c].iter().zip(vectors) {
                 out[i] = v;
             }
         }
