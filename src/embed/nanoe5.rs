@@ -510,10 +510,11 @@ impl<'a> Cursor<'a> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn tiny_image() -> Vec<u8> {
+    /// A minimal valid file (zero weights): H=32, 1 layer, 1 head, FF=32, VOC=4, MAXP=4, TVS=1.
+    pub(crate) fn tiny_image() -> Vec<u8> {
         // a minimal valid file: H=32, 1 layer, 1 head, FF=32, VOC=4, MAXP=4, TVS=1
         let (h, ff, voc, maxp, tvs) = (32u32, 32u32, 4u32, 4u32, 1u32);
         let mut b = Vec::new();
