@@ -305,8 +305,11 @@ pub fn import_file(
 
     match outcome {
         Err(e) => {
-            // Committed batches stay in the store; the index catches up on the next open.
+            // Batches committed before the failure stay in the store (they are
+            // valid documents); bring the index level with them before returning.
             updater.rollback()?;
+            drop(updater);
+            index.catch_up(store, index_config)?;
             return Err(e);
         }
         Ok(()) if options.strict && summary.rejected > 0 => {

@@ -232,7 +232,7 @@ impl SearchIndex {
     }
 
     /// Indexes every store document above the watermark.
-    fn catch_up(&self, store: &Store, config: &IndexConfig) -> Result<()> {
+    pub(crate) fn catch_up(&self, store: &Store, config: &IndexConfig) -> Result<()> {
         let watermark = self.watermark()?;
         let max_seq = store.max_seq()?;
         if watermark >= max_seq {
@@ -265,6 +265,15 @@ impl SearchIndex {
 /// failed rebuild leaves the old index in place.
 pub fn rebuild(data_dir: &Path, store: &Store, config: &IndexConfig) -> Result<SearchIndex> {
     let final_dir = data_dir.join(INDEX_DIR);
+    // Hold the live index's writer lock throughout, so no import writes to an
+    // index that is about to be replaced. A damaged index cannot be locked and
+    // is simply replaced.
+    let live = SearchIndex::open_dir(&final_dir).ok().flatten();
+    let live_writer = match live.as_ref().map(|index| index.updater(config)) {
+        Some(Err(e @ Error::IndexLocked { .. })) => return Err(e),
+        Some(Ok(updater)) => Some(updater),
+        Some(Err(_)) | None => None,
+    };
     let building = data_dir.join(format!("{INDEX_DIR}.building"));
     if building.exists() {
         std::fs::remove_dir_all(&building).map_err(|e| Error::io(&building, e))?;
@@ -275,6 +284,8 @@ pub fn rebuild(data_dir: &Path, store: &Store, config: &IndexConfig) -> Result<S
     store.for_each_since(0, |_, doc| updater.add(&doc, false))?;
     updater.commit(max_seq)?;
     drop(fresh);
+    drop(live_writer);
+    drop(live);
     let old = data_dir.join(format!("{INDEX_DIR}.old"));
     if final_dir.exists() {
         if old.exists() {
