@@ -292,15 +292,7 @@ pub fn import_bench(
         lang,
         ..ImportOptions::default()
     };
-    let summary = crate::import::import_file(
-        &input,
-        &options,
-        &ctx.config.import,
-        &mut store,
-        &index,
-        &ctx.config.index,
-        &ctx.progress,
-    )?;
+    let summary = ctx.import_file(&mut store, &index, &input, &options)?;
     let seconds = started.elapsed().as_secs_f64();
     let file_bytes = summary.bytes;
     Ok(ImportBench {

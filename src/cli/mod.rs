@@ -301,6 +301,25 @@ impl Context {
         })
     }
 
+    /// Imports one file with this context's limits, index settings and progress bars.
+    pub fn import_file(
+        &self,
+        store: &mut Store,
+        index: &SearchIndex,
+        file: &Path,
+        options: &ImportOptions,
+    ) -> Result<ImportSummary> {
+        crate::import::import_file(
+            file,
+            options,
+            &self.config.import,
+            store,
+            index,
+            &self.config.index,
+            &self.progress,
+        )
+    }
+
     fn open_for_writing(&self) -> Result<(Store, SearchIndex)> {
         let store = Store::open(&self.data_dir)?;
         let index = SearchIndex::open_synced(&self.data_dir, &store, &self.config.index)?;
@@ -395,15 +414,7 @@ fn import(ctx: &Context, args: ImportArgs, out: &mut dyn Write) -> Result<Outcom
     };
     let mut summaries = Vec::new();
     for file in &args.files {
-        let summary = crate::import::import_file(
-            file,
-            &options,
-            &ctx.config.import,
-            &mut store,
-            &index,
-            &ctx.config.index,
-            &ctx.progress,
-        )?;
+        let summary = ctx.import_file(&mut store, &index, file, &options)?;
         if !args.json {
             output::import_summary(out, &summary)?;
         }
@@ -502,15 +513,7 @@ fn run_pipeline(ctx: &Context, pipeline: Option<&Path>, out: &mut dyn Write) -> 
             map: map.iter().map(|(k, v)| format!("{k}={v}")).collect(),
             strict: false,
         };
-        match crate::import::import_file(
-            &file,
-            &options,
-            &ctx.config.import,
-            &mut store,
-            &index,
-            &ctx.config.index,
-            &ctx.progress,
-        ) {
+        match ctx.import_file(&mut store, &index, &file, &options) {
             // Rejected rows are reported in the summary; only a failed source makes the run partial.
             Ok(summary) => output::import_summary(out, &summary)?,
             Err(e) => {
