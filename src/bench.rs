@@ -21,6 +21,10 @@ pub struct ImportBench {
     pub docs_per_second: f64,
     pub mb_per_second: f64,
     pub peak_rss_mb: f64,
+    /// Peak of the anonymous (heap) part of RSS, sampled every 100 ms. Peak RSS
+    /// also counts the index files tantivy maps while merging, which the
+    /// kernel can drop at will.
+    pub peak_heap_mb: f64,
     pub summary: ImportSummary,
 }
 
@@ -52,13 +56,14 @@ pub fn run(ctx: &Context, which: BenchKind, out: &mut dyn Write) -> Result<Outco
             } else {
                 writeln!(
                     out,
-                    "import bench: {} documents ({:.1} MB CSV) in {:.2} s: {:.0} documents/s, {:.1} MB/s, peak RSS {:.0} MB",
+                    "import bench: {} documents ({:.1} MB CSV) in {:.2} s: {:.0} documents/s, {:.1} MB/s, peak RSS {:.0} MB (heap {:.0} MB)",
                     result.documents,
                     result.file_bytes as f64 / 1e6,
                     result.seconds,
                     result.docs_per_second,
                     result.mb_per_second,
-                    result.peak_rss_mb
+                    result.peak_rss_mb,
+                    result.peak_heap_mb
                 )
                 .map_err(|e| Error::io("<stdout>", e))?;
             }
@@ -284,6 +289,7 @@ pub fn import_bench(
     if data_dir.exists() {
         std::fs::remove_dir_all(&data_dir).map_err(|e| Error::io(&data_dir, e))?;
     }
+    let heap = HeapSampler::start();
     let started = Instant::now();
     let mut store = Store::open(&data_dir)?;
     let index = SearchIndex::open_synced(&data_dir, &store, &ctx.config.index)?;
@@ -302,8 +308,50 @@ pub fn import_bench(
         docs_per_second: summary.rows as f64 / seconds,
         mb_per_second: file_bytes as f64 / 1e6 / seconds,
         peak_rss_mb: peak_rss_mb(),
+        peak_heap_mb: heap.stop(),
         summary,
     })
+}
+
+/// Samples RssAnon of this process on a background thread until stopped.
+struct HeapSampler {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: std::thread::JoinHandle<f64>,
+}
+
+impl HeapSampler {
+    fn start() -> HeapSampler {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let mut peak = 0.0f64;
+            while !flag.load(std::sync::atomic::Ordering::Relaxed) {
+                peak = peak.max(status_kb("RssAnon:") / 1024.0);
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+            peak.max(status_kb("RssAnon:") / 1024.0)
+        });
+        HeapSampler { stop, thread }
+    }
+
+    fn stop(self) -> f64 {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.thread.join().unwrap_or(0.0)
+    }
+}
+
+/// A `kB` value from /proc/self/status; 0 where /proc is missing.
+fn status_kb(key: &str) -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find(|l| l.starts_with(key))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<f64>().ok())
+        })
+        .unwrap_or(0.0)
 }
 
 fn read_headlines(corpus: &Path) -> Result<Vec<(String, String)>> {
@@ -355,16 +403,7 @@ fn write_replicated(rows: &[(String, String)], path: &Path, docs: u64) -> Result
 
 /// Peak resident memory of this process (VmHWM), in MB; 0 where /proc is missing.
 pub fn peak_rss_mb() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|status| {
-            status
-                .lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|kb| kb.parse::<f64>().ok())
-        })
-        .map_or(0.0, |kb| kb / 1024.0)
+    status_kb("VmHWM:") / 1024.0
 }
 
 /// A directory removed on drop.
