@@ -25,6 +25,7 @@ pub mod config;
 pub mod document;
 pub mod embed;
 pub mod error;
+pub mod html;
 pub mod import;
 pub mod index;
 pub mod lang;

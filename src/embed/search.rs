@@ -14,6 +14,7 @@ use chrono::{DateTime, Utc};
 use super::{decode_f16, dot};
 use crate::document::{rfc3339, Document};
 use crate::error::{Error, Result};
+use crate::html::escape as html_escape;
 use crate::index::{SearchHit, SearchResults};
 use crate::store::Store;
 
@@ -166,22 +167,6 @@ pub fn fuse(bm25: Vec<SearchHit>, vector: Vec<SearchHit>, limit: usize) -> Searc
         })
         .collect();
     SearchResults { total, hits }
-}
-
-/// Escapes text for HTML element content and attribute values.
-fn html_escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 #[cfg(test)]

@@ -16,6 +16,7 @@ use tantivy::{TantivyDocument, Term};
 use super::{LangGroup, SearchIndex};
 use crate::document::{rfc3339, Document};
 use crate::error::{Error, Result};
+use crate::html::escape as html_escape;
 use crate::lang::truncate_at_char;
 use crate::store::Store;
 
@@ -278,20 +279,4 @@ impl<'a> Snippets<'a> {
         let start = truncate_at_char(plain, 220).to_string();
         Ok((html_escape(&start), start, Vec::new()))
     }
-}
-
-/// Escapes text for HTML element content and attribute values.
-pub fn html_escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
