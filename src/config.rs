@@ -21,6 +21,8 @@ pub struct Config {
     pub import: ImportConfig,
     pub index: IndexConfig,
     pub model: ModelConfig,
+    pub topics: TopicsConfig,
+    pub signals: SignalsConfig,
 }
 
 impl Default for Config {
@@ -30,6 +32,8 @@ impl Default for Config {
             import: ImportConfig::default(),
             index: IndexConfig::default(),
             model: ModelConfig::default(),
+            topics: TopicsConfig::default(),
+            signals: SignalsConfig::default(),
         }
     }
 }
@@ -120,6 +124,121 @@ impl Default for ModelConfig {
     }
 }
 
+/// Time windows: the unit in which topics are clustered and trends counted.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, serde::Serialize, clap::ValueEnum,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum Window {
+    Day,
+    Week,
+    Month,
+}
+
+/// Topic finding (see `crate::topics`). Similarities are mean cosines of a
+/// document to a topic's documents (e5 vectors: unrelated headlines sit
+/// around 0.80, 99% of random pairs below 0.87), so thresholds are high.
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TopicsConfig {
+    /// Default window (`--window` overrides it).
+    pub window: Window,
+    /// A document joins an existing topic when its mean cosine to the topic's documents reaches this.
+    pub join_threshold: f32,
+    /// Unassigned documents at least this similar on average to each other found a new topic.
+    pub new_topic_threshold: f32,
+    /// Documents that fit no topic at `join_threshold` and found none still join the
+    /// closest topic active in their window at this lower cosine (fewer outliers).
+    pub attach_threshold: f32,
+    /// Two topics whose documents reach this mean cross cosine are merged (the younger into the older).
+    pub merge_threshold: f32,
+    /// A topic's documents of one window that fall into two groups less similar
+    /// than this (mean cross cosine) split off the group further from the topic.
+    pub split_threshold: f32,
+    /// Documents a new topic needs (a weak signal may be 3 documents).
+    pub min_topic_docs: usize,
+    /// A topic without documents for this many windows no longer takes new ones.
+    pub idle_windows: i64,
+    /// Weight of a topic's past documents per window of age in its centroid (drift).
+    pub centroid_decay: f32,
+}
+
+impl Default for TopicsConfig {
+    fn default() -> Self {
+        TopicsConfig {
+            window: Window::Week,
+            join_threshold: 0.85,
+            new_topic_threshold: 0.86,
+            attach_threshold: 0.84,
+            merge_threshold: 0.88,
+            split_threshold: 0.80,
+            min_topic_docs: 3,
+            idle_windows: 12,
+            centroid_decay: 0.8,
+        }
+    }
+}
+
+/// Trend formulas and signal classes (see `crate::trends` and `crate::signals`).
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SignalsConfig {
+    /// Windows that count as "now" (recent rate).
+    pub recent_windows: usize,
+    /// Windows before them that form the baseline rate.
+    pub baseline_windows: usize,
+    /// Windows of history in timelines and Yoon's DoV/DoD.
+    pub history_windows: usize,
+    /// Pseudo-count added to recent and baseline rates, so 1 -> 3 documents is growth 2, not infinity.
+    pub smoothing: f64,
+    /// Yoon (2012) time weight: a window `k` windows back weighs `1 - time_weight * k`.
+    pub time_weight: f64,
+    /// Fewer recent documents than this make a growing topic `noise`.
+    pub min_docs: usize,
+    /// A growing topic whose Poisson burst score (-log10 p) is below this is `noise`.
+    pub min_burst: f64,
+    /// `weak`: growth at least this (or new), recent visibility below `strong_visibility`.
+    pub weak_growth: f64,
+    /// `emerging`: growth at least this in the current and the previous window, visibility rising.
+    pub emerging_growth: f64,
+    /// `emerging`: recent visibility at least this (share of all documents).
+    pub emerging_visibility: f64,
+    /// `strong`: recent visibility at least this and growth at least `strong_growth`.
+    pub strong_visibility: f64,
+    pub strong_growth: f64,
+    /// `strong` also needs the topic to be active for at least this many windows.
+    pub strong_min_age: usize,
+    /// `fading`: growth at most this, with at least `min_docs` baseline documents per window.
+    pub fading_growth: f64,
+    /// Term-level signals only for terms in at least this many recent documents.
+    pub term_min_docs: usize,
+    /// Example documents per signal.
+    pub examples: usize,
+}
+
+impl Default for SignalsConfig {
+    fn default() -> Self {
+        SignalsConfig {
+            recent_windows: 1,
+            baseline_windows: 8,
+            history_windows: 26,
+            smoothing: 1.0,
+            time_weight: 0.025,
+            min_docs: 3,
+            min_burst: 2.0,
+            weak_growth: 2.5,
+            emerging_growth: 1.5,
+            emerging_visibility: 0.01,
+            strong_visibility: 0.05,
+            strong_growth: 1.5,
+            strong_min_age: 4,
+            fading_growth: 0.34,
+            term_min_docs: 3,
+            examples: 3,
+        }
+    }
+}
+
 impl Config {
     /// Loads `path`. A missing file is an error only when `required` (the user named it).
     pub fn load(path: &Path, required: bool) -> Result<Config> {
@@ -185,6 +304,47 @@ impl Config {
         if model.batch_size == 0 || model.commit_every == 0 {
             return Err("model.batch_size and model.commit_every must be at least 1".into());
         }
+        let t = &self.topics;
+        for (name, v) in [
+            ("join_threshold", t.join_threshold),
+            ("new_topic_threshold", t.new_topic_threshold),
+            ("attach_threshold", t.attach_threshold),
+            ("merge_threshold", t.merge_threshold),
+            ("split_threshold", t.split_threshold),
+        ] {
+            if !(-1.0..=1.0).contains(&v) {
+                return Err(format!(
+                    "topics.{name} must be a cosine in -1..=1 (got {v})"
+                ));
+            }
+        }
+        if t.attach_threshold > t.join_threshold {
+            return Err("topics.attach_threshold must not exceed topics.join_threshold".into());
+        }
+        if t.min_topic_docs < 2 {
+            return Err("topics.min_topic_docs must be at least 2".into());
+        }
+        if !(0.0..=1.0).contains(&t.centroid_decay) || t.idle_windows < 0 {
+            return Err(
+                "topics.centroid_decay must be in 0..=1 and topics.idle_windows >= 0".into(),
+            );
+        }
+        let sig = &self.signals;
+        if sig.recent_windows == 0 || sig.baseline_windows == 0 {
+            return Err(
+                "signals.recent_windows and signals.baseline_windows must be at least 1".into(),
+            );
+        }
+        if sig.history_windows < sig.recent_windows + sig.baseline_windows {
+            return Err(format!(
+                "signals.history_windows ({}) must be at least recent_windows + baseline_windows ({})",
+                sig.history_windows,
+                sig.recent_windows + sig.baseline_windows
+            ));
+        }
+        if sig.smoothing <= 0.0 {
+            return Err("signals.smoothing must be positive (it keeps growth finite)".into());
+        }
         if self.index.writer_memory_mb < 16 {
             return Err("index.writer_memory_mb must be at least 16".into());
         }
@@ -214,6 +374,25 @@ mod tests {
         assert!(err.contains("max_seq_len"), "{err}");
         let err = Config::parse("[model]\npaht = \"x\"\n").unwrap_err();
         assert!(err.contains("paht"), "{err}");
+    }
+
+    #[test]
+    fn the_shipped_config_parses_and_matches_the_defaults() {
+        let shipped = include_str!("../config.toml");
+        let config = Config::parse(shipped).unwrap();
+        let defaults = Config::default();
+        assert_eq!(
+            serde_json::to_value(&config.topics).unwrap(),
+            serde_json::to_value(&defaults.topics).unwrap()
+        );
+        assert_eq!(
+            serde_json::to_value(&config.signals).unwrap(),
+            serde_json::to_value(&defaults.signals).unwrap()
+        );
+        let err = Config::parse("[signals]\nhistory_windows = 4\n").unwrap_err();
+        assert!(err.contains("history_windows"), "{err}");
+        let err = Config::parse("[topics]\nwindow = \"year\"\n").unwrap_err();
+        assert!(err.contains("day") && err.contains("week"), "{err}");
     }
 
     #[test]

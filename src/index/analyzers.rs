@@ -6,7 +6,7 @@ use tantivy::tokenizer::{
 };
 
 /// Which analyzer a document's language gets.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum LangGroup {
     Finnish = 0,
     English = 1,

@@ -11,7 +11,7 @@
 //! index that fell behind (a crash between the store commit and the index
 //! commit) is detected and caught up before it is read.
 
-mod analyzers;
+pub mod analyzers;
 mod search;
 
 use std::path::{Path, PathBuf};

@@ -48,6 +48,20 @@ CREATE TABLE IF NOT EXISTS meta (
 );
 ";
 
+/// One row of [`Store::for_each_document_vector`].
+pub struct DocumentVector<'a> {
+    pub id: &'a str,
+    pub source: &'a str,
+    pub url: Option<&'a str>,
+    pub title: &'a str,
+    /// The first 300 characters of the text.
+    pub lead: &'a str,
+    pub lang: &'a str,
+    pub published: i64,
+    /// Little-endian f16.
+    pub vector: &'a [u8],
+}
+
 /// What writing one document did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WriteOutcome {
@@ -351,6 +365,66 @@ impl Store {
             f(&id, &vec);
         }
         Ok(())
+    }
+
+    /// Calls `f` for every document published up to `to` that has a current
+    /// vector of `model`, ordered by (published, id): the input of topic
+    /// finding. An error from `f` stops the walk and is reported as a vectors error.
+    pub fn for_each_document_vector(
+        &self,
+        model: &str,
+        to: Option<i64>,
+        mut f: impl FnMut(DocumentVector<'_>) -> std::result::Result<(), String>,
+    ) -> Result<()> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT d.id, d.source, d.url, d.title, substr(d.text, 1, 300), d.lang, d.published, v.vec
+                 FROM documents d JOIN vectors v
+                   ON v.doc_id = d.id AND v.model = ?1 AND v.content_hash = d.content_hash
+                 WHERE d.published <= ?2
+                 ORDER BY d.published, d.id",
+            )
+            .map_err(|e| self.err(e))?;
+        let mut rows = stmt
+            .query(params![model, to.unwrap_or(i64::MAX)])
+            .map_err(|e| self.err(e))?;
+        while let Some(row) = rows.next().map_err(|e| self.err(e))? {
+            let get = |i: usize| row.get_ref(i).map_err(|e| self.err(e.into()));
+            let text =
+                |i: usize| -> Result<&str> { get(i)?.as_str().map_err(|e| self.err(e.into())) };
+            let url = match get(2)? {
+                rusqlite::types::ValueRef::Null => None,
+                v => Some(v.as_str().map_err(|e| self.err(e.into()))?),
+            };
+            let doc = DocumentVector {
+                id: text(0)?,
+                source: text(1)?,
+                url,
+                title: text(3)?,
+                lead: text(4)?,
+                lang: text(5)?,
+                published: get(6)?.as_i64().map_err(|e| self.err(e.into()))?,
+                vector: get(7)?.as_blob().map_err(|e| self.err(e.into()))?,
+            };
+            f(doc).map_err(|message| Error::Vectors {
+                path: self.path.clone(),
+                message,
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Oldest and newest publication time (unix seconds), if any document exists.
+    pub fn published_range(&self) -> Result<Option<(i64, i64)>> {
+        self.conn
+            .query_row(
+                "SELECT MIN(published), MAX(published) FROM documents",
+                [],
+                |r| Ok((r.get::<_, Option<i64>>(0)?, r.get::<_, Option<i64>>(1)?)),
+            )
+            .map(|(a, b)| a.zip(b))
+            .map_err(|e| self.err(e))
     }
 
     /// A value from the meta table.

@@ -1,0 +1,762 @@
+//! Topics over time: document vectors clustered window by window, with ids
+//! that stay with a topic as long as it continues.
+//!
+//! Why this shape: a weak signal is a handful of documents about something
+//! new, so the clustering must let three documents form a topic, keep most
+//! documents assigned, and give the same answer for the same input (analysts
+//! compare runs, and `--as-of` replays must be exact). Windows are processed
+//! in time order, so the topics after window `w` depend only on documents
+//! published up to the end of `w`:
+//!
+//! 1. each document joins the closest topic active in recent windows when
+//!    its cosine to the topic's centroid reaches `join_threshold`;
+//! 2. the rest, with the previous window's leftovers, are clustered
+//!    greedily in publication order; clusters of `min_topic_docs` become new
+//!    topics (a **birth**, with its novelty: distance to every older topic);
+//! 3. leftovers still join a topic at the lower `attach_threshold`; what
+//!    remains is an outlier (and may found a topic in the next window);
+//! 4. centroids move with decaying weight (topics drift);
+//! 5. a topic whose documents of this window form two distant groups
+//!    **splits**, and topics whose centroids meet **merge** (the older id lives on).
+//!
+//! Ties are broken by id and documents are ordered by (published, id), so the
+//! result is deterministic.
+
+pub mod labels;
+
+use std::ops::Range;
+
+use serde::Serialize;
+
+use crate::config::{TopicsConfig, Window};
+use crate::error::Result;
+use crate::store::Store;
+
+/// No topic.
+pub const UNASSIGNED: u32 = u32::MAX;
+
+impl Window {
+    /// Calendar window number of a unix time (weeks start on Monday, UTC).
+    pub fn key(self, ts: i64) -> i64 {
+        const MONDAY: i64 = 4 * 86_400; // 1970-01-05 00:00 UTC
+        match self {
+            Window::Day => ts.div_euclid(86_400),
+            Window::Week => (ts - MONDAY).div_euclid(7 * 86_400),
+            Window::Month => {
+                let d = chrono::DateTime::from_timestamp(ts, 0).unwrap_or_default();
+                use chrono::Datelike;
+                d.year() as i64 * 12 + d.month0() as i64
+            }
+        }
+    }
+
+    /// Length used for trailing windows that end at an as-of time (month: 30 days).
+    pub fn seconds(self) -> i64 {
+        match self {
+            Window::Day => 86_400,
+            Window::Week => 7 * 86_400,
+            Window::Month => 30 * 86_400,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Window::Day => "day",
+            Window::Week => "week",
+            Window::Month => "month",
+        }
+    }
+}
+
+/// The documents (with vectors) that topics are found in, ordered by
+/// (published, id). Columns, not rows: the vectors are one contiguous block.
+#[derive(Debug, Default, Clone)]
+pub struct Corpus {
+    pub dims: usize,
+    pub ids: Vec<String>,
+    pub published: Vec<i64>,
+    pub source: Vec<u32>,
+    pub sources: Vec<String>,
+    pub titles: Vec<String>,
+    /// Title plus the start of the text, for terms.
+    pub leads: Vec<String>,
+    pub urls: Vec<Option<String>>,
+    pub langs: Vec<String>,
+    pub vectors: Vec<f32>,
+}
+
+impl Corpus {
+    /// Loads every document published up to `to` (unix seconds) that has a
+    /// current vector of `model`.
+    pub fn load(store: &Store, model: &str, to: Option<i64>) -> Result<Corpus> {
+        let mut corpus = Corpus::default();
+        let mut source_ids = std::collections::HashMap::new();
+        store.for_each_document_vector(model, to, |row| {
+            let vec = crate::embed::decode_f16(row.vector);
+            if corpus.dims == 0 {
+                corpus.dims = vec.len();
+            }
+            if vec.len() != corpus.dims {
+                return Err(format!(
+                    "document {}: vector has {} dimensions, others {}",
+                    row.id,
+                    vec.len(),
+                    corpus.dims
+                ));
+            }
+            let next = corpus.sources.len() as u32;
+            let source = *source_ids.entry(row.source.to_string()).or_insert_with(|| {
+                corpus.sources.push(row.source.to_string());
+                next
+            });
+            corpus.ids.push(row.id.to_string());
+            corpus.published.push(row.published);
+            corpus.source.push(source);
+            corpus.titles.push(row.title.to_string());
+            corpus.leads.push(row.lead.to_string());
+            corpus.urls.push(row.url.map(str::to_string));
+            corpus.langs.push(row.lang.to_string());
+            corpus.vectors.extend_from_slice(&vec);
+            Ok(())
+        })?;
+        Ok(corpus)
+    }
+
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+
+    pub fn vector(&self, doc: usize) -> &[f32] {
+        &self.vectors[doc * self.dims..(doc + 1) * self.dims]
+    }
+
+    /// Consecutive document ranges, one per calendar window, in time order.
+    pub fn windows(&self, window: Window) -> Vec<(i64, Range<usize>)> {
+        let mut out: Vec<(i64, Range<usize>)> = Vec::new();
+        for (i, &ts) in self.published.iter().enumerate() {
+            let key = window.key(ts);
+            match out.last_mut() {
+                Some((k, r)) if *k == key => r.end = i + 1,
+                _ => out.push((key, i..i + 1)),
+            }
+        }
+        out
+    }
+}
+
+/// What happened to a topic in a window.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum TopicEvent {
+    Birth { window: i64, topic: u32 },
+    Merge { window: i64, topic: u32, into: u32 },
+    Split { window: i64, topic: u32, from: u32 },
+}
+
+/// One topic.
+#[derive(Debug, Clone)]
+pub struct Topic {
+    pub id: u32,
+    /// Decayed sum of its documents' vectors, and their decayed count.
+    sum: Vec<f32>,
+    weight: f32,
+    /// Unit-length direction of `sum`.
+    pub centroid: Vec<f32>,
+    /// Window of birth and of the last document.
+    pub born: i64,
+    pub last: i64,
+    pub merged_into: Option<u32>,
+    pub parent: Option<u32>,
+    /// 1 - the highest cosine to any older topic at birth.
+    pub novelty: f32,
+}
+
+impl Topic {
+    /// Mean cosine of `x` to the topic's (decay-weighted) documents.
+    pub fn mean_similarity(&self, x: &[f32]) -> f32 {
+        dot(x, &self.sum) / self.weight.max(1e-6)
+    }
+}
+
+/// All topics and assignments after some windows.
+#[derive(Debug, Clone, Default)]
+pub struct TopicState {
+    pub topics: Vec<Topic>,
+    /// Topic of each processed document (index into the corpus), or [`UNASSIGNED`].
+    pub assignment: Vec<u32>,
+    pub events: Vec<TopicEvent>,
+    /// Unassigned documents of the last window, which may still found a topic.
+    pending: Vec<usize>,
+}
+
+impl TopicState {
+    /// The live topic a (possibly merged) topic id now belongs to.
+    pub fn resolve(&self, mut topic: u32) -> u32 {
+        while let Some(into) = self.topics[topic as usize].merged_into {
+            topic = into;
+        }
+        topic
+    }
+
+    /// Live topic of every processed document (merges resolved).
+    pub fn resolved_assignment(&self) -> Vec<u32> {
+        let live: Vec<u32> = (0..self.topics.len() as u32)
+            .map(|t| self.resolve(t))
+            .collect();
+        self.assignment
+            .iter()
+            .map(|&t| {
+                if t == UNASSIGNED {
+                    UNASSIGNED
+                } else {
+                    live[t as usize]
+                }
+            })
+            .collect()
+    }
+
+    /// Clusters the documents `docs` (one calendar window, key `key`).
+    pub fn process_window(
+        &mut self,
+        corpus: &Corpus,
+        key: i64,
+        docs: Range<usize>,
+        config: &TopicsConfig,
+    ) {
+        let dims = corpus.dims;
+        if self.assignment.len() < docs.end {
+            self.assignment.resize(docs.end, UNASSIGNED);
+        }
+        let window_docs: Vec<usize> = docs.clone().collect();
+        let active: Vec<u32> = self
+            .topics
+            .iter()
+            .filter(|t| t.merged_into.is_none() && key - t.last <= config.idle_windows)
+            .map(|t| t.id)
+            .collect();
+        // 1. join existing topics
+        let sims = similarities(corpus, &window_docs, &self.topics, &active, dims);
+        let mut best: Vec<(f32, u32)> = vec![(f32::MIN, UNASSIGNED); window_docs.len()];
+        for (row, b) in best.iter_mut().enumerate() {
+            for (col, &topic) in active.iter().enumerate() {
+                let s = sims[row * active.len() + col];
+                if s > b.0 {
+                    *b = (s, topic);
+                }
+            }
+        }
+        for (row, &doc) in window_docs.iter().enumerate() {
+            if best[row].0 >= config.join_threshold {
+                self.assignment[doc] = best[row].1;
+            }
+        }
+        // 2. new topics from what is left, with the previous window's leftovers
+        let mut candidates: Vec<usize> = std::mem::take(&mut self.pending)
+            .into_iter()
+            .filter(|&d| self.assignment[d] == UNASSIGNED)
+            .collect();
+        candidates.extend(
+            window_docs
+                .iter()
+                .copied()
+                .filter(|&d| self.assignment[d] == UNASSIGNED),
+        );
+        let born_from = self.topics.len();
+        for members in leader_clusters(corpus, &candidates, config.new_topic_threshold) {
+            if members.len() < config.min_topic_docs || !members.iter().any(|d| docs.contains(d)) {
+                continue;
+            }
+            let id = self.topics.len() as u32;
+            let mut sum = vec![0.0f32; dims];
+            for &d in &members {
+                add(&mut sum, corpus.vector(d));
+                self.assignment[d] = id;
+            }
+            let centroid = normalized(&sum);
+            let novelty = 1.0
+                - self
+                    .topics
+                    .iter()
+                    .filter(|t| t.merged_into.is_none())
+                    .map(|t| dot(&t.centroid, &centroid))
+                    .fold(0.0f32, f32::max);
+            self.topics.push(Topic {
+                id,
+                sum: vec![0.0; dims],
+                weight: 0.0,
+                centroid,
+                born: key,
+                last: key,
+                merged_into: None,
+                parent: None,
+                novelty,
+            });
+            self.events.push(TopicEvent::Birth {
+                window: key,
+                topic: id,
+            });
+        }
+        // 3. attach leftovers at the lower threshold (existing and newborn topics)
+        let newborn: Vec<u32> = (born_from as u32..self.topics.len() as u32).collect();
+        let leftovers: Vec<usize> = window_docs
+            .iter()
+            .copied()
+            .filter(|&d| self.assignment[d] == UNASSIGNED)
+            .collect();
+        let newborn_sims = similarities(corpus, &leftovers, &self.topics, &newborn, dims);
+        for (row, &doc) in leftovers.iter().enumerate() {
+            let mut choice = (f32::MIN, UNASSIGNED);
+            let r = doc - docs.start;
+            if best[r].0 > choice.0 {
+                choice = best[r];
+            }
+            for (col, &topic) in newborn.iter().enumerate() {
+                let s = newborn_sims[row * newborn.len() + col];
+                if s > choice.0 {
+                    choice = (s, topic);
+                }
+            }
+            if choice.0 >= config.attach_threshold {
+                self.assignment[doc] = choice.1;
+            } else {
+                self.pending.push(doc);
+            }
+        }
+        // 4. move centroids
+        let mut touched: Vec<u32> = Vec::new();
+        let mut updates: std::collections::BTreeMap<u32, Vec<usize>> = Default::default();
+        for doc in candidates
+            .iter()
+            .copied()
+            .chain(window_docs.iter().copied())
+        {
+            let t = self.assignment[doc];
+            if t != UNASSIGNED {
+                let list = updates.entry(t).or_default();
+                if !list.contains(&doc) {
+                    list.push(doc);
+                }
+            }
+        }
+        for (&t, members) in &updates {
+            self.absorb(corpus, t, members, key, config.centroid_decay);
+            touched.push(t);
+        }
+        // 5. splits, then merges
+        for (t, members) in updates {
+            self.maybe_split(corpus, t, &members, key, config);
+        }
+        self.merge_close(key, &touched, config);
+    }
+
+    fn absorb(&mut self, corpus: &Corpus, t: u32, members: &[usize], key: i64, decay: f32) {
+        let topic = &mut self.topics[t as usize];
+        let age = (key - topic.last).max(0) as i32;
+        let factor = decay.powi(age);
+        for x in topic.sum.iter_mut() {
+            *x *= factor;
+        }
+        topic.weight *= factor;
+        for &d in members {
+            add(&mut topic.sum, corpus.vector(d));
+        }
+        topic.weight += members.len() as f32;
+        topic.centroid = normalized(&topic.sum);
+        topic.last = key;
+    }
+
+    fn maybe_split(
+        &mut self,
+        corpus: &Corpus,
+        t: u32,
+        members: &[usize],
+        key: i64,
+        config: &TopicsConfig,
+    ) {
+        if members.len() < 2 * config.min_topic_docs || self.topics[t as usize].born == key {
+            return;
+        }
+        let previous = self.topics[t as usize].centroid.clone();
+        // Seeds: the member closest to the topic and the one furthest from it.
+        let by_sim: Vec<(f32, usize)> = members
+            .iter()
+            .map(|&d| (dot(corpus.vector(d), &previous), d))
+            .collect();
+        let near = by_sim
+            .iter()
+            .copied()
+            .max_by(|a, b| a.0.total_cmp(&b.0).then(b.1.cmp(&a.1)))
+            .expect("members");
+        let far = by_sim
+            .iter()
+            .copied()
+            .min_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)))
+            .expect("members");
+        let (mut a, mut b) = (Vec::new(), Vec::new());
+        for &d in members {
+            let v = corpus.vector(d);
+            if dot(v, corpus.vector(near.1)) >= dot(v, corpus.vector(far.1)) {
+                a.push(d)
+            } else {
+                b.push(d)
+            }
+        }
+        if b.len() < config.min_topic_docs || a.len() < config.min_topic_docs {
+            return;
+        }
+        let (sa, sb) = (sum_of(corpus, &a), sum_of(corpus, &b));
+        if dot(&sa, &sb) / (a.len() * b.len()) as f32 >= config.split_threshold {
+            return;
+        }
+        let (ca, cb) = (normalized(&sa), normalized(&sb));
+        let id = self.topics.len() as u32;
+        let mut sum = vec![0.0f32; corpus.dims];
+        for &d in &b {
+            add(&mut sum, corpus.vector(d));
+            self.assignment[d] = id;
+        }
+        let parent = &mut self.topics[t as usize];
+        for (s, x) in parent.sum.iter_mut().zip(&sum) {
+            *s -= x;
+        }
+        parent.weight = (parent.weight - b.len() as f32).max(1.0);
+        parent.centroid = normalized(&parent.sum);
+        let novelty = 1.0 - dot(&cb, &ca).max(0.0);
+        self.topics.push(Topic {
+            id,
+            centroid: normalized(&sum),
+            sum,
+            weight: b.len() as f32,
+            born: key,
+            last: key,
+            merged_into: None,
+            parent: Some(t),
+            novelty,
+        });
+        self.events.push(TopicEvent::Split {
+            window: key,
+            topic: id,
+            from: t,
+        });
+    }
+
+    fn merge_close(&mut self, key: i64, touched: &[u32], config: &TopicsConfig) {
+        let mut pairs: Vec<(f32, u32, u32)> = Vec::new();
+        let live: Vec<u32> = self
+            .topics
+            .iter()
+            .filter(|t| t.merged_into.is_none() && key - t.last <= config.idle_windows)
+            .map(|t| t.id)
+            .collect();
+        for &a in touched {
+            for &b in &live {
+                if a == b || (touched.contains(&b) && b < a) {
+                    continue;
+                }
+                let (ta, tb) = (&self.topics[a as usize], &self.topics[b as usize]);
+                let s = dot(&ta.sum, &tb.sum) / (ta.weight * tb.weight).max(1e-6);
+                if s >= config.merge_threshold {
+                    pairs.push((s, a.min(b), a.max(b)));
+                }
+            }
+        }
+        pairs.sort_by(|x, y| y.0.total_cmp(&x.0).then(x.1.cmp(&y.1)).then(x.2.cmp(&y.2)));
+        for (_, older, younger) in pairs {
+            let (older, younger) = (self.resolve(older), self.resolve(younger));
+            if older == younger {
+                continue;
+            }
+            let (keep, gone) = (older.min(younger), older.max(younger));
+            let gone_sum = self.topics[gone as usize].sum.clone();
+            let gone_weight = self.topics[gone as usize].weight;
+            let gone_last = self.topics[gone as usize].last;
+            let target = &mut self.topics[keep as usize];
+            add(&mut target.sum, &gone_sum);
+            target.weight += gone_weight;
+            target.centroid = normalized(&target.sum);
+            target.last = target.last.max(gone_last);
+            self.topics[gone as usize].merged_into = Some(keep);
+            self.events.push(TopicEvent::Merge {
+                window: key,
+                topic: gone,
+                into: keep,
+            });
+        }
+    }
+}
+
+/// Runs the clustering over every window of `corpus`, up to the end.
+pub fn cluster(corpus: &Corpus, window: Window, config: &TopicsConfig) -> TopicState {
+    let mut state = TopicState::default();
+    for (key, range) in corpus.windows(window) {
+        state.process_window(corpus, key, range, config);
+    }
+    state
+}
+
+/// Mean cosine of each document to each topic's (decay-weighted) documents,
+/// x . sum / weight, row-major (docs x topics). Unlike the cosine to the
+/// centroid, it does not grow as a topic gets smaller, so one threshold
+/// serves topics of 3 and of 300 documents.
+fn similarities(
+    corpus: &Corpus,
+    docs: &[usize],
+    topics: &[Topic],
+    which: &[u32],
+    dims: usize,
+) -> Vec<f32> {
+    if docs.is_empty() || which.is_empty() {
+        return Vec::new();
+    }
+    let mut a = Vec::with_capacity(docs.len() * dims);
+    for &d in docs {
+        a.extend_from_slice(corpus.vector(d));
+    }
+    let mut b = Vec::with_capacity(which.len() * dims);
+    for &t in which {
+        let topic = &topics[t as usize];
+        let w = topic.weight.max(1e-6);
+        b.extend(topic.sum.iter().map(|x| x / w));
+    }
+    matmul_nt(&a, docs.len(), &b, which.len(), dims)
+}
+
+/// `a (n x d) * b (m x d)^T`, row-major. candle's gemm: the hot loop of clustering.
+pub fn matmul_nt(a: &[f32], n: usize, b: &[f32], m: usize, d: usize) -> Vec<f32> {
+    use candle_core::{Device, Tensor};
+    let run = || -> candle_core::Result<Vec<f32>> {
+        let ta = Tensor::from_slice(a, (n, d), &Device::Cpu)?;
+        let tb = Tensor::from_slice(b, (m, d), &Device::Cpu)?;
+        ta.matmul(&tb.t()?)?.flatten_all()?.to_vec1::<f32>()
+    };
+    run().unwrap_or_else(|_| {
+        let mut out = vec![0.0; n * m];
+        for i in 0..n {
+            for j in 0..m {
+                out[i * m + j] = dot(&a[i * d..(i + 1) * d], &b[j * d..(j + 1) * d]);
+            }
+        }
+        out
+    })
+}
+
+/// Greedy clustering in input order: each document joins the cluster whose
+/// members it is most similar to on average, if that reaches `threshold`,
+/// else starts one. Similarities come from one matrix product.
+fn leader_clusters(corpus: &Corpus, docs: &[usize], threshold: f32) -> Vec<Vec<usize>> {
+    let n = docs.len();
+    if n == 0 {
+        return Vec::new();
+    }
+    let dims = corpus.dims;
+    let mut flat = Vec::with_capacity(n * dims);
+    for &d in docs {
+        flat.extend_from_slice(corpus.vector(d));
+    }
+    let sims = matmul_nt(&flat, n, &flat, n, dims);
+    let mut clusters: Vec<Vec<usize>> = Vec::new();
+    for i in 0..n {
+        let row = &sims[i * n..(i + 1) * n];
+        let mut choice: Option<(f32, usize)> = None;
+        for (c, members) in clusters.iter().enumerate() {
+            let s: f32 = members.iter().map(|&m| row[m]).sum::<f32>() / members.len() as f32;
+            if s >= threshold && choice.is_none_or(|(b, _)| s > b) {
+                choice = Some((s, c));
+            }
+        }
+        match choice {
+            Some((_, c)) => clusters[c].push(i),
+            None => clusters.push(vec![i]),
+        }
+    }
+    clusters
+        .into_iter()
+        .map(|members| members.into_iter().map(|i| docs[i]).collect())
+        .collect()
+}
+
+pub(crate) fn dot(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+fn add(sum: &mut [f32], v: &[f32]) {
+    for (s, x) in sum.iter_mut().zip(v) {
+        *s += x;
+    }
+}
+
+fn sum_of(corpus: &Corpus, docs: &[usize]) -> Vec<f32> {
+    let mut sum = vec![0.0; corpus.dims];
+    for &d in docs {
+        add(&mut sum, corpus.vector(d));
+    }
+    sum
+}
+
+pub(crate) fn normalized(v: &[f32]) -> Vec<f32> {
+    let norm = dot(v, v).sqrt();
+    if norm == 0.0 {
+        return v.to_vec();
+    }
+    v.iter().map(|x| x / norm).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A corpus of unit vectors around a few directions, one document per hour.
+    fn synthetic(groups: &[(usize, usize, i64)]) -> Corpus {
+        // (direction, count, first day)
+        let dims = 8;
+        let mut c = Corpus {
+            dims,
+            sources: vec!["s".into()],
+            ..Default::default()
+        };
+        let mut rows: Vec<(i64, usize, usize)> = Vec::new();
+        for (g, &(dir, count, day)) in groups.iter().enumerate() {
+            for i in 0..count {
+                rows.push((day * 86_400 + i as i64 * 3_600, dir, g * 1000 + i));
+            }
+        }
+        rows.sort();
+        for (ts, dir, n) in rows {
+            let mut v = vec![0.05f32; dims];
+            v[dir] = 1.0;
+            v[(dir + 1) % dims] += 0.01 * (n % 7) as f32;
+            c.vectors.extend(normalized(&v));
+            c.ids.push(format!("d{n:05}"));
+            c.published.push(ts);
+            c.source.push(0);
+            c.titles.push(format!("t{n}"));
+            c.leads.push(String::new());
+            c.urls.push(None);
+            c.langs.push("en".into());
+        }
+        c
+    }
+
+    #[test]
+    fn topics_continue_across_windows_and_new_ones_are_born() {
+        let corpus = synthetic(&[(0, 5, 0), (0, 5, 7), (1, 3, 7), (2, 1, 7)]);
+        let config = TopicsConfig {
+            join_threshold: 0.9,
+            new_topic_threshold: 0.9,
+            attach_threshold: 0.9,
+            ..Default::default()
+        };
+        let state = cluster(&corpus, Window::Week, &config);
+        let a = state.resolved_assignment();
+        let first_week: Vec<u32> = a[..5].to_vec();
+        assert!(first_week.iter().all(|&t| t == 0), "{a:?}");
+        // direction 0 in week 2 keeps topic 0; direction 1 is a new topic; the lone doc is an outlier
+        let by_title = |t: &str| a[corpus.titles.iter().position(|x| x == t).unwrap()];
+        assert_eq!(by_title("t1000"), 0);
+        assert_eq!(by_title("t2000"), 1);
+        assert_eq!(by_title("t3000"), UNASSIGNED);
+        assert_eq!(
+            state.events,
+            vec![
+                TopicEvent::Birth {
+                    window: Window::Week.key(0),
+                    topic: 0
+                },
+                TopicEvent::Birth {
+                    window: Window::Week.key(7 * 86_400),
+                    topic: 1
+                },
+            ]
+        );
+        // deterministic
+        let again = cluster(&corpus, Window::Week, &config);
+        assert_eq!(again.resolved_assignment(), a);
+    }
+
+    #[test]
+    fn two_documents_are_not_a_topic_but_may_become_one() {
+        // two docs in week 0, one more in week 1: the leftovers found the topic together
+        let corpus = synthetic(&[(3, 2, 6), (3, 1, 7)]);
+        let config = TopicsConfig {
+            join_threshold: 0.9,
+            new_topic_threshold: 0.9,
+            attach_threshold: 0.9,
+            ..Default::default()
+        };
+        let state = cluster(&corpus, Window::Week, &config);
+        assert_eq!(state.resolved_assignment(), vec![0, 0, 0]);
+    }
+
+    #[test]
+    fn close_topics_merge_into_the_older() {
+        // Two tight groups at cosine 0.707 to each other: two topics are born
+        // (new_topic_threshold 0.95), then merge (merge_threshold 0.6).
+        let mut corpus = synthetic(&[(0, 3, 0), (1, 3, 0)]);
+        let b = normalized(&[1.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]);
+        let a = normalized(&[1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0]);
+        for d in 0..corpus.len() {
+            let v = if corpus.ids[d].starts_with("d01") {
+                &b
+            } else {
+                &a
+            };
+            corpus.vectors[d * 8..(d + 1) * 8].copy_from_slice(v);
+        }
+        let config = TopicsConfig {
+            join_threshold: 0.95,
+            new_topic_threshold: 0.95,
+            attach_threshold: 0.95,
+            merge_threshold: 0.6,
+            ..Default::default()
+        };
+        let state = cluster(&corpus, Window::Week, &config);
+        let births = state
+            .events
+            .iter()
+            .filter(|e| matches!(e, TopicEvent::Birth { .. }))
+            .count();
+        assert_eq!(births, 2, "{:?}", state.events);
+        assert!(
+            state.events.iter().any(|e| matches!(
+                e,
+                TopicEvent::Merge {
+                    topic: 1,
+                    into: 0,
+                    ..
+                }
+            )),
+            "{:?}",
+            state.events
+        );
+        assert!(state.resolved_assignment().iter().all(|&t| t == 0));
+        // with a strict merge threshold they stay apart
+        let strict = TopicsConfig {
+            merge_threshold: 0.9,
+            ..config
+        };
+        let apart = cluster(&corpus, Window::Week, &strict);
+        assert_eq!(
+            apart
+                .topics
+                .iter()
+                .filter(|t| t.merged_into.is_none())
+                .count(),
+            2
+        );
+    }
+
+    #[test]
+    fn week_keys_start_on_monday() {
+        let monday = 1_577_664_000; // 2019-12-30 00:00 UTC, a Monday
+        assert_eq!(
+            Window::Week.key(monday),
+            Window::Week.key(monday + 6 * 86_400 + 86_399)
+        );
+        assert_ne!(Window::Week.key(monday), Window::Week.key(monday - 1));
+        assert_eq!(Window::Month.key(monday), 2019 * 12 + 11);
+    }
+}

@@ -1,0 +1,369 @@
+//! Topics, trends and signals on real corpora: COVID-19 in the Guardian
+//! headlines, exact as-of replays, backtests, and crisis onsets in CrisisLex.
+//!
+//! Each corpus is imported and embedded once per test binary (a shared
+//! sandbox); the tests only read it. They need the model and the shared data
+//! and are ignored, with the reason, without them.
+
+mod common;
+
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+use chrono::NaiveDate;
+use common::{guardian_csv, shared, Sandbox};
+
+macro_rules! model_test {
+    ($(#[$meta:meta])* fn $name:ident() $body:block) => {
+        $(#[$meta])*
+        #[test]
+        #[cfg_attr(
+            not(all(e5_model, shared_data)),
+            ignore = "embedding model (run `weaksignal models fetch`, or .ci/run, and rebuild) or shared data (../shared or WEAKSIGNAL_SHARED) missing"
+        )]
+        fn $name() $body
+    };
+}
+
+fn model_dir() -> PathBuf {
+    std::env::var_os("WEAKSIGNAL_MODEL_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models/multilingual-e5-small")
+        })
+}
+
+fn prepare(sandbox: &Sandbox) {
+    sandbox.write(
+        "config.toml",
+        format!("[model]\npath = {:?}\n", model_dir().display().to_string()),
+    );
+}
+
+/// Guardian headlines from June 2019 to April 2020, imported and embedded.
+fn guardian() -> &'static Sandbox {
+    static SANDBOX: OnceLock<Sandbox> = OnceLock::new();
+    SANDBOX.get_or_init(|| {
+        let sandbox = Sandbox::new();
+        prepare(&sandbox);
+        let (from, to) = (
+            NaiveDate::from_ymd_opt(2019, 6, 1).unwrap(),
+            NaiveDate::from_ymd_opt(2020, 4, 30).unwrap(),
+        );
+        let mut reader = csv::Reader::from_path(guardian_csv()).expect("guardian csv");
+        let mut writer = csv::Writer::from_path(sandbox.path("guardian.csv")).unwrap();
+        writer.write_record(["Time", "Headlines"]).unwrap();
+        let mut rows = 0;
+        for record in reader.records() {
+            let record = record.unwrap();
+            let Ok(date) = NaiveDate::parse_from_str(record[0].trim(), "%d-%b-%y") else {
+                continue;
+            };
+            if date >= from && date <= to {
+                writer.write_record([&record[0], &record[1]]).unwrap();
+                rows += 1;
+            }
+        }
+        writer.flush().unwrap();
+        assert!(rows > 4_000, "{rows} Guardian rows in range");
+        ws!(
+            sandbox,
+            "-q",
+            "import",
+            "guardian.csv",
+            "--source",
+            "guardian",
+            "--lang",
+            "en",
+            "--map",
+            "published=Time",
+            "--map",
+            "title=Headlines"
+        )
+        .expect_code(0);
+        ws!(sandbox, "-q", "embed").expect_code(0);
+        sandbox
+    })
+}
+
+fn signals(sandbox: &Sandbox, args: &[&str]) -> serde_json::Value {
+    let mut all = vec!["-q", "signals", "--json"];
+    all.extend_from_slice(args);
+    sandbox.run(&all).expect_code(0).json()
+}
+
+fn mentions(signal: &serde_json::Value, words: &[&str]) -> bool {
+    signal["keywords"].as_array().unwrap().iter().any(|k| {
+        words
+            .iter()
+            .any(|w| k.as_str().unwrap().to_lowercase().contains(w))
+    })
+}
+
+const COVID: &[&str] = &["coronavirus", "covid", "virus", "wuhan", "pandemic"];
+
+model_test! {
+    /// The quality bar: as of 2020-01-31 a coronavirus topic is among
+    /// the top 10 weak or emerging signals; as of 2020-03-31 it is strong.
+    fn covid_is_weak_or_emerging_in_january_and_strong_by_the_end_of_march() {
+        let sandbox = guardian();
+        let january = signals(sandbox, &["--as-of", "2020-01-31", "--class", "weak,emerging", "--level", "topic", "--limit", "10"]);
+        let top: Vec<&serde_json::Value> = january["signals"].as_array().unwrap().iter().collect();
+        assert!(
+            top.iter().any(|s| mentions(s, COVID)),
+            "no coronavirus topic among the top 10 weak/emerging signals as of 2020-01-31:\n{}",
+            serde_json::to_string_pretty(&january).unwrap()
+        );
+        let march = signals(sandbox, &["--as-of", "2020-03-31", "--level", "topic", "--limit", "50"]);
+        let strong: Vec<&serde_json::Value> = march["signals"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|s| s["class"] == "strong")
+            .collect();
+        assert!(
+            strong.iter().any(|s| mentions(s, COVID)),
+            "no strong coronavirus signal as of 2020-03-31:\n{}",
+            serde_json::to_string_pretty(&march["signals"]).unwrap()
+        );
+    }
+}
+
+model_test! {
+    /// Every signal has the documented JSON shape and evidence behind it.
+    fn signals_json_has_the_documented_shape_and_evidence() {
+        let report = signals(guardian(), &["--as-of", "2020-02-29", "--limit", "30"]);
+        assert_eq!(report["as_of"], "2020-02-29T23:59:59Z");
+        assert_eq!(report["window"], "week");
+        let list = report["signals"].as_array().unwrap();
+        assert!(!list.is_empty());
+        let mut last = f64::INFINITY;
+        for s in list {
+            for key in ["id", "class", "label", "keywords", "score", "growth", "visibility", "diffusion", "docs", "sources", "first_seen", "timeline", "examples", "found_by", "why"] {
+                assert!(!s[key].is_null(), "signal lacks {key}: {s}");
+            }
+            let score = s["score"].as_f64().unwrap();
+            assert!(score <= last, "not ordered by score");
+            last = score;
+            assert!(["weak", "emerging", "strong", "fading"].contains(&s["class"].as_str().unwrap()), "{s}");
+            assert_eq!(s["timeline"].as_array().unwrap().len(), 26);
+            assert!(!s["examples"].as_array().unwrap().is_empty(), "no evidence: {s}");
+            for e in s["examples"].as_array().unwrap() {
+                assert!(e["published"].as_str().unwrap() <= "2020-02-29T23:59:59Z", "a document from after the as-of date: {e}");
+            }
+            assert!(s["why"].as_str().unwrap().starts_with(s["class"].as_str().unwrap()));
+        }
+        let levels: Vec<&str> = list.iter().map(|s| s["level"].as_str().unwrap()).collect();
+        assert!(levels.contains(&"topic"), "{levels:?}");
+    }
+}
+
+model_test! {
+    /// `--as-of` replays exactly: the store with later documents deleted gives
+    /// the same signals and topics as the full store asked about the past.
+    fn as_of_replays_exactly_what_a_run_on_that_date_would_have_seen() {
+        let full = guardian();
+        let past = Sandbox::new();
+        prepare(&past);
+        copy_dir(&full.data_dir(), &past.data_dir());
+        let cut = chrono::DateTime::parse_from_rfc3339("2020-01-15T23:59:59Z").unwrap().timestamp();
+        let conn = rusqlite::Connection::open(past.data_dir().join("weaksignal.sqlite")).unwrap();
+        let gone = conn
+            .execute("DELETE FROM documents WHERE published > ?1", [cut])
+            .unwrap();
+        assert!(gone > 1_000, "{gone}");
+        conn.execute("DELETE FROM vectors WHERE doc_id NOT IN (SELECT id FROM documents)", []).unwrap();
+        drop(conn);
+        for command in [["signals", "--limit", "100"], ["topics", "--limit", "1000"]] {
+            let mut args = vec!["-q", command[0], "--json", "--as-of", "2020-01-15"];
+            args.extend_from_slice(&command[1..]);
+            let then = past.run(&args).expect_code(0).json();
+            let now = full.run(&args).expect_code(0).json();
+            assert_eq!(then, now, "{} as of 2020-01-15 differs between the past and the full store", command[0]);
+        }
+        // and the same input gives the same output
+        let again = full.run(&["-q", "signals", "--json", "--as-of", "2020-01-15", "--limit", "100"]).json();
+        let first = full.run(&["-q", "signals", "--json", "--as-of", "2020-01-15", "--limit", "100"]).json();
+        assert_eq!(again, first);
+    }
+}
+
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+model_test! {
+    /// The backtest finds COVID-19 in January 2020, by topics no later than by
+    /// terms, and with no more unmatched topic flags than term flags.
+    fn backtest_flags_covid_in_january_by_topics_no_later_than_by_terms() {
+        let events = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("pipelines/events/guardian.toml");
+        let run = guardian()
+            .run(&["-q", "backtest", "--from", "2020-01-01", "--to", "2020-02-15", "--step", "day", "--json", "--events", events.to_str().unwrap()])
+            .expect_code(0)
+            .json();
+        let covid = run["events"].as_array().unwrap().iter().find(|e| e["name"] == "COVID-19").unwrap();
+        let topic = covid["topic"]["as_of"].as_str().unwrap_or_else(|| panic!("topics never flagged COVID-19: {covid}"));
+        let term = covid["term"]["as_of"].as_str().unwrap_or("9999");
+        eprintln!("COVID-19 first flagged by topics {topic}, by terms {term}");
+        assert!(topic < "2020-02-01", "topics flagged COVID-19 only on {topic}");
+        assert!(topic <= term, "topics ({topic}) later than terms ({term})");
+        let steps = run["steps"].as_array().unwrap();
+        assert_eq!(steps.len(), 46);
+        let sum = |k: &str| steps.iter().map(|s| s[k].as_u64().unwrap()).sum::<u64>();
+        eprintln!(
+            "unmatched flags over {} days: topics {}, terms {}",
+            steps.len(),
+            sum("unmatched_topics"),
+            sum("unmatched_terms")
+        );
+        assert!(sum("unmatched_topics") <= sum("unmatched_terms"));
+    }
+}
+
+model_test! {
+    /// `topics` lists labelled topics with timelines; `topic ID` shows one with its documents.
+    fn topics_and_topic_show_labels_timelines_and_documents() {
+        let sandbox = guardian();
+        let topics = sandbox.run(&["-q", "topics", "--json", "--as-of", "2020-03-31", "--limit", "20"]).expect_code(0).json();
+        let figures = &topics["figures"];
+        let outliers = figures["outlier_share"].as_f64().unwrap();
+        let coherence = figures["coherence"].as_f64().unwrap();
+        let random = figures["random_pair_similarity"].as_f64().unwrap();
+        eprintln!("topics figures: {figures}");
+        assert!(outliers < 0.30, "{outliers} of documents are outliers");
+        assert!(coherence > random + 0.03, "topics ({coherence}) barely more coherent than random pairs ({random})");
+        let list = topics["topics"].as_array().unwrap();
+        assert_eq!(list.len(), 20);
+        let first = &list[0];
+        assert!(!first["keywords"].as_array().unwrap().is_empty(), "{first}");
+        assert_eq!(first["examples"].as_array().unwrap().len(), 3);
+        let id = first["id"].as_u64().unwrap().to_string();
+        let one = sandbox.run(&["-q", "topic", &id, "--json", "--as-of", "2020-03-31"]).expect_code(0).json();
+        assert_eq!(one["topic"]["id"], first["id"]);
+        assert!(one["documents"].as_array().unwrap().len() as u64 >= first["recent_docs"].as_u64().unwrap());
+        let text = sandbox.run(&["topic", &format!("topic-{id}"), "--as-of", "2020-03-31"]).expect_code(0).stdout.clone();
+        assert!(text.contains("keywords:"), "{text}");
+        let missing = sandbox.run(&["topic", "999999", "--as-of", "2020-03-31"]);
+        missing.expect_code(2);
+        assert!(missing.stderr.contains("no topic 999999"), "{}", missing.stderr);
+    }
+}
+
+/// CrisisLex T26: the first three days of each of the 26 crises (sampled), mixed into
+/// one stream (tweet time from the tweet id), with labels for the backtest.
+fn crisislex() -> &'static (Sandbox, PathBuf) {
+    static SANDBOX: OnceLock<(Sandbox, PathBuf)> = OnceLock::new();
+    SANDBOX.get_or_init(|| {
+        let sandbox = Sandbox::new();
+        prepare(&sandbox);
+        let root = shared().join("corpora/crisislex/CrisisLexT26");
+        let mut dirs: Vec<PathBuf> = std::fs::read_dir(&root)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.is_dir())
+            .collect();
+        dirs.sort();
+        assert_eq!(dirs.len(), 26);
+        let mut jsonl = String::new();
+        let mut labels = String::new();
+        let mut events = String::from("top = 10\nclasses = [\"weak\", \"emerging\"]\nlabels = \"labels.tsv\"\n");
+        for dir in &dirs {
+            let name = dir.file_name().unwrap().to_string_lossy().into_owned();
+            let file = std::fs::read_dir(dir)
+                .unwrap()
+                .map(|e| e.unwrap().path())
+                .find(|p| p.to_string_lossy().ends_with("tweets_labeled.csv"))
+                .unwrap();
+            let mut reader = csv::ReaderBuilder::new().trim(csv::Trim::All).from_path(&file).unwrap();
+            let mut tweets: Vec<(i64, String, String, bool)> = Vec::new();
+            for record in reader.records() {
+                let r = record.unwrap();
+                let id: i64 = r[0].parse().unwrap();
+                let ms = (id >> 22) + 1_288_834_974_657;
+                tweets.push((ms / 1000, r[0].to_string(), r[1].to_string(), r[4].starts_with("Related")));
+            }
+            // Onset: the first UTC day with at least 3 crisis-related tweets,
+            // the first day the (sampled) stream shows the crisis at all. The
+            // first labelled tweet is a poor proxy: for slow floods and
+            // typhoons it precedes the next ones by days.
+            let mut per_day: std::collections::BTreeMap<i64, usize> = Default::default();
+            for t in tweets.iter().filter(|t| t.3) {
+                *per_day.entry(t.0.div_euclid(86_400)).or_default() += 1;
+            }
+            let onset = per_day.iter().find(|(_, n)| **n >= 3).map(|(d, _)| d * 86_400).unwrap();
+            // At most 250 tweets per crisis (every k-th, in id order) keep the
+            // embedding time of this test near a minute on two cores.
+            let window: Vec<&(i64, String, String, bool)> =
+                tweets.iter().filter(|t| t.0 < onset + 3 * 86_400).collect();
+            let step = window.len().div_ceil(250).max(1);
+            for (i, (ts, id, text, related)) in window.into_iter().enumerate() {
+                if i % step != 0 && *ts >= onset {
+                    continue;
+                }
+                let published = chrono::DateTime::from_timestamp(*ts, 0).unwrap().to_rfc3339();
+                jsonl.push_str(&serde_json::json!({"id": id, "published": published, "title": text, "source": "crisislex-t26"}).to_string());
+                jsonl.push('\n');
+                if *related {
+                    labels.push_str(&format!("{id}\t{name}\n"));
+                }
+            }
+            let reference = chrono::DateTime::from_timestamp(onset, 0).unwrap().to_rfc3339();
+            events.push_str(&format!("\n[[event]]\nname = \"{name}\"\nreference = \"{reference}\"\n"));
+        }
+        sandbox.write("crisis.jsonl", jsonl);
+        sandbox.write("labels.tsv", labels);
+        let events_file = sandbox.write("events.toml", events);
+        ws!(sandbox, "-q", "import", "crisis.jsonl").expect_code(0);
+        ws!(sandbox, "-q", "embed").expect_code(0);
+        (sandbox, events_file)
+    })
+}
+
+model_test! {
+    /// Each crisis's onset surfaces as a weak or emerging signal within its
+    /// first two days (daily windows and steps); hits, lead times and false
+    /// alarms per day are printed.
+    fn crisislex_onsets_surface_within_two_days() {
+        let (sandbox, events) = crisislex();
+        let run = sandbox
+            .run(&["-q", "backtest", "--from", "2012-05-17", "--to", "2013-12-31", "--step", "day", "--window", "day", "--json", "--events", events.to_str().unwrap()])
+            .expect_code(0)
+            .json();
+        let mut hits = 0;
+        let mut term_hits = 0;
+        let mut report = String::new();
+        for e in run["events"].as_array().unwrap() {
+            // lead -1.0: flagged by the end of the onset day; -2.0: of the next day
+            let lead = e["topic"]["lead_days"].as_f64();
+            hits += usize::from(lead.is_some_and(|l| l >= -2.0));
+            term_hits += usize::from(e["term"]["lead_days"].as_f64().is_some_and(|l| l >= -2.0));
+            report.push_str(&format!(
+                "{:<32} topics {:>6} terms {:>6}\n",
+                e["name"].as_str().unwrap(),
+                lead.map_or("-".into(), |l| format!("{l:+.1}")),
+                e["term"]["lead_days"].as_f64().map_or("-".into(), |l| format!("{l:+.1}"))
+            ));
+        }
+        let steps = run["steps"].as_array().unwrap();
+        let active: Vec<&serde_json::Value> = steps.iter().filter(|s| s["flagged_topics"].as_u64().unwrap() + s["flagged_terms"].as_u64().unwrap() > 0).collect();
+        let false_alarms = |k: &str| steps.iter().map(|s| s[k].as_u64().unwrap()).sum::<u64>() as f64 / active.len().max(1) as f64;
+        eprintln!(
+            "{report}hits within 2 days: topics {hits}/26, terms {term_hits}/26; false alarms per active day: topics {:.2}, terms {:.2} ({} active days)",
+            false_alarms("unmatched_topics"),
+            false_alarms("unmatched_terms"),
+            active.len()
+        );
+        assert_eq!(hits, 26, "crises not flagged within 2 days of onset:\n{report}");
+        // Not asserted, reported: on this sample topics may flag an event a
+        // day after terms, and raise about as many unmatched flags (see BENCHMARKS.md).
+    }
+}
