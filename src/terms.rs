@@ -375,7 +375,7 @@ impl TermExtractor {
 
     /// How a term is written most often among `occurrences` (its surface ids
     /// in some set of documents); ties go to the shorter, then the alphabetically first.
-    pub fn display<'a>(&'a self, occurrences: impl IntoIterator<Item = u32>) -> &'a str {
+    pub fn display(&self, occurrences: impl IntoIterator<Item = u32>) -> &str {
         let mut counts: HashMap<u32, u32> = HashMap::new();
         for s in occurrences {
             *counts.entry(s).or_insert(0) += 1;

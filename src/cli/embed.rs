@@ -162,7 +162,9 @@ pub fn similar(ctx: &Context, args: SimilarArgs, out: &mut dyn Write) -> Result<
         .as_deref()
         .map(|d| parse_bound(d, true))
         .transpose()?;
-    let store = Store::open_read_only(&ctx.data_dir)?;
+    // Documents without a vector would be invisible: embed them first.
+    let mut store = Store::open(&ctx.data_dir)?;
+    ensure_vectors(ctx, &mut store)?;
     let embedder = embed::load(&ctx.config.model, &ctx.progress)?;
     let model = embedder.model_id().to_string();
     let query = embedder.embed_query(&args.text)?;

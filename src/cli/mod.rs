@@ -74,7 +74,7 @@ pub enum LogFormat {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run the pipeline: import every source it lists, then summarise the store.
+    /// Run the pipeline: import every source it lists, summarise the store, embed what is new, list signals.
     Run(RunArgs),
     /// Import documents from JSONL, CSV or Parquet files.
     #[command(after_help = "\
@@ -679,6 +679,29 @@ fn run_pipeline(ctx: &Context, pipeline: Option<&Path>, out: &mut dyn Write) -> 
         let results = index.search(&store, &request)?;
         output::line(out, &format!("\nexample search: {query}"))?;
         output::search_results(out, &results)?;
+    }
+    drop((store, index));
+    // Signals need every document's vector: the first run embeds the corpora
+    // (minutes), later runs only what is new. A missing model is a failed
+    // stage, not a failed run: what was imported stays imported.
+    output::line(out, "")?;
+    let args = SignalsArgs {
+        at: AsOfArgs {
+            as_of: None,
+            window: None,
+        },
+        class: vec![
+            crate::signals::Class::Weak,
+            crate::signals::Class::Emerging,
+            crate::signals::Class::Strong,
+        ],
+        level: None,
+        limit: 10,
+        json: false,
+    };
+    if let Err(e) = signals::signals(ctx, args, out) {
+        tracing::error!(error = %e, "signals failed");
+        outcome = Outcome::Partial;
     }
     Ok(outcome)
 }

@@ -400,6 +400,16 @@ pub fn backtest(ctx: &Context, args: BacktestArgs, out: &mut dyn Write) -> Resul
         output::line(out, &format!("  topics: {}", show(&e.topic)))?;
         output::line(out, &format!("  terms:  {}", show(&e.term)))?;
     }
+    if let Some(p) = report.weak_precision {
+        output::line(
+            out,
+            &format!(
+                "weak topic flags followed for 8 weeks: {}, of which {:.1}% at least tripled in size",
+                report.weak_flags_evaluated,
+                p * 100.0
+            ),
+        )?;
+    }
     output::line(out, "as of       topics (unmatched)  terms (unmatched)")?;
     for s in &report.steps {
         output::line(

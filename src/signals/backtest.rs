@@ -217,6 +217,11 @@ pub struct BacktestReport {
     pub top: usize,
     pub events: Vec<EventResult>,
     pub steps: Vec<Step>,
+    /// Of the topics flagged `weak` at some step T (with T + 8 weeks within
+    /// the backtest), the share whose size (documents up to then) at least
+    /// tripled by T + 8 weeks; topic membership as known at the end.
+    pub weak_precision: Option<f64>,
+    pub weak_flags_evaluated: usize,
 }
 
 /// Replays as-of runs from `from` to `to` every `step` and records when each event was first flagged.
@@ -259,9 +264,17 @@ pub fn backtest(
         .map(|e| e.keywords.iter().map(|k| k.to_lowercase()).collect())
         .collect();
     let mut steps = Vec::new();
+    let mut weak_flags: Vec<(i64, u32)> = Vec::new();
     let mut as_of = from;
     while as_of <= to {
         let (report, _) = analyse(corpus, terms, &mut replay, as_of, signals)?;
+        for s in &report.signals {
+            if s.level == Level::Topic && s.class == Class::Weak {
+                if let Some(id) = s.id.strip_prefix("topic-").and_then(|n| n.parse().ok()) {
+                    weak_flags.push((as_of, id));
+                }
+            }
+        }
         let mut step_row = Step {
             as_of: rfc3339(as_of),
             flagged_topics: 0,
@@ -324,6 +337,8 @@ pub fn backtest(
         progress(steps.len());
         as_of = advance(as_of, step);
     }
+    let (weak_flags_evaluated, weak_precision) =
+        weak_precision(corpus, &mut replay, to, &weak_flags);
     Ok(BacktestReport {
         from: rfc3339(from),
         to: rfc3339(to),
@@ -331,7 +346,43 @@ pub fn backtest(
         top: events.top,
         events: results,
         steps,
+        weak_precision,
+        weak_flags_evaluated,
     })
+}
+
+/// How many weak flags could be followed for 8 weeks, and the share of them
+/// whose topic at least tripled in size (documents published so far) by then.
+fn weak_precision(
+    corpus: &Corpus,
+    replay: &mut Replay<'_>,
+    to: i64,
+    flags: &[(i64, u32)],
+) -> (usize, Option<f64>) {
+    const EIGHT_WEEKS: i64 = 8 * 7 * 86_400;
+    let followed: Vec<&(i64, u32)> = flags
+        .iter()
+        .filter(|(t, _)| t + EIGHT_WEEKS <= to)
+        .collect();
+    if followed.is_empty() {
+        return (0, None);
+    }
+    let (state, docs) = replay.at(to);
+    let assignment = state.resolved_assignment();
+    let mut grew = 0usize;
+    for &&(t, topic) in &followed {
+        let topic = state.resolve(topic);
+        let size_at = |until: i64| {
+            (0..docs)
+                .filter(|&d| corpus.published[d] <= until && assignment[d] == topic)
+                .count()
+        };
+        let (before, after) = (size_at(t), size_at(t + EIGHT_WEEKS));
+        if before > 0 && after >= 3 * before {
+            grew += 1;
+        }
+    }
+    (followed.len(), Some(grew as f64 / followed.len() as f64))
 }
 
 /// The event most of a signal's example documents are labelled with (ties:

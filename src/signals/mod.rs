@@ -517,11 +517,11 @@ impl<'a> Analysis<'a> {
             }
         }
         let mut occ = Vec::new();
-        for d in 0..self.docs {
+        for (d, doc_terms) in terms.iter().enumerate().take(self.docs) {
             if w.back[d] == u32::MAX {
                 continue;
             }
-            for t in &terms[d] {
+            for t in doc_terms {
                 if history_docs[&t.stem] as usize >= cfg.term_min_docs {
                     occ.push(Occurrence {
                         key: t.stem,

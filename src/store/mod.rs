@@ -390,7 +390,7 @@ impl Store {
             .query(params![model, to.unwrap_or(i64::MAX)])
             .map_err(|e| self.err(e))?;
         while let Some(row) = rows.next().map_err(|e| self.err(e))? {
-            let get = |i: usize| row.get_ref(i).map_err(|e| self.err(e.into()));
+            let get = |i: usize| row.get_ref(i).map_err(|e| self.err(e));
             let text =
                 |i: usize| -> Result<&str> { get(i)?.as_str().map_err(|e| self.err(e.into())) };
             let url = match get(2)? {
