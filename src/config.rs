@@ -206,8 +206,10 @@ pub struct SignalsConfig {
     /// `strong`: recent visibility at least this and growth at least `strong_growth`.
     pub strong_visibility: f64,
     pub strong_growth: f64,
-    /// `strong` also needs the topic to be active for at least this many windows.
+    /// `strong` also needs the topic to be active for at least this many windows...
     pub strong_min_age: usize,
+    /// ...and this many recent documents (a thin week makes 3 documents 10%).
+    pub strong_min_docs: usize,
     /// `fading`: growth at most this, with at least `min_docs` baseline documents per window.
     pub fading_growth: f64,
     /// Term-level signals only for terms in at least this many recent documents.
@@ -232,6 +234,7 @@ impl Default for SignalsConfig {
             strong_visibility: 0.05,
             strong_growth: 1.5,
             strong_min_age: 4,
+            strong_min_docs: 10,
             fading_growth: 0.34,
             term_min_docs: 3,
             examples: 3,

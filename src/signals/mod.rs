@@ -677,12 +677,13 @@ pub fn classify(
     if t.visibility >= cfg.strong_visibility
         && t.growth >= cfg.strong_growth
         && age_windows >= cfg.strong_min_age
-        && t.recent_docs >= min_docs
+        && t.recent_docs as usize >= cfg.strong_min_docs.max(cfg.min_docs)
     {
         let why = format!(
-            "strong: visibility >= {} and growth >= {:.2}x, active {age_windows} windows; {numbers}",
+            "strong: visibility >= {}, growth >= {:.2}x and >= {} recent docs, active {age_windows} windows; {numbers}",
             pct(cfg.strong_visibility),
-            cfg.strong_growth
+            cfg.strong_growth,
+            cfg.strong_min_docs
         );
         return Some((Class::Strong, why));
     }
