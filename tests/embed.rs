@@ -10,29 +10,7 @@ mod common;
 use std::collections::HashMap;
 use std::path::PathBuf;
 
-use common::{yle_csv, Sandbox};
-
-/// Declares a test that needs the model (and the shared data).
-macro_rules! model_test {
-    ($(#[$meta:meta])* fn $name:ident() $body:block) => {
-        $(#[$meta])*
-        #[test]
-        #[cfg_attr(
-            not(all(e5_model, shared_data)),
-            ignore = "embedding model (run `weaksignal models fetch`, or .ci/run, and rebuild) or shared data (../shared or WEAKSIGNAL_SHARED) missing"
-        )]
-        fn $name() $body
-    };
-}
-
-fn model_dir() -> PathBuf {
-    std::env::var_os("WEAKSIGNAL_MODEL_DIR")
-        .map(PathBuf::from)
-        .or_else(|| option_env!("WEAKSIGNAL_MODEL_DIR_AT_BUILD").map(PathBuf::from))
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models/multilingual-e5-small")
-        })
-}
+use common::{model_dir, yle_csv, Sandbox};
 
 fn embedder() -> weaksignal::embed::E5Embedder {
     let config = weaksignal::config::ModelConfig::default();

@@ -8,30 +8,9 @@ mod common;
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
+use common::model_dir;
 use weaksignal::embed::rust_bert::RustBertEmbedder;
 use weaksignal::embed::{E5Embedder, Embedder};
-
-/// Declares a test that needs the model and the shared data.
-macro_rules! model_test {
-    ($(#[$meta:meta])* fn $name:ident() $body:block) => {
-        $(#[$meta])*
-        #[test]
-        #[cfg_attr(
-            not(all(e5_model, shared_data)),
-            ignore = "embedding model (run `weaksignal models fetch` and rebuild) or shared data (../shared or WEAKSIGNAL_SHARED) missing"
-        )]
-        fn $name() $body
-    };
-}
-
-fn model_dir() -> PathBuf {
-    std::env::var_os("WEAKSIGNAL_MODEL_DIR")
-        .map(PathBuf::from)
-        .or_else(|| option_env!("WEAKSIGNAL_MODEL_DIR_AT_BUILD").map(PathBuf::from))
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models/multilingual-e5-small")
-        })
-}
 
 /// The model in Hugging Face layout: `$WEAKSIGNAL_HF_MODEL_DIR` (as
 /// scripts/rust-bert.sh exports it), else exported once per run into cargo's

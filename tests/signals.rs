@@ -11,27 +11,7 @@ use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use chrono::NaiveDate;
-use common::{guardian_csv, shared, Sandbox};
-
-macro_rules! model_test {
-    ($(#[$meta:meta])* fn $name:ident() $body:block) => {
-        $(#[$meta])*
-        #[test]
-        #[cfg_attr(
-            not(all(e5_model, shared_data)),
-            ignore = "embedding model (run `weaksignal models fetch`, or .ci/run, and rebuild) or shared data (../shared or WEAKSIGNAL_SHARED) missing"
-        )]
-        fn $name() $body
-    };
-}
-
-fn model_dir() -> PathBuf {
-    std::env::var_os("WEAKSIGNAL_MODEL_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("models/multilingual-e5-small")
-        })
-}
+use common::{guardian_csv, model_dir, shared, Sandbox};
 
 fn prepare(sandbox: &Sandbox) {
     sandbox.write(

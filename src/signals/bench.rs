@@ -95,33 +95,13 @@ pub fn run(ctx: &Context, docs: usize, add: usize, work: &Path) -> Result<Signal
     // the base span + copies / 5 years, like a store that grew over time.
     let shift = 73 * 86_400;
     let mut written = 0usize;
-    let mut newest = i64::MIN;
-    let mut write = |store: &mut Store,
-                     range: std::ops::Range<usize>,
-                     copy: usize,
-                     offset: i64|
-     -> Result<()> {
-        let writer = store.writer()?;
-        for d in range {
-            let published = base.published[d] + offset;
-            newest = newest.max(published);
-            let doc = replicated(&base, d, copy, published);
-            writer.put(&doc)?;
-            let v = jitter(base.vector(d), (copy * 1_000_003 + d) as u64);
-            writer.put_vector(
-                &doc.id,
-                &model,
-                &doc.content_hash,
-                &crate::embed::encode_f16(&v),
-            )?;
-        }
-        writer.commit()
-    };
     'outer: for copy in 0..copies {
         for chunk in (0..base.len()).step_by(20_000) {
-            let end = (chunk + 20_000).min(base.len()).min(chunk + docs - written);
-            write(&mut store, chunk..end, copy, copy as i64 * shift)?;
-            written += end - chunk;
+            let stop = (chunk + 20_000).min(base.len()).min(chunk + docs - written);
+            let offset = copy as i64 * shift;
+            let rows = (chunk..stop).map(|d| (d, base.published[d] + offset));
+            write_copies(&mut store, &base, &model, copy, rows)?;
+            written += stop - chunk;
             if written >= docs {
                 break 'outer;
             }
@@ -138,24 +118,10 @@ pub fn run(ctx: &Context, docs: usize, add: usize, work: &Path) -> Result<Signal
     let full = timed_run(ctx, &store, &model, end)?;
     let as_of_past = timed_run(ctx, &store, &model, first + (end - first) * 3 / 4)?;
     // one more day: the newest documents again, one day later, with new ids
-    let day = (base.len().saturating_sub(add)..base.len()).collect::<Vec<_>>();
-    {
-        let writer = store.writer()?;
-        for &d in &day {
-            let published =
-                end + 86_400 - (base.published[base.len() - 1] - base.published[d]).min(86_399);
-            let doc = replicated(&base, d, copies + 1, published);
-            writer.put(&doc)?;
-            let v = jitter(base.vector(d), (copies * 7 + d) as u64);
-            writer.put_vector(
-                &doc.id,
-                &model,
-                &doc.content_hash,
-                &crate::embed::encode_f16(&v),
-            )?;
-        }
-        writer.commit()?;
-    }
+    let newest = base.published[base.len() - 1];
+    let day = (base.len().saturating_sub(add)..base.len())
+        .map(|d| (d, end + 86_400 - (newest - base.published[d]).min(86_399)));
+    write_copies(&mut store, &base, &model, copies + 1, day)?;
     let incremental = timed_run(ctx, &store, &model, end + 86_400)?;
     Ok(SignalsBench {
         documents: written,
@@ -166,6 +132,30 @@ pub fn run(ctx: &Context, docs: usize, add: usize, work: &Path) -> Result<Signal
         incremental,
         peak_rss_mb: crate::bench::peak_rss_mb(),
     })
+}
+
+/// Writes copy number `copy` of the base documents `(index, published)`,
+/// with their jittered vectors, in one transaction.
+fn write_copies(
+    store: &mut Store,
+    base: &Corpus,
+    model: &str,
+    copy: usize,
+    rows: impl Iterator<Item = (usize, i64)>,
+) -> Result<()> {
+    let writer = store.writer()?;
+    for (d, published) in rows {
+        let doc = replicated(base, d, copy, published);
+        writer.put(&doc)?;
+        let v = jitter(base.vector(d), (copy * 1_000_003 + d) as u64);
+        writer.put_vector(
+            &doc.id,
+            model,
+            &doc.content_hash,
+            &crate::embed::encode_f16(&v),
+        )?;
+    }
+    writer.commit()
 }
 
 fn replicated(base: &Corpus, d: usize, copy: usize, published: i64) -> Document {

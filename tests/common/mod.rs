@@ -123,3 +123,28 @@ pub fn hit_titles(results: &serde_json::Value) -> Vec<String> {
         .map(|h| h["title"].as_str().unwrap_or_default().to_string())
         .collect()
 }
+
+/// The embedding model directory the build script looked at.
+pub fn model_dir() -> PathBuf {
+    std::env::var_os("WEAKSIGNAL_MODEL_DIR")
+        .map(PathBuf::from)
+        .or_else(|| option_env!("WEAKSIGNAL_MODEL_DIR_AT_BUILD").map(PathBuf::from))
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("models/multilingual-e5-small")
+        })
+}
+
+/// Declares a test that needs the embedding model and the shared data:
+/// ignored, with the reason, when either is missing.
+#[macro_export]
+macro_rules! model_test {
+    ($(#[$meta:meta])* fn $name:ident() $body:block) => {
+        $(#[$meta])*
+        #[test]
+        #[cfg_attr(
+            not(all(e5_model, shared_data)),
+            ignore = "embedding model (run `weaksignal models fetch`, or .ci/run, and rebuild) or shared data (../shared or WEAKSIGNAL_SHARED) missing"
+        )]
+        fn $name() $body
+    };
+}
