@@ -226,14 +226,7 @@ impl Bert {
         // Checkpoints saved from a task model prefix every name with the base model's.
         let tensors: HashMap<String, Tensor> = raw
             .into_iter()
-            .map(|(k, v)| {
-                let k = ["bert.", "roberta.", "model."]
-                    .iter()
-                    .find_map(|p| k.strip_prefix(p))
-                    .map(str::to_string)
-                    .unwrap_or(k);
-                (k, v)
-            })
+            .map(|(k, v)| (super::strip_model_prefix(k), v))
             .collect();
         let t = |name: &str| -> Result<Tensor> {
             tensors

@@ -75,6 +75,43 @@ impl ModelLayout {
     }
 }
 
+/// Token ids for `prefix + text` with `<s>` ... `</s>`, at most `max` of
+/// them (the final `</s>` is kept): the e5 input of every backend.
+pub(crate) fn encode_truncated(
+    tokenizer: &tokenizers::Tokenizer,
+    tokenizer_path: &Path,
+    max: usize,
+    prefix: &str,
+    text: &str,
+) -> Result<Vec<u32>> {
+    let max = max.max(2);
+    // A token covers at least one character: cut very long texts before tokenising.
+    let text = crate::lang::truncate_at_char(text, max * 24);
+    let enc = tokenizer
+        .encode(format!("{prefix}{text}"), true)
+        .map_err(|e| Error::Tokenizer {
+            path: tokenizer_path.to_path_buf(),
+            message: e.to_string(),
+        })?;
+    let mut ids = enc.get_ids().to_vec();
+    if ids.len() > max {
+        let eos = *ids.last().expect("longer than max >= 2");
+        ids.truncate(max - 1);
+        ids.push(eos);
+    }
+    Ok(ids)
+}
+
+/// A checkpoint tensor name without the base-model prefix that checkpoints
+/// saved from a task model put before every name (`bert.`, `roberta.`, `model.`).
+pub(crate) fn strip_model_prefix(name: String) -> String {
+    ["bert.", "roberta.", "model."]
+        .iter()
+        .find_map(|p| name.strip_prefix(p))
+        .map(str::to_string)
+        .unwrap_or(name)
+}
+
 /// Makes sure the configured model is there, fetching the default one when
 /// allowed, and loads it.
 pub fn load(config: &ModelConfig, progress: &crate::progress::Progress) -> Result<E5Embedder> {
@@ -197,23 +234,8 @@ impl E5Embedder {
     /// Token ids for `prefix + text` with `<s>` ... `</s>`, truncated to
     /// `max_seq_len` (the final `</s>` is kept).
     pub fn tokenize(&self, prefix: &str, text: &str) -> Result<Vec<u32>> {
-        let max = self.max_seq_len.min(self.model.max_positions()).max(2);
-        // A token covers at least one character: cut very long texts before tokenising.
-        let text = crate::lang::truncate_at_char(text, max * 24);
-        let enc = self
-            .tokenizer
-            .encode(format!("{prefix}{text}"), true)
-            .map_err(|e| Error::Tokenizer {
-                path: self.tokenizer_path.clone(),
-                message: e.to_string(),
-            })?;
-        let mut ids = enc.get_ids().to_vec();
-        if ids.len() > max {
-            let eos = *ids.last().expect("longer than max >= 2");
-            ids.truncate(max - 1);
-            ids.push(eos);
-        }
-        Ok(ids)
+        let max = self.max_seq_len.min(self.model.max_positions());
+        encode_truncated(&self.tokenizer, &self.tokenizer_path, max, prefix, text)
     }
 
     /// Embeds texts with a prefix; batches are formed from texts sorted by

@@ -120,23 +120,8 @@ impl RustBertEmbedder {
     /// Token ids for `prefix + text` with `<s>` ... `</s>`, truncated to
     /// `max_seq_len` (the final `</s>` is kept).
     pub fn tokenize(&self, prefix: &str, text: &str) -> Result<Vec<u32>> {
-        let max = self.max_seq_len.min(self.max_positions).max(2);
-        // A token covers at least one character: cut very long texts before tokenising.
-        let text = crate::lang::truncate_at_char(text, max * 24);
-        let enc = self
-            .tokenizer
-            .encode(format!("{prefix}{text}"), true)
-            .map_err(|e| Error::Tokenizer {
-                path: self.tokenizer_path.clone(),
-                message: e.to_string(),
-            })?;
-        let mut ids = enc.get_ids().to_vec();
-        if ids.len() > max {
-            let eos = *ids.last().expect("longer than max >= 2");
-            ids.truncate(max - 1);
-            ids.push(eos);
-        }
-        Ok(ids)
+        let max = self.max_seq_len.min(self.max_positions);
+        super::encode_truncated(&self.tokenizer, &self.tokenizer_path, max, prefix, text)
     }
 
     /// Embeds texts with a prefix; batches are formed from texts sorted by
@@ -218,14 +203,7 @@ fn load_weights(vars: &nn::VarStore, path: &Path) -> Result<()> {
     let tensors: HashMap<String, Tensor> = Tensor::read_safetensors(path)
         .map_err(|e| bad(format!("cannot read safetensors: {e}")))?
         .into_iter()
-        .map(|(k, v)| {
-            let k = ["bert.", "roberta.", "model."]
-                .iter()
-                .find_map(|p| k.strip_prefix(p))
-                .map(str::to_string)
-                .unwrap_or(k);
-            (k, v)
-        })
+        .map(|(k, v)| (super::strip_model_prefix(k), v))
         .collect();
     let _no_grad = tch::no_grad_guard();
     for (name, mut var) in vars.variables() {
