@@ -91,17 +91,30 @@ pub fn run(ctx: &Context, which: BenchKind, out: &mut dyn Write) -> Result<Outco
             } else {
                 let line = |name: &str, t: &crate::signals::bench::StageTimes| {
                     format!(
-                        "{name:<12} {:>8} docs  load {:>6.2} s  terms {:>6.2} s  cluster {:>6.2} s  trends+signals {:>6.2} s  total {:>6.2} s  ({} topics, {} signals)",
-                        t.documents, t.load_seconds, t.terms_seconds, t.cluster_seconds, t.signals_seconds, t.total_seconds, t.topics, t.signals
+                        "{name:<12} {:>8} docs ({:>7} loaded{})  keys {:>5.2} s  load {:>5.2} s  terms {:>5.2} s  cluster {:>5.2} s  trends+signals {:>5.2} s  total {:>6.2} s  ({} topics, {} signals, {} checkpoints saved)",
+                        t.documents,
+                        t.loaded,
+                        t.from_checkpoint.map_or_else(String::new, |k| format!(", from checkpoint {k}")),
+                        t.keys_seconds,
+                        t.load_seconds,
+                        t.terms_seconds,
+                        t.cluster_seconds,
+                        t.signals_seconds,
+                        t.total_seconds,
+                        t.topics,
+                        t.signals,
+                        t.checkpoints_saved
                     )
                 };
                 writeln!(
                     out,
-                    "signals bench: {} documents over {:.1} years (built in {:.1} s), peak RSS {:.0} MB\n{}\n{}\n{}",
+                    "signals bench: {} documents over {:.1} years (built in {:.1} s), peak RSS {:.0} MB, {} checkpoints ({:.0} MB)\n{}\n{}\n{}",
                     r.documents,
                     r.years,
                     r.build_seconds,
                     r.peak_rss_mb,
+                    r.checkpoints,
+                    r.checkpoint_mb,
                     line("full", &r.full),
                     line("as-of past", &r.as_of_past),
                     line("incremental", &r.incremental)

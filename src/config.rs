@@ -218,6 +218,14 @@ pub struct SignalsConfig {
     pub examples: usize,
 }
 
+impl SignalsConfig {
+    /// Trailing windows an analysis looks at: the history, and at least one
+    /// window before the recent ones.
+    pub fn history(&self) -> usize {
+        self.history_windows.max(self.recent_windows + 1)
+    }
+}
+
 impl Default for SignalsConfig {
     fn default() -> Self {
         SignalsConfig {

@@ -143,6 +143,10 @@ pub struct AsOfArgs {
     /// Window of topics and trends (default: topics.window in the configuration).
     #[arg(long, value_enum)]
     pub window: Option<crate::config::Window>,
+    /// Cluster from the first window instead of the newest saved checkpoint
+    /// (the results are the same; checkpoints are saved again).
+    #[arg(long)]
+    pub from_scratch: bool,
 }
 
 #[derive(Debug, Args)]
@@ -689,6 +693,7 @@ fn run_pipeline(ctx: &Context, pipeline: Option<&Path>, out: &mut dyn Write) -> 
         at: AsOfArgs {
             as_of: None,
             window: None,
+            from_scratch: false,
         },
         class: vec![
             crate::signals::Class::Weak,

@@ -9,7 +9,8 @@ use super::{
 };
 use crate::config::Window;
 use crate::error::{Error, Result};
-use crate::signals::backtest::{self, EventsFile, Replay};
+use crate::signals::backtest::{self, EventsFile};
+use crate::signals::view::{Checkpoints, View};
 use crate::signals::{Class, DocTerms, Level, Signal, SignalReport, TopicSummary};
 use crate::store::Store;
 use crate::time::parse_bound;
@@ -21,24 +22,34 @@ struct Loaded {
     corpus: Corpus,
     terms: DocTerms,
     window: Window,
-    as_of: i64,
 }
 
+/// The as-of time of a command: the given date, or the newest document.
+fn as_of_time(store: &Store, ctx: &Context, at: &AsOfArgs) -> Result<i64> {
+    match &at.as_of {
+        Some(date) => Ok(parse_bound(date, true)?.timestamp()),
+        None => match store.published_range()? {
+            Some((_, newest)) => Ok(newest),
+            None => Err(Error::Usage(format!(
+                "the store in {} has no documents yet: run `weaksignal run` or `weaksignal import` first",
+                ctx.data_dir.display()
+            ))),
+        },
+    }
+}
+
+fn no_documents(as_of: i64) -> Error {
+    Error::Usage(format!(
+        "no documents published on or before {} have vectors",
+        crate::signals::rfc3339(as_of)
+    ))
+}
+
+/// Every document up to `until` in memory, for replays over many dates.
 fn load(ctx: &Context, at: &AsOfArgs, until: Option<i64>) -> Result<Loaded> {
     let mut store = Store::open(&ctx.data_dir)?;
     let model = super::embed::ensure_vectors(ctx, &mut store)?;
-    let as_of = match &at.as_of {
-        Some(date) => parse_bound(date, true)?.timestamp(),
-        None => match store.published_range()? {
-            Some((_, newest)) => newest,
-            None => {
-                return Err(Error::Usage(format!(
-                    "the store in {} has no documents yet: run `weaksignal run` or `weaksignal import` first",
-                    ctx.data_dir.display()
-                )))
-            }
-        },
-    };
+    let as_of = as_of_time(&store, ctx, at)?;
     let started = std::time::Instant::now();
     let corpus = Corpus::load(&store, &model, Some(until.unwrap_or(as_of)))?;
     let terms = DocTerms::extract(&corpus);
@@ -48,40 +59,53 @@ fn load(ctx: &Context, at: &AsOfArgs, until: Option<i64>) -> Result<Loaded> {
         "corpus loaded"
     );
     if corpus.is_empty() {
-        return Err(Error::Usage(format!(
-            "no documents published on or before {} have vectors",
-            crate::signals::rfc3339(as_of)
-        )));
+        return Err(no_documents(as_of));
     }
     Ok(Loaded {
         corpus,
         terms,
         window: at.window.unwrap_or(ctx.config.topics.window),
-        as_of,
     })
 }
 
-fn analyse(ctx: &Context, loaded: &Loaded) -> Result<(SignalReport, Vec<TopicSummary>)> {
+/// Topics as of one time, from the newest valid checkpoint.
+fn view(ctx: &Context, at: &AsOfArgs) -> Result<View> {
+    let mut store = Store::open(&ctx.data_dir)?;
+    let model = super::embed::ensure_vectors(ctx, &mut store)?;
+    let as_of = as_of_time(&store, ctx, at)?;
     let started = std::time::Instant::now();
-    let mut replay = Replay::new(&loaded.corpus, loaded.window, &ctx.config.topics);
-    let result = backtest::analyse(
-        &loaded.corpus,
-        &loaded.terms,
-        &mut replay,
-        loaded.as_of,
+    let view = View::build(
+        &mut store,
+        &model,
+        as_of,
+        at.window.unwrap_or(ctx.config.topics.window),
+        &ctx.config.topics,
         &ctx.config.signals,
+        if at.from_scratch {
+            Checkpoints::Rebuild
+        } else {
+            Checkpoints::Use
+        },
     )?;
     tracing::debug!(
+        loaded = view.corpus.len(),
         secs = started.elapsed().as_secs_f64(),
-        "topics, trends and signals computed"
+        "topics computed"
     );
-    Ok(result)
+    if view.corpus.is_empty() && view.before.docs == 0 {
+        return Err(no_documents(as_of));
+    }
+    Ok(view)
+}
+
+fn analyse(ctx: &Context, view: &View) -> Result<(SignalReport, Vec<TopicSummary>)> {
+    view.analyse(&ctx.config.topics, &ctx.config.signals)
 }
 
 /// `weaksignal signals`.
 pub fn signals(ctx: &Context, args: SignalsArgs, out: &mut dyn Write) -> Result<Outcome> {
-    let loaded = load(ctx, &args.at, None)?;
-    let (mut report, _) = analyse(ctx, &loaded)?;
+    let view = view(ctx, &args.at)?;
+    let (mut report, _) = analyse(ctx, &view)?;
     let classes = if args.class.is_empty() {
         vec![Class::Weak, Class::Emerging, Class::Strong, Class::Fading]
     } else {
@@ -192,8 +216,8 @@ struct TopicsOutput<'a> {
 
 /// `weaksignal topics`.
 pub fn topics(ctx: &Context, args: TopicsArgs, out: &mut dyn Write) -> Result<Outcome> {
-    let loaded = load(ctx, &args.at, None)?;
-    let (report, mut topics) = analyse(ctx, &loaded)?;
+    let view = view(ctx, &args.at)?;
+    let (report, mut topics) = analyse(ctx, &view)?;
     topics.truncate(args.limit);
     if args.json {
         let o = TopicsOutput {
@@ -244,6 +268,8 @@ struct TopicOutput<'a> {
     topic: &'a TopicSummary,
     signal: Option<&'a Signal>,
     documents: Vec<TopicDocument>,
+    /// Documents of the topic older than the run loaded (they are counted, not listed).
+    older_not_listed: u32,
 }
 
 /// `weaksignal topic ID`.
@@ -254,20 +280,9 @@ pub fn topic(ctx: &Context, args: TopicArgs, out: &mut dyn Write) -> Result<Outc
             args.id
         ))
     })?;
-    let loaded = load(ctx, &args.at, None)?;
-    let mut replay = Replay::new(&loaded.corpus, loaded.window, &ctx.config.topics);
-    let (state, docs) = replay.at(loaded.as_of);
-    let (report, topics) = crate::signals::Analysis {
-        corpus: &loaded.corpus,
-        terms: &loaded.terms,
-        state: &state,
-        docs,
-        as_of: loaded.as_of,
-        window: loaded.window,
-        topics_config: &ctx.config.topics,
-        config: &ctx.config.signals,
-    }
-    .run()?;
+    let view = view(ctx, &args.at)?;
+    let (report, topics) = analyse(ctx, &view)?;
+    let state = &view.state;
     let live = if (id as usize) < state.topics.len() {
         state.resolve(id)
     } else {
@@ -277,7 +292,7 @@ pub fn topic(ctx: &Context, args: TopicArgs, out: &mut dyn Write) -> Result<Outc
         return Err(Error::Usage(format!(
             "no topic {id} with documents in the last {} {}s before {} (see `weaksignal topics`)",
             ctx.config.signals.history_windows,
-            loaded.window.name(),
+            view.window.name(),
             report.as_of
         )));
     };
@@ -286,8 +301,8 @@ pub fn topic(ctx: &Context, args: TopicArgs, out: &mut dyn Write) -> Result<Outc
         .iter()
         .find(|s| s.id == format!("topic-{live}"));
     let assignment = state.resolved_assignment();
-    let c = &loaded.corpus;
-    let mut members: Vec<usize> = (0..docs).filter(|&d| assignment[d] == live).collect();
+    let c = &view.corpus;
+    let mut members: Vec<usize> = (0..c.len()).filter(|&d| assignment[d] == live).collect();
     members.reverse(); // newest first
     let documents: Vec<TopicDocument> = members
         .iter()
@@ -300,12 +315,14 @@ pub fn topic(ctx: &Context, args: TopicArgs, out: &mut dyn Write) -> Result<Outc
             url: c.urls[d].clone(),
         })
         .collect();
+    let older_not_listed = view.before.topics.get(&live).map_or(0, |b| b.0);
     if args.json {
         let o = TopicOutput {
             as_of: &report.as_of,
             topic: summary,
             signal,
             documents,
+            older_not_listed,
         };
         return output::json(out, &o).map(|_| Outcome::Success);
     }
@@ -335,6 +352,19 @@ pub fn topic(ctx: &Context, args: TopicArgs, out: &mut dyn Write) -> Result<Outc
             &format!("{}  {:<14} {}", &d.published[..10], d.source, d.title),
         )?;
     }
+    if older_not_listed > 0 && documents.len() < args.limit {
+        output::line(
+            out,
+            &format!(
+                "({older_not_listed} older documents, before {}, are counted but not listed)",
+                crate::signals::rfc3339(
+                    view.corpus.published.first().copied().unwrap_or(view.as_of)
+                )
+                .get(..10)
+                .unwrap_or("")
+            ),
+        )?;
+    }
     Ok(Outcome::Success)
 }
 
@@ -352,6 +382,7 @@ pub fn backtest(ctx: &Context, args: BacktestArgs, out: &mut dyn Write) -> Resul
     let at = AsOfArgs {
         as_of: Some(args.to.clone()),
         window: args.window,
+        from_scratch: true,
     };
     let loaded = load(ctx, &at, Some(to))?;
     let steps = (to - from) / args.step.seconds() + 1;

@@ -10,7 +10,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use super::{rfc3339, Analysis, Class, DocTerms, Level, SignalReport, TopicSummary};
+use super::{rfc3339, Analysis, Before, Class, DocTerms, Level, SignalReport, TopicSummary};
 use crate::config::{SignalsConfig, TopicsConfig, Window};
 use crate::error::{Error, Result};
 use crate::topics::{Corpus, TopicState};
@@ -69,6 +69,7 @@ pub fn analyse(
     let (state, docs) = replay.at(as_of);
     Analysis {
         corpus,
+        before: &Before::default(),
         terms,
         state: &state,
         docs,

@@ -8,8 +8,7 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use super::backtest::Replay;
-use super::{Analysis, DocTerms};
+use super::view::{Checkpoints, View};
 use crate::cli::Context;
 use crate::document::Document;
 use crate::error::{Error, Result};
@@ -20,6 +19,13 @@ use crate::topics::Corpus;
 #[derive(Debug, Clone, Serialize)]
 pub struct StageTimes {
     pub documents: usize,
+    /// Documents read with their texts and vectors (the rest are covered by a checkpoint).
+    pub loaded: usize,
+    /// Window of the checkpoint the run started after, if any.
+    pub from_checkpoint: Option<i64>,
+    pub checkpoints_saved: usize,
+    /// Reading every document's key and checking the checkpoints.
+    pub keys_seconds: f64,
     pub load_seconds: f64,
     pub terms_seconds: f64,
     pub cluster_seconds: f64,
@@ -37,42 +43,39 @@ pub struct SignalsBench {
     pub full: StageTimes,
     pub as_of_past: StageTimes,
     pub incremental: StageTimes,
+    pub checkpoints: usize,
+    pub checkpoint_mb: f64,
     pub peak_rss_mb: f64,
 }
 
 /// One `signals` run as the CLI does it, timed per stage.
-pub fn timed_run(ctx: &Context, store: &Store, model: &str, as_of: i64) -> Result<StageTimes> {
+pub fn timed_run(ctx: &Context, store: &mut Store, model: &str, as_of: i64) -> Result<StageTimes> {
     let started = Instant::now();
-    let corpus = Corpus::load(store, model, Some(as_of))?;
-    let load = started.elapsed().as_secs_f64();
-    let t = Instant::now();
-    let terms = DocTerms::extract(&corpus);
-    let terms_seconds = t.elapsed().as_secs_f64();
-    let t = Instant::now();
     let window = ctx.config.topics.window;
-    let mut replay = Replay::new(&corpus, window, &ctx.config.topics);
-    let (state, docs) = replay.at(as_of);
-    let cluster = t.elapsed().as_secs_f64();
-    let t = Instant::now();
-    let (report, topics) = Analysis {
-        corpus: &corpus,
-        terms: &terms,
-        state: &state,
-        docs,
+    let (topics, signals) = (&ctx.config.topics, &ctx.config.signals);
+    let view = View::build(
+        store,
+        model,
         as_of,
         window,
-        topics_config: &ctx.config.topics,
-        config: &ctx.config.signals,
-    }
-    .run()?;
+        topics,
+        signals,
+        Checkpoints::Use,
+    )?;
+    let t = Instant::now();
+    let (report, summaries) = view.analyse(topics, signals)?;
     Ok(StageTimes {
-        documents: docs,
-        load_seconds: load,
-        terms_seconds,
-        cluster_seconds: cluster,
+        documents: report.figures.documents,
+        loaded: view.corpus.len(),
+        from_checkpoint: view.from_checkpoint,
+        checkpoints_saved: view.checkpoints_saved,
+        keys_seconds: view.timings.keys,
+        load_seconds: view.timings.load,
+        terms_seconds: view.timings.terms,
+        cluster_seconds: view.timings.cluster,
         signals_seconds: t.elapsed().as_secs_f64(),
         total_seconds: started.elapsed().as_secs_f64(),
-        topics: topics.len(),
+        topics: summaries.len(),
         signals: report.signals.len(),
     })
 }
@@ -115,14 +118,15 @@ pub fn run(ctx: &Context, docs: usize, add: usize, work: &Path) -> Result<Signal
         secs = build_seconds,
         "replicated store built"
     );
-    let full = timed_run(ctx, &store, &model, end)?;
-    let as_of_past = timed_run(ctx, &store, &model, first + (end - first) * 3 / 4)?;
+    let full = timed_run(ctx, &mut store, &model, end)?;
+    let as_of_past = timed_run(ctx, &mut store, &model, first + (end - first) * 3 / 4)?;
     // one more day: the newest documents again, one day later, with new ids
     let newest = base.published[base.len() - 1];
     let day = (base.len().saturating_sub(add)..base.len())
         .map(|d| (d, end + 86_400 - (newest - base.published[d]).min(86_399)));
     write_copies(&mut store, &base, &model, copies + 1, day)?;
-    let incremental = timed_run(ctx, &store, &model, end + 86_400)?;
+    let incremental = timed_run(ctx, &mut store, &model, end + 86_400)?;
+    let (checkpoints, checkpoint_bytes) = store.checkpoint_size()?;
     Ok(SignalsBench {
         documents: written,
         years: (end - first) as f64 / (365.25 * 86_400.0),
@@ -130,6 +134,8 @@ pub fn run(ctx: &Context, docs: usize, add: usize, work: &Path) -> Result<Signal
         full,
         as_of_past,
         incremental,
+        checkpoints,
+        checkpoint_mb: checkpoint_bytes as f64 / 1e6,
         peak_rss_mb: crate::bench::peak_rss_mb(),
     })
 }

@@ -14,6 +14,7 @@
 
 pub mod backtest;
 pub mod bench;
+pub mod view;
 
 use std::collections::{HashMap, HashSet};
 
@@ -148,9 +149,9 @@ pub struct TopicFigures {
     pub topics: usize,
     /// Share of documents in no topic.
     pub outlier_share: f64,
-    /// Mean cosine of assigned documents to their topic's documents...
+    /// Mean cosine of assigned documents of the history windows to their topic's documents...
     pub coherence: f64,
-    /// ...and, for comparison, of unrelated document pairs (a fixed sample).
+    /// ...and, for comparison, of unrelated document pairs of the history windows (a fixed sample).
     pub random_pair_similarity: f64,
     pub births: usize,
     pub merges: usize,
@@ -204,9 +205,23 @@ fn without_links(text: &str) -> String {
         .join(" ")
 }
 
+/// What an analysis needs of the documents before its corpus: a run from a
+/// checkpoint loads only the trailing history. Empty when the corpus starts
+/// with the first document.
+#[derive(Debug, Clone, Default)]
+pub struct Before {
+    pub docs: usize,
+    pub assigned: usize,
+    /// Per live topic: its documents before the corpus and the first one's publication time.
+    pub topics: HashMap<u32, (u32, i64)>,
+    /// First publication time of each term (by stem), over at least the documents before the corpus.
+    pub term_first: HashMap<String, i64>,
+}
+
 /// Inputs of one as-of analysis.
 pub struct Analysis<'a> {
     pub corpus: &'a Corpus,
+    pub before: &'a Before,
     pub terms: &'a DocTerms,
     /// Topics after every document up to `docs` (exclusive) was processed.
     pub state: &'a TopicState,
@@ -227,10 +242,7 @@ struct Window0 {
 impl<'a> Analysis<'a> {
     fn windows(&self) -> Window0 {
         let len = self.window.seconds();
-        let history = self
-            .config
-            .history_windows
-            .max(self.config.recent_windows + 1);
+        let history = self.config.history();
         let mut totals = vec![0u32; history];
         let back: Vec<u32> = self.corpus.published[..self.docs]
             .iter()
@@ -286,7 +298,12 @@ impl<'a> Analysis<'a> {
                 members.entry(t).or_default().push(d);
             }
         }
-        let figures = self.figures(assignment, members.len());
+        let topics_with_documents = members
+            .keys()
+            .chain(self.before.topics.keys())
+            .collect::<HashSet<_>>()
+            .len();
+        let figures = self.figures(assignment, &w, topics_with_documents);
 
         let active_sources: HashSet<u32> = (0..self.docs)
             .filter(|&d| w.back[d] < recent)
@@ -316,7 +333,11 @@ impl<'a> Analysis<'a> {
         let mut summaries = Vec::new();
         for trend in &topic_trends {
             let all = &members[&trend.key];
-            let first = corpus.published[all[0]];
+            let earlier = self.before.topics.get(&trend.key);
+            let first = earlier.map_or(corpus.published[all[0]], |e| {
+                e.1.min(corpus.published[all[0]])
+            });
+            let total_docs = all.len() as u32 + earlier.map_or(0, |e| e.0);
             let age = ((self.as_of - first) / self.window.seconds()) as usize + 1;
             let is_new = age <= recent as usize;
             let topic = &self.state.topics[trend.key as usize];
@@ -361,7 +382,7 @@ impl<'a> Analysis<'a> {
                 id: trend.key,
                 label: label.label.clone(),
                 keywords: label.keywords.clone(),
-                docs: all.len() as u32,
+                docs: total_docs,
                 recent_docs: trend.recent_docs,
                 first_seen: rfc3339(first),
                 last_seen: rfc3339(corpus.published[*all.last().expect("member")]),
@@ -423,7 +444,7 @@ impl<'a> Analysis<'a> {
                 visibility_baseline: trend.visibility_baseline,
                 diffusion: trend.sources_recent as f64 / network,
                 recent_docs: trend.recent_docs,
-                docs: all.len() as u32,
+                docs: total_docs,
                 sources: trend.sources_recent,
                 burst: trend.burst,
                 novelty,
@@ -453,10 +474,20 @@ impl<'a> Analysis<'a> {
         ))
     }
 
-    fn figures(&self, assignment: &[u32], topics: usize) -> TopicFigures {
-        let assigned: Vec<usize> = (0..assignment.len())
+    /// Outliers over every document; coherence over those of the history
+    /// windows (the topics as they are now, and what a checkpointed run loads).
+    fn figures(&self, assignment: &[u32], w: &Window0, topics: usize) -> TopicFigures {
+        let history: Vec<usize> = (0..assignment.len())
+            .filter(|&d| w.back[d] != u32::MAX)
+            .collect();
+        let assigned: Vec<usize> = history
+            .iter()
+            .copied()
             .filter(|&d| assignment[d] != UNASSIGNED)
             .collect();
+        let all_assigned =
+            self.before.assigned + assignment.iter().filter(|&&t| t != UNASSIGNED).count();
+        let all_docs = self.before.docs + assignment.len();
         let coherence = if assigned.is_empty() {
             0.0
         } else {
@@ -469,7 +500,7 @@ impl<'a> Analysis<'a> {
                 .sum::<f64>()
                 / assigned.len() as f64
         };
-        let n = assignment.len();
+        let n = history.len();
         let pairs = n.min(5_000);
         let random_pair_similarity = if n < 2 {
             0.0
@@ -479,6 +510,7 @@ impl<'a> Analysis<'a> {
                     let a = (i * 7_919 + 13) % n;
                     let b = (i * 104_729 + 71) % n;
                     let b = if a == b { (b + 1) % n } else { b };
+                    let (a, b) = (history[a], history[b]);
                     crate::topics::dot(self.corpus.vector(a), self.corpus.vector(b)) as f64
                 })
                 .sum::<f64>()
@@ -486,12 +518,12 @@ impl<'a> Analysis<'a> {
         };
         let count = |f: fn(&TopicEvent) -> bool| self.state.events.iter().filter(|e| f(e)).count();
         TopicFigures {
-            documents: assignment.len(),
+            documents: all_docs,
             topics,
-            outlier_share: if assignment.is_empty() {
+            outlier_share: if all_docs == 0 {
                 0.0
             } else {
-                1.0 - assigned.len() as f64 / assignment.len() as f64
+                1.0 - all_assigned as f64 / all_docs as f64
             },
             coherence,
             random_pair_similarity,
@@ -506,11 +538,11 @@ impl<'a> Analysis<'a> {
         let recent = cfg.recent_windows.max(1) as u32;
         let terms = &self.terms.terms;
         // first publication of each term, over everything up to the as-of time
-        let mut first: HashMap<u32, usize> = HashMap::new();
+        let mut first: HashMap<u32, i64> = HashMap::new();
         let mut history_docs: HashMap<u32, u32> = HashMap::new();
         for (d, doc_terms) in terms.iter().enumerate().take(self.docs) {
             for t in doc_terms {
-                first.entry(t.stem).or_insert(d);
+                first.entry(t.stem).or_insert(self.corpus.published[d]);
                 if w.back[d] != u32::MAX {
                     *history_docs.entry(t.stem).or_insert(0) += 1;
                 }
@@ -535,8 +567,13 @@ impl<'a> Analysis<'a> {
         let trends = trends::compute(&occ, &w.totals, cfg)?;
         let mut out = Vec::new();
         for trend in &trends {
-            let first_doc = first[&trend.key];
-            let first_ts = self.corpus.published[first_doc];
+            let own = first[&trend.key];
+            let stem = self.terms.extractor.stem(trend.key);
+            let first_ts = self
+                .before
+                .term_first
+                .get(stem)
+                .map_or(own, |&e| e.min(own));
             let age = ((self.as_of - first_ts) / self.window.seconds()) as usize + 1;
             let is_new = age <= recent as usize;
             let Some((class, why)) = classify(trend, age, is_new, cfg) else {

@@ -46,6 +46,16 @@ CREATE TABLE IF NOT EXISTS meta (
     key   TEXT PRIMARY KEY,
     value TEXT NOT NULL
 );
+CREATE INDEX IF NOT EXISTS vectors_current ON vectors(doc_id, model, content_hash);
+CREATE TABLE IF NOT EXISTS checkpoints (
+    config      TEXT NOT NULL,
+    window      TEXT NOT NULL,
+    window_key  INTEGER NOT NULL,
+    docs        INTEGER NOT NULL,
+    fingerprint TEXT NOT NULL,
+    data        BLOB NOT NULL,
+    PRIMARY KEY (config, window_key)
+);
 ";
 
 /// One row of [`Store::for_each_document_vector`].
@@ -60,6 +70,16 @@ pub struct DocumentVector<'a> {
     pub published: i64,
     /// Little-endian f16.
     pub vector: &'a [u8],
+}
+
+/// A saved clustering checkpoint (its data is read separately).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckpointEntry {
+    pub window_key: i64,
+    /// Documents (with vectors) in the windows up to and including `window_key`.
+    pub docs: u64,
+    /// Fingerprint of those documents' ids and contents, in order.
+    pub fingerprint: String,
 }
 
 /// What writing one document did.
@@ -367,12 +387,145 @@ impl Store {
         Ok(())
     }
 
-    /// Calls `f` for every document published up to `to` that has a current
+    /// Calls `f(published, id, content hash)` for every document published up
+    /// to `to` that has a current vector of `model`, in the order of
+    /// [`Store::for_each_document_vector`], without reading texts or vectors:
+    /// what checkpoints are checked against.
+    pub fn for_each_document_key(
+        &self,
+        model: &str,
+        to: i64,
+        mut f: impl FnMut(i64, &str, &str),
+    ) -> Result<()> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT d.published, d.id, d.content_hash
+                 FROM documents d JOIN vectors v
+                   ON v.doc_id = d.id AND v.model = ?1 AND v.content_hash = d.content_hash
+                 WHERE d.published <= ?2
+                 ORDER BY d.published, d.id",
+            )
+            .map_err(|e| self.err(e))?;
+        let mut rows = stmt.query(params![model, to]).map_err(|e| self.err(e))?;
+        while let Some(row) = rows.next().map_err(|e| self.err(e))? {
+            let get = |i: usize| row.get_ref(i).map_err(|e| self.err(e));
+            let text =
+                |i: usize| -> Result<&str> { get(i)?.as_str().map_err(|e| self.err(e.into())) };
+            f(
+                get(0)?.as_i64().map_err(|e| self.err(e.into()))?,
+                text(1)?,
+                text(2)?,
+            );
+        }
+        Ok(())
+    }
+
+    /// Checkpoints saved under `config`, newest first.
+    pub fn checkpoints(&self, config: &str) -> Result<Vec<CheckpointEntry>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT window_key, docs, fingerprint FROM checkpoints
+                 WHERE config = ?1 ORDER BY window_key DESC",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([config], |r| {
+                Ok(CheckpointEntry {
+                    window_key: r.get(0)?,
+                    docs: r.get::<_, i64>(1)? as u64,
+                    fingerprint: r.get(2)?,
+                })
+            })
+            .map_err(|e| self.err(e))?;
+        rows.collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(|e| self.err(e))
+    }
+
+    /// Number of saved checkpoints and their bytes.
+    pub fn checkpoint_size(&self) -> Result<(usize, u64)> {
+        self.conn
+            .query_row(
+                "SELECT COUNT(*), COALESCE(SUM(length(data)), 0) FROM checkpoints",
+                [],
+                |r| Ok((r.get::<_, i64>(0)? as usize, r.get::<_, i64>(1)? as u64)),
+            )
+            .map_err(|e| self.err(e))
+    }
+
+    pub fn checkpoint_data(&self, config: &str, window_key: i64) -> Result<Option<Vec<u8>>> {
+        self.conn
+            .query_row(
+                "SELECT data FROM checkpoints WHERE config = ?1 AND window_key = ?2",
+                params![config, window_key],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| self.err(e))
+    }
+
+    /// Saves a checkpoint and, in the same transaction, drops those of `config`
+    /// that `keep` rejects and those of other settings for the same window
+    /// length (they can no longer be used).
+    pub fn save_checkpoint(
+        &mut self,
+        config: &str,
+        window: &str,
+        entry: &CheckpointEntry,
+        data: &[u8],
+        keep: impl Fn(i64) -> bool,
+    ) -> Result<()> {
+        let path = self.path.clone();
+        let err = |source| Error::Store {
+            path: path.clone(),
+            source,
+        };
+        let tx = self.conn.transaction().map_err(err)?;
+        tx.execute(
+            "INSERT INTO checkpoints (config, window, window_key, docs, fingerprint, data)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+             ON CONFLICT(config, window_key) DO UPDATE SET
+               docs = excluded.docs, fingerprint = excluded.fingerprint, data = excluded.data",
+            params![
+                config,
+                window,
+                entry.window_key,
+                entry.docs as i64,
+                entry.fingerprint,
+                data
+            ],
+        )
+        .map_err(err)?;
+        tx.execute(
+            "DELETE FROM checkpoints WHERE window = ?1 AND config <> ?2",
+            params![window, config],
+        )
+        .map_err(err)?;
+        let keys: Vec<i64> = {
+            let mut stmt = tx
+                .prepare("SELECT window_key FROM checkpoints WHERE config = ?1")
+                .map_err(err)?;
+            let rows = stmt.query_map([config], |r| r.get(0)).map_err(err)?;
+            rows.collect::<rusqlite::Result<_>>().map_err(err)?
+        };
+        for key in keys.into_iter().filter(|&k| !keep(k)) {
+            tx.execute(
+                "DELETE FROM checkpoints WHERE config = ?1 AND window_key = ?2",
+                params![config, key],
+            )
+            .map_err(err)?;
+        }
+        tx.commit().map_err(err)
+    }
+
+    /// Calls `f` for every document published within `from..=to` that has a current
     /// vector of `model`, ordered by (published, id): the input of topic
     /// finding. An error from `f` stops the walk and is reported as a vectors error.
     pub fn for_each_document_vector(
         &self,
         model: &str,
+        from: Option<i64>,
         to: Option<i64>,
         mut f: impl FnMut(DocumentVector<'_>) -> std::result::Result<(), String>,
     ) -> Result<()> {
@@ -382,12 +535,16 @@ impl Store {
                 "SELECT d.id, d.source, d.url, d.title, substr(d.text, 1, 300), d.lang, d.published, v.vec
                  FROM documents d JOIN vectors v
                    ON v.doc_id = d.id AND v.model = ?1 AND v.content_hash = d.content_hash
-                 WHERE d.published <= ?2
+                 WHERE d.published >= ?3 AND d.published <= ?2
                  ORDER BY d.published, d.id",
             )
             .map_err(|e| self.err(e))?;
         let mut rows = stmt
-            .query(params![model, to.unwrap_or(i64::MAX)])
+            .query(params![
+                model,
+                to.unwrap_or(i64::MAX),
+                from.unwrap_or(i64::MIN)
+            ])
             .map_err(|e| self.err(e))?;
         while let Some(row) = rows.next().map_err(|e| self.err(e))? {
             let get = |i: usize| row.get_ref(i).map_err(|e| self.err(e));

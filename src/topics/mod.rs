@@ -22,6 +22,7 @@
 //! Ties are broken by id and documents are ordered by (published, id), so the
 //! result is deterministic.
 
+pub mod checkpoint;
 pub mod labels;
 
 use std::ops::Range;
@@ -89,9 +90,20 @@ impl Corpus {
     /// Loads every document published up to `to` (unix seconds) that has a
     /// current vector of `model`.
     pub fn load(store: &Store, model: &str, to: Option<i64>) -> Result<Corpus> {
+        Corpus::load_range(store, model, None, to)
+    }
+
+    /// Loads the documents published within `from..=to` that have a current
+    /// vector of `model`.
+    pub fn load_range(
+        store: &Store,
+        model: &str,
+        from: Option<i64>,
+        to: Option<i64>,
+    ) -> Result<Corpus> {
         let mut corpus = Corpus::default();
         let mut source_ids = std::collections::HashMap::new();
-        store.for_each_document_vector(model, to, |row| {
+        store.for_each_document_vector(model, from, to, |row| {
             let vec = crate::embed::decode_f16(row.vector);
             if corpus.dims == 0 {
                 corpus.dims = vec.len();
@@ -158,7 +170,7 @@ pub enum TopicEvent {
 }
 
 /// One topic.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Topic {
     pub id: u32,
     /// Decayed sum of its documents' vectors, and their decayed count.
@@ -183,7 +195,7 @@ impl Topic {
 }
 
 /// All topics and assignments after some windows.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct TopicState {
     pub topics: Vec<Topic>,
     /// Topic of each processed document (index into the corpus), or [`UNASSIGNED`].

@@ -1,0 +1,304 @@
+//! Topics as of a time, computed from the newest usable clustering
+//! checkpoint: what `signals` and `topics` run, and what `bench signals` times.
+//!
+//! Clustering every window from the first one costs time in proportion to the
+//! whole store, while a daily run adds a day. So a run reads the keys of every
+//! document (publication time, id, content hash; no texts or vectors), picks
+//! the newest checkpoint whose documents are unchanged, loads only the
+//! documents from that checkpoint's window or from the start of the signal
+//! history (whichever is earlier), clusters the windows after the checkpoint
+//! (saving new checkpoints on the way) and tells the analysis what it must
+//! know of the documents it did not load ([`Before`]). The result is the same
+//! as clustering from the first window; `--from-scratch` does that.
+
+use std::time::Instant;
+
+use super::{Analysis, Before, DocTerms, SignalReport, TopicSummary};
+use crate::config::{SignalsConfig, TopicsConfig, Window};
+use crate::error::{Error, Result};
+use crate::store::{CheckpointEntry, Store};
+use crate::topics::checkpoint::{config_key, Checkpoint, Fingerprint};
+use crate::topics::{Corpus, TopicState, UNASSIGNED};
+
+/// How a view uses the store's checkpoints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Checkpoints {
+    /// Start from the newest valid checkpoint and save new ones.
+    Use,
+    /// Cluster from the first window, and save checkpoints on the way.
+    Rebuild,
+}
+
+/// Seconds per step of [`View::build`].
+#[derive(Debug, Clone, Default)]
+pub struct ViewTimings {
+    /// Reading the document keys and checking checkpoints.
+    pub keys: f64,
+    pub load: f64,
+    pub terms: f64,
+    pub cluster: f64,
+}
+
+/// Everything an as-of analysis needs, with the documents it loaded.
+pub struct View {
+    pub corpus: Corpus,
+    pub terms: DocTerms,
+    /// Topics after every loaded document (indexes into `corpus`).
+    pub state: TopicState,
+    pub before: Before,
+    pub as_of: i64,
+    pub window: Window,
+    /// Window the run started after, when it started from a checkpoint.
+    pub from_checkpoint: Option<i64>,
+    pub checkpoints_saved: usize,
+    pub timings: ViewTimings,
+}
+
+/// One calendar window of the stored documents, in the global order.
+struct WindowKeys {
+    key: i64,
+    start: usize,
+    end: usize,
+    fingerprint: String,
+}
+
+/// Windows between kept checkpoints, besides the two newest complete ones.
+fn grid(window: Window) -> i64 {
+    match window {
+        Window::Day => 28,
+        Window::Week => 13,
+        Window::Month => 3,
+    }
+}
+
+impl View {
+    /// Topics as of `as_of` (unix seconds, inclusive) over the documents with
+    /// vectors of `model`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn build(
+        store: &mut Store,
+        model: &str,
+        as_of: i64,
+        window: Window,
+        topics: &TopicsConfig,
+        signals: &SignalsConfig,
+        checkpoints: Checkpoints,
+    ) -> Result<View> {
+        let mut timings = ViewTimings::default();
+        let started = Instant::now();
+        let config = config_key(model, window, topics);
+        let now = window.key(as_of);
+
+        // Every document's key: global order, window boundaries, fingerprints.
+        let mut published: Vec<i64> = Vec::new();
+        let mut windows: Vec<WindowKeys> = Vec::new();
+        let mut fingerprint = Fingerprint::default();
+        store.for_each_document_key(model, as_of, |ts, id, hash| {
+            let key = window.key(ts);
+            if windows.last().is_none_or(|w| w.key != key) {
+                if let Some(w) = windows.last_mut() {
+                    w.fingerprint = fingerprint.hex();
+                }
+                windows.push(WindowKeys {
+                    key,
+                    start: published.len(),
+                    end: published.len(),
+                    fingerprint: String::new(),
+                });
+            }
+            fingerprint.add(id, hash);
+            published.push(ts);
+            windows.last_mut().expect("pushed").end = published.len();
+        })?;
+        if let Some(w) = windows.last_mut() {
+            w.fingerprint = fingerprint.hex();
+        }
+        let matches = |e: &CheckpointEntry| {
+            windows
+                .binary_search_by_key(&e.window_key, |w| w.key)
+                .is_ok_and(|i| {
+                    windows[i].end as u64 == e.docs && windows[i].fingerprint == e.fingerprint
+                })
+        };
+        let mut start: Option<Checkpoint> = None;
+        if checkpoints == Checkpoints::Use {
+            for entry in store.checkpoints(&config)? {
+                if entry.window_key >= now || !matches(&entry) {
+                    continue;
+                }
+                let decoded = store
+                    .checkpoint_data(&config, entry.window_key)?
+                    .and_then(|bytes| Checkpoint::decode(&bytes))
+                    .filter(|c| {
+                        c.window_key == entry.window_key
+                            && c.state.assignment.len() as u64 == entry.docs
+                    });
+                match decoded {
+                    Some(c) => {
+                        start = Some(c);
+                        break;
+                    }
+                    None => tracing::warn!(
+                        window = entry.window_key,
+                        "checkpoint does not decode; ignored"
+                    ),
+                }
+            }
+        }
+        timings.keys = started.elapsed().as_secs_f64();
+
+        // Load from the checkpoint's window or the start of the history.
+        let t = Instant::now();
+        let history_start = as_of - signals.history() as i64 * window.seconds();
+        let offset = match &start {
+            None => 0,
+            Some(c) => {
+                let i = windows
+                    .binary_search_by_key(&c.window_key, |w| w.key)
+                    .expect("a matching checkpoint's window exists");
+                windows[i]
+                    .start
+                    .min(published.partition_point(|&ts| ts <= history_start))
+            }
+        };
+        let corpus = match published.get(offset) {
+            Some(&from) if offset > 0 => Corpus::load_range(store, model, Some(from), Some(as_of))?,
+            Some(_) => Corpus::load(store, model, Some(as_of))?,
+            None => Corpus::default(),
+        };
+        if corpus.len() != published.len() - offset {
+            return Err(Error::Usage(format!(
+                "the store in {} changed while it was read (expected {} documents, read {}): run again",
+                store.path().display(),
+                published.len() - offset,
+                corpus.len()
+            )));
+        }
+        timings.load = t.elapsed().as_secs_f64();
+        let t = Instant::now();
+        let terms = DocTerms::extract(&corpus);
+        timings.terms = t.elapsed().as_secs_f64();
+
+        // Cluster the windows after the checkpoint.
+        let t = Instant::now();
+        let from_checkpoint = start.as_ref().map(|c| c.window_key);
+        let (mut state, prefix, mut term_first) = match start {
+            Some(c) => {
+                let (state, prefix) = c.state.into_local(offset);
+                (state, prefix, c.term_first)
+            }
+            None => Default::default(),
+        };
+        let present = store
+            .published_range()?
+            .is_none_or(|(_, newest)| newest <= as_of);
+        let mut saved = 0;
+        let mut partial = None;
+        for (key, range) in corpus.windows(window) {
+            if from_checkpoint.is_some_and(|c| key <= c) {
+                continue;
+            }
+            if key >= now {
+                partial = Some((key, range));
+                break;
+            }
+            state.process_window(&corpus, key, range.clone(), topics);
+            for d in range.clone() {
+                for term in &terms.terms[d] {
+                    let stem = terms.extractor.stem(term.stem);
+                    if !term_first.contains_key(stem) {
+                        term_first.insert(stem.to_string(), corpus.published[d]);
+                    }
+                }
+            }
+            let on_grid = key % grid(window) == 0;
+            let trailing = present && key >= now - 2;
+            if !(on_grid || trailing) {
+                continue;
+            }
+            let checkpoint = Checkpoint {
+                window_key: key,
+                state: state.to_global(&prefix),
+                term_first: term_first.clone(),
+            };
+            let w = &windows[windows
+                .binary_search_by_key(&key, |w| w.key)
+                .expect("corpus windows are stored windows")];
+            let entry = CheckpointEntry {
+                window_key: key,
+                docs: w.end as u64,
+                fingerprint: w.fingerprint.clone(),
+            };
+            // Derived data: a store that cannot take it still gets its answer.
+            let keep = |k: i64| k % grid(window) == 0 || k >= key - 1 || !trailing;
+            match store.save_checkpoint(&config, window.name(), &entry, &checkpoint.encode(), keep)
+            {
+                Ok(()) => saved += 1,
+                Err(e) => {
+                    tracing::warn!(error = %e, window = key, "checkpoint not saved");
+                    break;
+                }
+            }
+        }
+        if let Some((key, range)) = partial {
+            state.process_window(&corpus, key, range, topics);
+        }
+        timings.cluster = t.elapsed().as_secs_f64();
+
+        let mut before = Before {
+            docs: offset,
+            term_first,
+            ..Before::default()
+        };
+        for (d, &t) in prefix.iter().enumerate() {
+            if t == UNASSIGNED {
+                continue;
+            }
+            before.assigned += 1;
+            let entry = before
+                .topics
+                .entry(state.resolve(t))
+                .or_insert((0, published[d]));
+            entry.0 += 1;
+            entry.1 = entry.1.min(published[d]);
+        }
+        tracing::debug!(
+            docs = published.len(),
+            loaded = corpus.len(),
+            from_checkpoint = ?from_checkpoint,
+            saved,
+            "topics as of {as_of}"
+        );
+        Ok(View {
+            corpus,
+            terms,
+            state,
+            before,
+            as_of,
+            window,
+            from_checkpoint,
+            checkpoints_saved: saved,
+            timings,
+        })
+    }
+
+    /// Topic figures, signals and per-topic summaries.
+    pub fn analyse(
+        &self,
+        topics: &TopicsConfig,
+        signals: &SignalsConfig,
+    ) -> Result<(SignalReport, Vec<TopicSummary>)> {
+        Analysis {
+            corpus: &self.corpus,
+            before: &self.before,
+            terms: &self.terms,
+            state: &self.state,
+            docs: self.corpus.len(),
+            as_of: self.as_of,
+            window: self.window,
+            topics_config: topics,
+            config: signals,
+        }
+        .run()
+    }
+}

@@ -1,0 +1,370 @@
+//! Clustering checkpoints: the topic state after a complete window, saved in
+//! the store so that the next run starts there instead of at the first window.
+//!
+//! The clustering is sequential and deterministic, so the state after window
+//! K depends only on the documents up to K and the settings. A checkpoint is
+//! saved with a fingerprint of exactly those documents (ids and content
+//! hashes, in order) and of the settings; a run uses the newest checkpoint
+//! whose fingerprint still matches what the store holds now. A late document,
+//! an edited one or a changed setting silently invalidates the checkpoints it
+//! affects, never the results: a run from a checkpoint gives bit for bit what
+//! a run from the first window gives (tests/signals.rs checks it).
+//!
+//! The encoding is a small explicit little-endian format with a version
+//! number; a checkpoint that does not decode is ignored, it is derived data.
+
+use std::collections::HashMap;
+
+use super::{Topic, TopicEvent, TopicState, UNASSIGNED};
+use crate::config::{TopicsConfig, Window};
+
+/// Bumped whenever the encoding or the clustering changes meaning.
+const FORMAT: u32 = 1;
+const MAGIC: &[u8; 4] = b"WSCK";
+
+/// Topic state after the documents of every window up to `window_key`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Checkpoint {
+    pub window_key: i64,
+    /// Assignments are by global document index: the position of a document
+    /// in (published, id) order among all documents with vectors.
+    pub state: TopicState,
+    /// First publication time of every term (by stem) up to the window's end.
+    pub term_first: HashMap<String, i64>,
+}
+
+/// The key checkpoints are saved under: the settings that shape the clustering.
+pub fn config_key(model: &str, window: Window, config: &TopicsConfig) -> String {
+    let text = format!(
+        "{FORMAT}\n{}\n{model}\n{}\n{config:?}",
+        env!("CARGO_PKG_VERSION"),
+        window.name()
+    );
+    blake3::hash(text.as_bytes()).to_hex()[..32].to_string()
+}
+
+/// Running fingerprint of documents in (published, id) order.
+#[derive(Clone, Default)]
+pub struct Fingerprint(blake3::Hasher);
+
+impl Fingerprint {
+    pub fn add(&mut self, id: &str, content_hash: &str) {
+        self.0.update(id.as_bytes());
+        self.0.update(&[0]);
+        self.0.update(content_hash.as_bytes());
+        self.0.update(&[0]);
+    }
+
+    pub fn hex(&self) -> String {
+        self.0.finalize().to_hex()[..32].to_string()
+    }
+}
+
+impl TopicState {
+    /// This state with document indexes shifted by `offset` (a corpus that
+    /// starts `offset` documents into the global order) to global ones.
+    /// `prefix` holds the assignments of the documents before the corpus.
+    pub fn to_global(&self, prefix: &[u32]) -> TopicState {
+        let offset = prefix.len();
+        let mut assignment = prefix.to_vec();
+        assignment.extend_from_slice(&self.assignment);
+        TopicState {
+            topics: self.topics.clone(),
+            assignment,
+            events: self.events.clone(),
+            pending: self.pending.iter().map(|&d| d + offset).collect(),
+        }
+    }
+
+    /// The inverse of [`TopicState::to_global`]: the state for a corpus that
+    /// starts `offset` documents in, and the assignments before it.
+    pub fn into_local(mut self, offset: usize) -> (TopicState, Vec<u32>) {
+        let offset = offset.min(self.assignment.len());
+        let local = self.assignment.split_off(offset);
+        let prefix = std::mem::replace(&mut self.assignment, local);
+        self.pending = self
+            .pending
+            .into_iter()
+            .filter(|&d| d >= offset)
+            .map(|d| d - offset)
+            .collect();
+        (self, prefix)
+    }
+}
+
+struct Writer(Vec<u8>);
+
+impl Writer {
+    fn u8(&mut self, v: u8) {
+        self.0.push(v);
+    }
+    fn u32(&mut self, v: u32) {
+        self.0.extend_from_slice(&v.to_le_bytes());
+    }
+    fn u64(&mut self, v: u64) {
+        self.0.extend_from_slice(&v.to_le_bytes());
+    }
+    fn i64(&mut self, v: i64) {
+        self.0.extend_from_slice(&v.to_le_bytes());
+    }
+    fn f32s(&mut self, v: &[f32]) {
+        for x in v {
+            self.0.extend_from_slice(&x.to_le_bytes());
+        }
+    }
+    fn opt(&mut self, v: Option<u32>) {
+        self.u32(v.unwrap_or(UNASSIGNED));
+    }
+}
+
+struct Reader<'a>(&'a [u8]);
+
+impl Reader<'_> {
+    fn take(&mut self, n: usize) -> Option<&[u8]> {
+        if self.0.len() < n {
+            return None;
+        }
+        let (head, rest) = self.0.split_at(n);
+        self.0 = rest;
+        Some(head)
+    }
+    fn u8(&mut self) -> Option<u8> {
+        Some(self.take(1)?[0])
+    }
+    fn u32(&mut self) -> Option<u32> {
+        Some(u32::from_le_bytes(self.take(4)?.try_into().ok()?))
+    }
+    fn u64(&mut self) -> Option<u64> {
+        Some(u64::from_le_bytes(self.take(8)?.try_into().ok()?))
+    }
+    fn i64(&mut self) -> Option<i64> {
+        Some(i64::from_le_bytes(self.take(8)?.try_into().ok()?))
+    }
+    fn len(&mut self) -> Option<usize> {
+        let n = self.u64()? as usize;
+        // A corrupt length must not allocate gigabytes: every item takes a byte.
+        (n <= self.0.len()).then_some(n)
+    }
+    fn f32s(&mut self, n: usize) -> Option<Vec<f32>> {
+        let bytes = self.take(n.checked_mul(4)?)?;
+        Some(
+            bytes
+                .chunks_exact(4)
+                .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                .collect(),
+        )
+    }
+    fn opt(&mut self) -> Option<Option<u32>> {
+        let v = self.u32()?;
+        Some((v != UNASSIGNED).then_some(v))
+    }
+}
+
+impl Checkpoint {
+    pub fn encode(&self) -> Vec<u8> {
+        let mut w = Writer(Vec::new());
+        w.0.extend_from_slice(MAGIC);
+        w.u32(FORMAT);
+        w.i64(self.window_key);
+        let s = &self.state;
+        let dims = s.topics.first().map_or(0, |t| t.sum.len());
+        w.u64(dims as u64);
+        w.u64(s.topics.len() as u64);
+        for t in &s.topics {
+            w.u32(t.id);
+            w.i64(t.born);
+            w.i64(t.last);
+            w.opt(t.merged_into);
+            w.opt(t.parent);
+            w.f32s(&[t.novelty, t.weight]);
+            w.f32s(&t.sum);
+            w.f32s(&t.centroid);
+        }
+        w.u64(s.assignment.len() as u64);
+        for &a in &s.assignment {
+            w.u32(a);
+        }
+        w.u64(s.events.len() as u64);
+        for e in &s.events {
+            let (tag, window, a, b) = match *e {
+                TopicEvent::Birth { window, topic } => (0, window, topic, 0),
+                TopicEvent::Merge {
+                    window,
+                    topic,
+                    into,
+                } => (1, window, topic, into),
+                TopicEvent::Split {
+                    window,
+                    topic,
+                    from,
+                } => (2, window, topic, from),
+            };
+            w.u8(tag);
+            w.i64(window);
+            w.u32(a);
+            w.u32(b);
+        }
+        w.u64(s.pending.len() as u64);
+        for &p in &s.pending {
+            w.u64(p as u64);
+        }
+        let mut terms: Vec<(&String, &i64)> = self.term_first.iter().collect();
+        terms.sort();
+        w.u64(terms.len() as u64);
+        for (stem, &ts) in terms {
+            w.u64(stem.len() as u64);
+            w.0.extend_from_slice(stem.as_bytes());
+            w.i64(ts);
+        }
+        w.0
+    }
+
+    /// `None` when the bytes are not a checkpoint of this format.
+    pub fn decode(bytes: &[u8]) -> Option<Checkpoint> {
+        let mut r = Reader(bytes);
+        if r.take(4)? != MAGIC || r.u32()? != FORMAT {
+            return None;
+        }
+        let window_key = r.i64()?;
+        let dims = r.len()?;
+        let n = r.len()?;
+        let mut topics = Vec::with_capacity(n);
+        for _ in 0..n {
+            let id = r.u32()?;
+            let born = r.i64()?;
+            let last = r.i64()?;
+            let merged_into = r.opt()?;
+            let parent = r.opt()?;
+            let nw = r.f32s(2)?;
+            topics.push(Topic {
+                id,
+                born,
+                last,
+                merged_into,
+                parent,
+                novelty: nw[0],
+                weight: nw[1],
+                sum: r.f32s(dims)?,
+                centroid: r.f32s(dims)?,
+            });
+        }
+        let n = r.len()?;
+        let mut assignment = Vec::with_capacity(n);
+        for _ in 0..n {
+            assignment.push(r.u32()?);
+        }
+        let n = r.len()?;
+        let mut events = Vec::with_capacity(n);
+        for _ in 0..n {
+            let (tag, window, a, b) = (r.u8()?, r.i64()?, r.u32()?, r.u32()?);
+            events.push(match tag {
+                0 => TopicEvent::Birth { window, topic: a },
+                1 => TopicEvent::Merge {
+                    window,
+                    topic: a,
+                    into: b,
+                },
+                2 => TopicEvent::Split {
+                    window,
+                    topic: a,
+                    from: b,
+                },
+                _ => return None,
+            });
+        }
+        let n = r.len()?;
+        let mut pending = Vec::with_capacity(n);
+        for _ in 0..n {
+            pending.push(r.u64()? as usize);
+        }
+        let n = r.len()?;
+        let mut term_first = HashMap::with_capacity(n);
+        for _ in 0..n {
+            let len = r.len()?;
+            let stem = std::str::from_utf8(r.take(len)?).ok()?.to_string();
+            term_first.insert(stem, r.i64()?);
+        }
+        if !r.0.is_empty() {
+            return None;
+        }
+        Some(Checkpoint {
+            window_key,
+            state: TopicState {
+                topics,
+                assignment,
+                events,
+                pending,
+            },
+            term_first,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn checkpoints_round_trip_and_reject_damage() {
+        let topic = |id: u32| Topic {
+            id,
+            sum: vec![0.5, -1.25, 3.0],
+            weight: 2.5,
+            centroid: vec![0.1, 0.2, 0.3],
+            born: 100 + id as i64,
+            last: 104,
+            merged_into: (id == 1).then_some(0),
+            parent: (id == 2).then_some(0),
+            novelty: 0.125,
+        };
+        let c = Checkpoint {
+            window_key: 104,
+            state: TopicState {
+                topics: (0..3).map(topic).collect(),
+                assignment: vec![0, UNASSIGNED, 2, 0],
+                events: vec![
+                    TopicEvent::Birth {
+                        window: 100,
+                        topic: 0,
+                    },
+                    TopicEvent::Merge {
+                        window: 104,
+                        topic: 1,
+                        into: 0,
+                    },
+                    TopicEvent::Split {
+                        window: 104,
+                        topic: 2,
+                        from: 0,
+                    },
+                ],
+                pending: vec![1],
+            },
+            term_first: [("kasvu".to_string(), 5), ("growth".to_string(), -7)].into(),
+        };
+        let bytes = c.encode();
+        assert_eq!(Checkpoint::decode(&bytes), Some(c.clone()));
+        assert_eq!(Checkpoint::decode(&bytes[..bytes.len() - 1]), None);
+        let mut longer = bytes.clone();
+        longer.push(0);
+        assert_eq!(Checkpoint::decode(&longer), None);
+        let mut other_format = bytes;
+        other_format[4] ^= 0xff;
+        assert_eq!(Checkpoint::decode(&other_format), None);
+    }
+
+    #[test]
+    fn local_and_global_states_convert_both_ways() {
+        let state = TopicState {
+            topics: Vec::new(),
+            assignment: vec![0, 0, UNASSIGNED, 1, UNASSIGNED],
+            events: Vec::new(),
+            pending: vec![4],
+        };
+        let (local, prefix) = state.clone().into_local(2);
+        assert_eq!(prefix, vec![0, 0]);
+        assert_eq!(local.assignment, vec![UNASSIGNED, 1, UNASSIGNED]);
+        assert_eq!(local.pending, vec![2]);
+        assert_eq!(local.to_global(&prefix), state);
+    }
+}
