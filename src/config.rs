@@ -210,6 +210,9 @@ pub struct SignalsConfig {
     pub strong_min_age: usize,
     /// ...and this many recent documents (a thin week makes 3 documents 10%).
     pub strong_min_docs: usize,
+    /// ...and an established baseline of at least this many documents per
+    /// window: a quiet topic that erupts is a sudden emergence, not a strong trend.
+    pub strong_min_baseline: f64,
     /// `fading`: growth at most this, with at least `min_docs` baseline documents per window.
     pub fading_growth: f64,
     /// Term-level signals only for terms in at least this many recent documents.
@@ -243,6 +246,7 @@ impl Default for SignalsConfig {
             strong_growth: 1.5,
             strong_min_age: 4,
             strong_min_docs: 10,
+            strong_min_baseline: 1.0,
             fading_growth: 0.34,
             term_min_docs: 3,
             examples: 3,

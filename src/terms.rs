@@ -14,6 +14,7 @@ use tantivy::tokenizer::{
 };
 
 use crate::index::analyzers::{analyzer_for, LangGroup};
+use crate::topics::Corpus;
 
 /// Words that occur in headlines of every topic (English and Finnish), beyond
 /// the Snowball stop-word lists.
@@ -424,6 +425,40 @@ impl TermExtractor {
     pub fn is_empty(&self) -> bool {
         self.stem_names.is_empty()
     }
+}
+
+/// Terms of every corpus document (title and the start of the text).
+pub struct DocTerms {
+    pub extractor: TermExtractor,
+    pub terms: Vec<Vec<Term>>,
+}
+
+impl DocTerms {
+    pub fn extract(corpus: &Corpus) -> DocTerms {
+        let mut extractor = TermExtractor::new();
+        let terms = (0..corpus.len())
+            .map(|d| {
+                let text = without_links(&format!("{} {}", corpus.titles[d], corpus.leads[d]));
+                extractor.terms(&text, &corpus.langs[d])
+            })
+            .collect();
+        DocTerms { extractor, terms }
+    }
+}
+
+/// Text without URLs and markdown image links: their pieces ("http", "t",
+/// "co", CDN paths) are not words of the topic.
+fn without_links(text: &str) -> String {
+    text.split_whitespace()
+        .filter(|w| {
+            let w = w.trim_start_matches(['(', '[', '!', '<', '"']);
+            !(w.starts_with("http://")
+                || w.starts_with("https://")
+                || w.starts_with("www.")
+                || w.contains("](http"))
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 #[cfg(test)]

@@ -18,6 +18,7 @@ use crate::topics::{Corpus, TopicState};
 /// Clustering state that moves forward through time.
 pub struct Replay<'a> {
     corpus: &'a Corpus,
+    terms: &'a DocTerms,
     windows: Vec<(i64, Range<usize>)>,
     next: usize,
     state: TopicState,
@@ -26,9 +27,15 @@ pub struct Replay<'a> {
 }
 
 impl<'a> Replay<'a> {
-    pub fn new(corpus: &'a Corpus, window: Window, config: &'a TopicsConfig) -> Replay<'a> {
+    pub fn new(
+        corpus: &'a Corpus,
+        terms: &'a DocTerms,
+        window: Window,
+        config: &'a TopicsConfig,
+    ) -> Replay<'a> {
         Replay {
             corpus,
+            terms,
             windows: corpus.windows(window),
             next: 0,
             state: TopicState::default(),
@@ -44,14 +51,20 @@ impl<'a> Replay<'a> {
         while self.next < self.windows.len() && self.windows[self.next].0 < now {
             let (key, range) = self.windows[self.next].clone();
             self.state
-                .process_window(self.corpus, key, range, self.config);
+                .process_window(self.corpus, self.terms, key, range, self.config);
             self.next += 1;
         }
         let docs = self.corpus.published.partition_point(|&t| t <= as_of);
         let mut state = self.state.clone();
         if let Some((key, range)) = self.windows.get(self.next) {
             if *key == now && range.start < docs {
-                state.process_window(self.corpus, *key, range.start..docs, self.config);
+                state.process_window(
+                    self.corpus,
+                    self.terms,
+                    *key,
+                    range.start..docs,
+                    self.config,
+                );
             }
         }
         (state, docs)
@@ -239,7 +252,7 @@ pub fn backtest(
     signals: &SignalsConfig,
     mut progress: impl FnMut(usize),
 ) -> Result<BacktestReport> {
-    let mut replay = Replay::new(corpus, window, topics);
+    let mut replay = Replay::new(corpus, terms, window, topics);
     let mut results: Vec<EventResult> = events
         .events
         .iter()

@@ -22,7 +22,7 @@ use serde::Serialize;
 
 use crate::config::{SignalsConfig, TopicsConfig, Window};
 use crate::error::Result;
-use crate::terms::{Term, TermExtractor};
+pub use crate::terms::DocTerms;
 use crate::topics::labels::{self, TopicLabel};
 use crate::topics::{Corpus, TopicEvent, TopicState, UNASSIGNED};
 use crate::trends::{self, Occurrence, Trend};
@@ -169,40 +169,6 @@ pub struct SignalReport {
     /// term detector alone would have said (backtests compare the two).
     #[serde(skip)]
     pub term_signals: Vec<Signal>,
-}
-
-/// Terms of every corpus document (title and the start of the text).
-pub struct DocTerms {
-    pub extractor: TermExtractor,
-    pub terms: Vec<Vec<Term>>,
-}
-
-impl DocTerms {
-    pub fn extract(corpus: &Corpus) -> DocTerms {
-        let mut extractor = TermExtractor::new();
-        let terms = (0..corpus.len())
-            .map(|d| {
-                let text = without_links(&format!("{} {}", corpus.titles[d], corpus.leads[d]));
-                extractor.terms(&text, &corpus.langs[d])
-            })
-            .collect();
-        DocTerms { extractor, terms }
-    }
-}
-
-/// Text without URLs and markdown image links: their pieces ("http", "t",
-/// "co", CDN paths) are not words of the topic.
-fn without_links(text: &str) -> String {
-    text.split_whitespace()
-        .filter(|w| {
-            let w = w.trim_start_matches(['(', '[', '!', '<', '"']);
-            !(w.starts_with("http://")
-                || w.starts_with("https://")
-                || w.starts_with("www.")
-                || w.contains("](http"))
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
 }
 
 /// What an analysis needs of the documents before its corpus: a run from a
@@ -715,12 +681,14 @@ pub fn classify(
         && t.growth >= cfg.strong_growth
         && age_windows >= cfg.strong_min_age
         && t.recent_docs as usize >= cfg.strong_min_docs.max(cfg.min_docs)
+        && t.baseline_rate >= cfg.strong_min_baseline
     {
         let why = format!(
-            "strong: visibility >= {}, growth >= {:.2}x and >= {} recent docs, active {age_windows} windows; {numbers}",
+            "strong: visibility >= {}, growth >= {:.2}x and >= {} recent docs, active {age_windows} windows with a baseline >= {:.1} docs/window; {numbers}",
             pct(cfg.strong_visibility),
             cfg.strong_growth,
-            cfg.strong_min_docs
+            cfg.strong_min_docs,
+            cfg.strong_min_baseline
         );
         return Some((Class::Strong, why));
     }
@@ -747,11 +715,28 @@ pub fn classify(
         );
         return Some((Class::Noise, why));
     }
-    if growing && t.visibility >= cfg.strong_visibility && age_windows < cfg.strong_min_age {
-        // Sudden: new or fast-growing and already highly visible (a crisis).
+    let quiet = t.baseline_rate < cfg.strong_min_baseline;
+    if growing
+        && t.visibility >= cfg.strong_visibility
+        && (age_windows < cfg.strong_min_age || quiet)
+    {
+        // Sudden: new or fast-growing and already highly visible (a crisis),
+        // or a quiet topic erupting (a new event of a known kind).
+        let when = if age_windows < cfg.strong_min_age {
+            format!("within {age_windows} windows of first sight")
+        } else {
+            format!(
+                "from a quiet baseline (< {:.1} docs/window)",
+                cfg.strong_min_baseline
+            )
+        };
         let why = format!(
-            "emerging: sudden, {} with visibility >= {} within {age_windows} windows of first sight; {numbers}",
-            if is_new { "new".to_string() } else { format!("growth >= {:.2}x", cfg.weak_growth) },
+            "emerging: sudden, {} with visibility >= {} {when}; {numbers}",
+            if is_new {
+                "new".to_string()
+            } else {
+                format!("growth >= {:.2}x", cfg.weak_growth)
+            },
             pct(cfg.strong_visibility)
         );
         return Some((Class::Emerging, why));

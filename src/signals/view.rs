@@ -182,11 +182,8 @@ impl View {
         // Cluster the windows after the checkpoint.
         let t = Instant::now();
         let from_checkpoint = start.as_ref().map(|c| c.window_key);
-        let (mut state, prefix, mut term_first) = match start {
-            Some(c) => {
-                let (state, prefix) = c.state.into_local(offset);
-                (state, prefix, c.term_first)
-            }
+        let (mut state, prefix) = match start {
+            Some(c) => c.state.into_local(offset),
             None => Default::default(),
         };
         let present = store
@@ -202,15 +199,7 @@ impl View {
                 partial = Some((key, range));
                 break;
             }
-            state.process_window(&corpus, key, range.clone(), topics);
-            for d in range.clone() {
-                for term in &terms.terms[d] {
-                    let stem = terms.extractor.stem(term.stem);
-                    if !term_first.contains_key(stem) {
-                        term_first.insert(stem.to_string(), corpus.published[d]);
-                    }
-                }
-            }
+            state.process_window(&corpus, &terms, key, range, topics);
             let on_grid = key % grid(window) == 0;
             let trailing = present && key >= now - 2;
             if !(on_grid || trailing) {
@@ -219,7 +208,6 @@ impl View {
             let checkpoint = Checkpoint {
                 window_key: key,
                 state: state.to_global(&prefix),
-                term_first: term_first.clone(),
             };
             let w = &windows[windows
                 .binary_search_by_key(&key, |w| w.key)
@@ -241,13 +229,13 @@ impl View {
             }
         }
         if let Some((key, range)) = partial {
-            state.process_window(&corpus, key, range, topics);
+            state.process_window(&corpus, &terms, key, range, topics);
         }
         timings.cluster = t.elapsed().as_secs_f64();
 
         let mut before = Before {
             docs: offset,
-            term_first,
+            term_first: state.term_first.clone(),
             ..Before::default()
         };
         for (d, &t) in prefix.iter().enumerate() {

@@ -19,7 +19,7 @@ use super::{Topic, TopicEvent, TopicState, UNASSIGNED};
 use crate::config::{TopicsConfig, Window};
 
 /// Bumped whenever the encoding or the clustering changes meaning.
-const FORMAT: u32 = 1;
+const FORMAT: u32 = 3;
 const MAGIC: &[u8; 4] = b"WSCK";
 
 /// Topic state after the documents of every window up to `window_key`.
@@ -29,8 +29,6 @@ pub struct Checkpoint {
     /// Assignments are by global document index: the position of a document
     /// in (published, id) order among all documents with vectors.
     pub state: TopicState,
-    /// First publication time of every term (by stem) up to the window's end.
-    pub term_first: HashMap<String, i64>,
 }
 
 /// The key checkpoints are saved under: the settings that shape the clustering.
@@ -73,6 +71,7 @@ impl TopicState {
             assignment,
             events: self.events.clone(),
             pending: self.pending.iter().map(|&d| d + offset).collect(),
+            term_first: self.term_first.clone(),
         }
     }
 
@@ -114,6 +113,10 @@ impl Writer {
     }
     fn opt(&mut self, v: Option<u32>) {
         self.u32(v.unwrap_or(UNASSIGNED));
+    }
+    fn text(&mut self, v: &str) {
+        self.u64(v.len() as u64);
+        self.0.extend_from_slice(v.as_bytes());
     }
 }
 
@@ -158,6 +161,10 @@ impl Reader<'_> {
         let v = self.u32()?;
         Some((v != UNASSIGNED).then_some(v))
     }
+    fn text(&mut self) -> Option<String> {
+        let len = self.len()?;
+        Some(std::str::from_utf8(self.take(len)?).ok()?.to_string())
+    }
 }
 
 impl Checkpoint {
@@ -179,6 +186,7 @@ impl Checkpoint {
             w.f32s(&[t.novelty, t.weight]);
             w.f32s(&t.sum);
             w.f32s(&t.centroid);
+            w.text(t.name.as_deref().unwrap_or(""));
         }
         w.u64(s.assignment.len() as u64);
         for &a in &s.assignment {
@@ -208,12 +216,11 @@ impl Checkpoint {
         for &p in &s.pending {
             w.u64(p as u64);
         }
-        let mut terms: Vec<(&String, &i64)> = self.term_first.iter().collect();
+        let mut terms: Vec<(&String, &i64)> = s.term_first.iter().collect();
         terms.sort();
         w.u64(terms.len() as u64);
         for (stem, &ts) in terms {
-            w.u64(stem.len() as u64);
-            w.0.extend_from_slice(stem.as_bytes());
+            w.text(stem);
             w.i64(ts);
         }
         w.0
@@ -246,6 +253,7 @@ impl Checkpoint {
                 weight: nw[1],
                 sum: r.f32s(dims)?,
                 centroid: r.f32s(dims)?,
+                name: Some(r.text()?).filter(|n| !n.is_empty()),
             });
         }
         let n = r.len()?;
@@ -280,8 +288,7 @@ impl Checkpoint {
         let n = r.len()?;
         let mut term_first = HashMap::with_capacity(n);
         for _ in 0..n {
-            let len = r.len()?;
-            let stem = std::str::from_utf8(r.take(len)?).ok()?.to_string();
+            let stem = r.text()?;
             term_first.insert(stem, r.i64()?);
         }
         if !r.0.is_empty() {
@@ -294,8 +301,8 @@ impl Checkpoint {
                 assignment,
                 events,
                 pending,
+                term_first,
             },
-            term_first,
         })
     }
 }
@@ -316,6 +323,7 @@ mod tests {
             merged_into: (id == 1).then_some(0),
             parent: (id == 2).then_some(0),
             novelty: 0.125,
+            name: (id == 0).then(|| "koronavirus".to_string()),
         };
         let c = Checkpoint {
             window_key: 104,
@@ -339,8 +347,8 @@ mod tests {
                     },
                 ],
                 pending: vec![1],
+                term_first: [("kasvu".to_string(), 5), ("growth".to_string(), -7)].into(),
             },
-            term_first: [("kasvu".to_string(), 5), ("growth".to_string(), -7)].into(),
         };
         let bytes = c.encode();
         assert_eq!(Checkpoint::decode(&bytes), Some(c.clone()));
@@ -360,6 +368,7 @@ mod tests {
             assignment: vec![0, 0, UNASSIGNED, 1, UNASSIGNED],
             events: Vec::new(),
             pending: vec![4],
+            term_first: [("uusi".to_string(), 3)].into(),
         };
         let (local, prefix) = state.clone().into_local(2);
         assert_eq!(prefix, vec![0, 0]);

@@ -9,10 +9,17 @@
 //! published up to the end of `w`:
 //!
 //! 1. each document joins the closest topic active in recent windows when
-//!    its cosine to the topic's centroid reaches `join_threshold`;
+//!    its mean cosine to the topic's documents reaches `join_threshold`, or
+//!    a topic founded on a name the document carries (see 2b) at
+//!    `attach_threshold`;
 //! 2. the rest, with the previous window's leftovers, are clustered
 //!    greedily in publication order; clusters of `min_topic_docs` become new
 //!    topics (a **birth**, with its novelty: distance to every older topic);
+//!    2b. leftovers that share a term never seen before (a new hashtag, place
+//!    or disease name) found a topic named after it when they reach
+//!    `attach_threshold` together: short, mixed-language texts about a new
+//!    event (tweets about a typhoon in English and Tagalog) are often less
+//!    similar than the new name says they are;
 //! 3. leftovers still join a topic at the lower `attach_threshold`; what
 //!    remains is an outlier (and may found a topic in the next window);
 //! 4. centroids move with decaying weight (topics drift);
@@ -25,6 +32,7 @@
 pub mod checkpoint;
 pub mod labels;
 
+use std::collections::HashMap;
 use std::ops::Range;
 
 use serde::Serialize;
@@ -32,6 +40,7 @@ use serde::Serialize;
 use crate::config::{TopicsConfig, Window};
 use crate::error::Result;
 use crate::store::Store;
+use crate::terms::DocTerms;
 
 /// No topic.
 pub const UNASSIGNED: u32 = u32::MAX;
@@ -185,6 +194,9 @@ pub struct Topic {
     pub parent: Option<u32>,
     /// 1 - the highest cosine to any older topic at birth.
     pub novelty: f32,
+    /// The new term (stem) the topic was founded on, if any: documents that
+    /// carry it join the topic at the lower threshold.
+    pub name: Option<String>,
 }
 
 impl Topic {
@@ -203,6 +215,9 @@ pub struct TopicState {
     pub events: Vec<TopicEvent>,
     /// Unassigned documents of the last window, which may still found a topic.
     pending: Vec<usize>,
+    /// First publication time of every term (by stem) seen so far: a term
+    /// not seen before is a new name (a hashtag, a place, a disease).
+    pub term_first: HashMap<String, i64>,
 }
 
 impl TopicState {
@@ -235,6 +250,7 @@ impl TopicState {
     pub fn process_window(
         &mut self,
         corpus: &Corpus,
+        terms: &DocTerms,
         key: i64,
         docs: Range<usize>,
         config: &TopicsConfig,
@@ -261,8 +277,28 @@ impl TopicState {
                 }
             }
         }
+        let named: HashMap<&str, Vec<usize>> =
+            active
+                .iter()
+                .enumerate()
+                .fold(HashMap::new(), |mut map, (col, &t)| {
+                    if let Some(name) = &self.topics[t as usize].name {
+                        map.entry(name.as_str()).or_default().push(col);
+                    }
+                    map
+                });
         for (row, &doc) in window_docs.iter().enumerate() {
-            if best[row].0 >= config.join_threshold {
+            // A topic founded on a name this document carries, when close enough.
+            let by_name = terms.terms[doc]
+                .iter()
+                .filter_map(|t| named.get(terms.extractor.stem(t.stem)))
+                .flatten()
+                .map(|&col| (sims[row * active.len() + col], active[col]))
+                .filter(|&(s, _)| s >= config.attach_threshold)
+                .max_by(|a, b| a.0.total_cmp(&b.0).then(b.1.cmp(&a.1)));
+            if let Some((_, topic)) = by_name {
+                self.assignment[doc] = topic;
+            } else if best[row].0 >= config.join_threshold {
                 self.assignment[doc] = best[row].1;
             }
         }
@@ -282,35 +318,28 @@ impl TopicState {
             if members.len() < config.min_topic_docs || !members.iter().any(|d| docs.contains(d)) {
                 continue;
             }
-            let id = self.topics.len() as u32;
-            let mut sum = vec![0.0f32; dims];
-            for &d in &members {
-                add(&mut sum, corpus.vector(d));
-                self.assignment[d] = id;
+            self.found(corpus, &members, key, None);
+        }
+        // 2b. leftovers that share a term never seen before them found a
+        // topic at the lower threshold: a new name shared by several
+        // documents is evidence of a new story that short, mixed-language
+        // texts do not always carry in their embeddings.
+        for (name, members) in self.new_name_groups(corpus, terms, &candidates, &docs, config) {
+            let sum = sum_of(corpus, &members);
+            let n = members.len() as f32;
+            let mean_pairwise = (dot(&sum, &sum) - n) / (n * (n - 1.0));
+            if mean_pairwise >= config.attach_threshold {
+                self.found(corpus, &members, key, Some(name));
             }
-            let centroid = normalized(&sum);
-            let novelty = 1.0
-                - self
-                    .topics
-                    .iter()
-                    .filter(|t| t.merged_into.is_none())
-                    .map(|t| dot(&t.centroid, &centroid))
-                    .fold(0.0f32, f32::max);
-            self.topics.push(Topic {
-                id,
-                sum: vec![0.0; dims],
-                weight: 0.0,
-                centroid,
-                born: key,
-                last: key,
-                merged_into: None,
-                parent: None,
-                novelty,
-            });
-            self.events.push(TopicEvent::Birth {
-                window: key,
-                topic: id,
-            });
+        }
+        for d in docs.clone() {
+            for term in &terms.terms[d] {
+                let stem = terms.extractor.stem(term.stem);
+                if !self.term_first.contains_key(stem) {
+                    self.term_first
+                        .insert(stem.to_string(), corpus.published[d]);
+                }
+            }
         }
         // 3. attach leftovers at the lower threshold (existing and newborn topics)
         let newborn: Vec<u32> = (born_from as u32..self.topics.len() as u32).collect();
@@ -363,6 +392,90 @@ impl TopicState {
             self.maybe_split(corpus, t, &members, key, config);
         }
         self.merge_close(key, &touched, config);
+    }
+
+    /// A new topic of `members` (born in window `key`).
+    fn found(&mut self, corpus: &Corpus, members: &[usize], key: i64, name: Option<String>) {
+        let id = self.topics.len() as u32;
+        let mut sum = vec![0.0f32; corpus.dims];
+        for &d in members {
+            add(&mut sum, corpus.vector(d));
+            self.assignment[d] = id;
+        }
+        let centroid = normalized(&sum);
+        let novelty = 1.0
+            - self
+                .topics
+                .iter()
+                .filter(|t| t.merged_into.is_none())
+                .map(|t| dot(&t.centroid, &centroid))
+                .fold(0.0f32, f32::max);
+        self.topics.push(Topic {
+            id,
+            sum: vec![0.0; corpus.dims],
+            weight: 0.0,
+            centroid,
+            born: key,
+            last: key,
+            merged_into: None,
+            parent: None,
+            novelty,
+            name,
+        });
+        self.events.push(TopicEvent::Birth {
+            window: key,
+            topic: id,
+        });
+    }
+
+    /// Unassigned `candidates` grouped by a term none of the documents
+    /// before them had, largest groups first; each group has at least
+    /// `min_topic_docs` documents, one of them in `window`, and a document
+    /// is in one group at most.
+    fn new_name_groups(
+        &self,
+        corpus: &Corpus,
+        terms: &DocTerms,
+        candidates: &[usize],
+        window: &Range<usize>,
+        config: &TopicsConfig,
+    ) -> Vec<(String, Vec<usize>)> {
+        let unassigned: Vec<usize> = candidates
+            .iter()
+            .copied()
+            .filter(|&d| self.assignment[d] == UNASSIGNED)
+            .collect();
+        // New: first seen no earlier than the earliest of these documents
+        // (pending documents of the previous window registered theirs then).
+        let Some(since) = unassigned.iter().map(|&d| corpus.published[d]).min() else {
+            return Vec::new();
+        };
+        let mut by_term: HashMap<u32, Vec<usize>> = HashMap::new();
+        for &d in &unassigned {
+            for term in &terms.terms[d] {
+                let first = self.term_first.get(terms.extractor.stem(term.stem));
+                if first.is_none_or(|&ts| ts >= since) {
+                    by_term.entry(term.stem).or_default().push(d);
+                }
+            }
+        }
+        let mut groups: Vec<(&str, Vec<usize>)> = by_term
+            .into_iter()
+            .filter(|(_, members)| members.len() >= config.min_topic_docs)
+            .map(|(stem, members)| (terms.extractor.stem(stem), members))
+            .collect();
+        groups.sort_by(|a, b| b.1.len().cmp(&a.1.len()).then(a.0.cmp(b.0)));
+        let mut taken = std::collections::HashSet::new();
+        let mut out = Vec::new();
+        for (name, members) in groups {
+            let free: Vec<usize> = members.into_iter().filter(|d| !taken.contains(d)).collect();
+            if free.len() < config.min_topic_docs || !free.iter().any(|d| window.contains(d)) {
+                continue;
+            }
+            taken.extend(free.iter().copied());
+            out.push((name.to_string(), free));
+        }
+        out
     }
 
     fn absorb(&mut self, corpus: &Corpus, t: u32, members: &[usize], key: i64, decay: f32) {
@@ -448,6 +561,7 @@ impl TopicState {
             merged_into: None,
             parent: Some(t),
             novelty,
+            name: None,
         });
         self.events.push(TopicEvent::Split {
             window: key,
@@ -502,10 +616,15 @@ impl TopicState {
 }
 
 /// Runs the clustering over every window of `corpus`, up to the end.
-pub fn cluster(corpus: &Corpus, window: Window, config: &TopicsConfig) -> TopicState {
+pub fn cluster(
+    corpus: &Corpus,
+    terms: &DocTerms,
+    window: Window,
+    config: &TopicsConfig,
+) -> TopicState {
     let mut state = TopicState::default();
     for (key, range) in corpus.windows(window) {
-        state.process_window(corpus, key, range, config);
+        state.process_window(corpus, terms, key, range, config);
     }
     state
 }
@@ -662,7 +781,7 @@ mod tests {
             attach_threshold: 0.9,
             ..Default::default()
         };
-        let state = cluster(&corpus, Window::Week, &config);
+        let state = cluster(&corpus, &DocTerms::extract(&corpus), Window::Week, &config);
         let a = state.resolved_assignment();
         let first_week: Vec<u32> = a[..5].to_vec();
         assert!(first_week.iter().all(|&t| t == 0), "{a:?}");
@@ -685,8 +804,57 @@ mod tests {
             ]
         );
         // deterministic
-        let again = cluster(&corpus, Window::Week, &config);
+        let again = cluster(&corpus, &DocTerms::extract(&corpus), Window::Week, &config);
         assert_eq!(again.resolved_assignment(), a);
+    }
+
+    #[test]
+    fn a_new_name_shared_by_loosely_similar_documents_founds_a_topic() {
+        // Three documents with pairwise cosine 0.845: below new_topic_threshold
+        // (0.86), above attach_threshold (0.84).
+        let corpus_with = |titles: [&str; 3]| {
+            let dims = 8;
+            let mut c = Corpus {
+                dims,
+                sources: vec!["s".into()],
+                ..Default::default()
+            };
+            for (i, title) in titles.iter().enumerate() {
+                let mut v = vec![0.0f32; dims];
+                v[0] = 0.845f32.sqrt();
+                v[i + 1] = 0.155f32.sqrt();
+                c.vectors.extend(v);
+                c.ids.push(format!("d{i}"));
+                c.published.push(i as i64 * 3_600);
+                c.source.push(0);
+                c.titles.push(title.to_string());
+                c.leads.push(String::new());
+                c.urls.push(None);
+                c.langs.push("en".into());
+            }
+            c
+        };
+        let config = TopicsConfig::default();
+        let named = corpus_with([
+            "Tropical depression #MaringPH issued",
+            "Huling namataan ang TD #MaringPH",
+            "MaringPH moving east southeast",
+        ]);
+        let state = cluster(&named, &DocTerms::extract(&named), Window::Week, &config);
+        assert_eq!(state.resolved_assignment(), vec![0, 0, 0]);
+        assert_eq!(state.topics[0].name.as_deref(), Some("maringph"));
+        let unnamed = corpus_with([
+            "Tropical depression issued",
+            "Huling namataan ang TD",
+            "Moving east southeast",
+        ]);
+        let state = cluster(
+            &unnamed,
+            &DocTerms::extract(&unnamed),
+            Window::Week,
+            &config,
+        );
+        assert_eq!(state.resolved_assignment(), vec![UNASSIGNED; 3]);
     }
 
     #[test]
@@ -699,7 +867,7 @@ mod tests {
             attach_threshold: 0.9,
             ..Default::default()
         };
-        let state = cluster(&corpus, Window::Week, &config);
+        let state = cluster(&corpus, &DocTerms::extract(&corpus), Window::Week, &config);
         assert_eq!(state.resolved_assignment(), vec![0, 0, 0]);
     }
 
@@ -725,7 +893,7 @@ mod tests {
             merge_threshold: 0.6,
             ..Default::default()
         };
-        let state = cluster(&corpus, Window::Week, &config);
+        let state = cluster(&corpus, &DocTerms::extract(&corpus), Window::Week, &config);
         let births = state
             .events
             .iter()
@@ -750,7 +918,7 @@ mod tests {
             merge_threshold: 0.9,
             ..config
         };
-        let apart = cluster(&corpus, Window::Week, &strict);
+        let apart = cluster(&corpus, &DocTerms::extract(&corpus), Window::Week, &strict);
         assert_eq!(
             apart
                 .topics
