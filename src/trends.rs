@@ -45,6 +45,12 @@ pub struct Trend {
     pub growth: f64,
     /// Growth one window earlier.
     pub growth_prev: f64,
+    /// Mean documents per window over the whole history before the recent windows...
+    pub history_rate: f64,
+    /// ...and the recent rate against it, smoothed like `growth`: growth over
+    /// the long run, which a topic at a high plateau keeps when it no longer
+    /// grows against its last few windows.
+    pub growth_long: f64,
     pub acceleration: f64,
     /// Share of all documents in the recent windows.
     pub visibility: f64,
@@ -181,6 +187,9 @@ pub fn compute(
         .with_columns([
             over(col("docs").rolling_sum(fixed(recent)))?.alias("recent"),
             baseline_mean("docs")?.alias("baseline"),
+            over(col("docs").shift(lit(recent as i64)).mean())?
+                .fill_null(lit(0.0))
+                .alias("history_rate"),
             recent_mean("share")?.alias("vis"),
             baseline_mean("share")?.alias("vis_base"),
             over(col("dov_w").mean())?.alias("dov"),
@@ -190,9 +199,13 @@ pub fn compute(
             recent_mean("dod_w")?.alias("dod_recent"),
             baseline_mean("dod_w")?.alias("dod_base"),
         ])
-        .with_columns([((col("recent") / lit(recent as f64) + lit(alpha))
-            / (col("baseline") + lit(alpha)))
-        .alias("growth")])
+        .with_columns([
+            ((col("recent") / lit(recent as f64) + lit(alpha)) / (col("baseline") + lit(alpha)))
+                .alias("growth"),
+            ((col("recent") / lit(recent as f64) + lit(alpha))
+                / (col("history_rate") + lit(alpha)))
+            .alias("growth_long"),
+        ])
         .with_columns([over(col("growth").shift(lit(1)))?
             .fill_null(lit(1.0))
             .alias("growth_prev")])
@@ -234,6 +247,7 @@ pub fn compute(
         f64s("dod_base")?,
     );
     let sources = f64s("sources_recent")?;
+    let (history_rate, growth_long) = (f64s("history_rate")?, f64s("growth_long")?);
     // Smoothing for DoV/DoD growth: `alpha` documents in an average window.
     let mean_total = totals.iter().map(|&t| t as f64).sum::<f64>() / history as f64;
     let eps = alpha / mean_total.max(1.0);
@@ -249,6 +263,8 @@ pub fn compute(
             baseline_rate,
             growth: growth[last],
             growth_prev: growth_prev[last],
+            history_rate: history_rate[last],
+            growth_long: growth_long[last],
             acceleration: growth[last] - growth_prev[last],
             visibility: vis[last],
             visibility_baseline: vis_base[last],

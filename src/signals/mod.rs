@@ -678,15 +678,16 @@ pub fn classify(
     );
     let min_docs = cfg.min_docs as u32;
     if t.visibility >= cfg.strong_visibility
-        && t.growth >= cfg.strong_growth
+        && t.growth.max(t.growth_long) >= cfg.strong_growth
         && age_windows >= cfg.strong_min_age
         && t.recent_docs as usize >= cfg.strong_min_docs.max(cfg.min_docs)
         && t.baseline_rate >= cfg.strong_min_baseline
     {
         let why = format!(
-            "strong: visibility >= {}, growth >= {:.2}x and >= {} recent docs, active {age_windows} windows with a baseline >= {:.1} docs/window; {numbers}",
+            "strong: visibility >= {}, growth >= {:.2}x (recent or over the history: {:.2}x) and >= {} recent docs, active {age_windows} windows with a baseline >= {:.1} docs/window; {numbers}",
             pct(cfg.strong_visibility),
             cfg.strong_growth,
+            t.growth_long,
             cfg.strong_min_docs,
             cfg.strong_min_baseline
         );

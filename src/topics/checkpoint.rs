@@ -31,14 +31,33 @@ pub struct Checkpoint {
     pub state: TopicState,
 }
 
-/// The key checkpoints are saved under: the settings that shape the clustering.
+/// The key checkpoints are saved under: the settings that shape the
+/// clustering, and the build of this program (a rebuilt program may cluster
+/// differently, so it starts afresh once).
 pub fn config_key(model: &str, window: Window, config: &TopicsConfig) -> String {
     let text = format!(
-        "{FORMAT}\n{}\n{model}\n{}\n{config:?}",
+        "{FORMAT}\n{}\n{}\n{model}\n{}\n{config:?}",
         env!("CARGO_PKG_VERSION"),
+        build_id(),
         window.name()
     );
     blake3::hash(text.as_bytes()).to_hex()[..32].to_string()
+}
+
+/// Size and modification time of the running executable.
+fn build_id() -> String {
+    let meta = std::env::current_exe().and_then(std::fs::metadata);
+    match meta {
+        Ok(m) => {
+            let modified = m
+                .modified()
+                .ok()
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .map_or(0, |d| d.as_nanos());
+            format!("{}-{modified}", m.len())
+        }
+        Err(_) => "unknown".to_string(),
+    }
 }
 
 /// Running fingerprint of documents in (published, id) order.
