@@ -717,7 +717,11 @@ pub fn classify(
         return Some((Class::Noise, why));
     }
     let quiet = t.baseline_rate < cfg.strong_min_baseline;
+    // A handful of documents is a weak signal whatever its share: in a thin
+    // window (a small corpus, a quiet day) three documents can be 10%.
+    let thin = (t.recent_docs as usize) < cfg.strong_min_docs;
     if growing
+        && !thin
         && t.visibility >= cfg.strong_visibility
         && (age_windows < cfg.strong_min_age || quiet)
     {
@@ -751,16 +755,18 @@ pub fn classify(
         );
         return Some((Class::Emerging, why));
     }
-    if growing && t.visibility < cfg.strong_visibility {
+    if growing && (t.visibility < cfg.strong_visibility || thin) {
         let reason = if is_new {
             "new".to_string()
         } else {
             format!("growth >= {:.2}x", cfg.weak_growth)
         };
-        let why = format!(
-            "weak: {reason}, visibility below {}; {numbers}",
-            pct(cfg.strong_visibility)
-        );
+        let small = if thin {
+            format!("fewer than {} recent docs", cfg.strong_min_docs)
+        } else {
+            format!("visibility below {}", pct(cfg.strong_visibility))
+        };
+        let why = format!("weak: {reason}, {small}; {numbers}");
         return Some((Class::Weak, why));
     }
     None

@@ -85,10 +85,22 @@ pub fn label(
         .cloned()
         .collect::<Vec<_>>()
         .join(", ");
+    let examples = representative(corpus, members, examples);
+    // No keyword is shared widely enough: the most representative title names it.
+    let label = match examples.first() {
+        Some(&d) if label.is_empty() => {
+            let title = crate::signals::one_line(&corpus.titles[d]);
+            match title.char_indices().nth(60) {
+                Some((cut, _)) => format!("{}…", &title[..cut]),
+                None => title,
+            }
+        }
+        _ => label,
+    };
     TopicLabel {
         keywords,
         label,
-        examples: representative(corpus, members, examples),
+        examples,
     }
 }
 
