@@ -69,6 +69,34 @@ pub fn run(ctx: &Context, which: BenchKind, out: &mut dyn Write) -> Result<Outco
             }
             Ok(Outcome::Success)
         }
+        BenchKind::Extract { json } => {
+            let shared = crate::shared_dir();
+            let e = crate::extract::eval::evaluate(&shared)?;
+            if json {
+                serde_json::to_writer_pretty(&mut *out, &e)
+                    .map_err(|e| Error::io("<stdout>", e.into()))?;
+                writeln!(out).map_err(|e| Error::io("<stdout>", e))?;
+                return Ok(Outcome::Success);
+            }
+            let pct = |a: usize, b: usize| 100.0 * a as f64 / b.max(1) as f64;
+            writeln!(
+                out,
+                "article-extraction-benchmark ({} pages): precision {:.4}, recall {:.4}, F1 {:.4}\n\
+                 trafilatura evaluation ({} pages): must-have found {}/{} ({:.1}%), must-not-have absent {}/{} ({:.1}%)\n\
+                 \x20 Finnish pages: must-have found {}/{} ({:.1}%), must-not-have absent {}/{} ({:.1}%)\n\
+                 \x20 publication day right {}/{} ({:.1}%)\n\
+                 speed: {} pages in {:.2} s, {:.0} pages/s (one thread)",
+                e.aeb_pages, e.precision, e.recall, e.f1,
+                e.trafilatura_pages, e.with_found, e.with_total, pct(e.with_found, e.with_total),
+                e.without_absent, e.without_total, pct(e.without_absent, e.without_total),
+                e.finnish_with_found, e.finnish_with_total, pct(e.finnish_with_found, e.finnish_with_total),
+                e.finnish_without_absent, e.finnish_without_total, pct(e.finnish_without_absent, e.finnish_without_total),
+                e.date_correct, e.date_total, pct(e.date_correct, e.date_total),
+                e.pages, e.seconds, e.pages_per_second
+            )
+            .map_err(|e| Error::io("<stdout>", e))?;
+            Ok(Outcome::Success)
+        }
         BenchKind::Signals {
             docs,
             add,

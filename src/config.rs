@@ -23,6 +23,7 @@ pub struct Config {
     pub model: ModelConfig,
     pub topics: TopicsConfig,
     pub signals: SignalsConfig,
+    pub crawler: CrawlerConfig,
 }
 
 impl Default for Config {
@@ -34,6 +35,7 @@ impl Default for Config {
             model: ModelConfig::default(),
             topics: TopicsConfig::default(),
             signals: SignalsConfig::default(),
+            crawler: CrawlerConfig::default(),
         }
     }
 }
@@ -66,6 +68,63 @@ impl Default for ImportConfig {
             max_record_bytes: 64 * 1024 * 1024,
             max_future_hours: 24,
             detect_languages: vec!["fi".into(), "en".into(), "sv".into()],
+        }
+    }
+}
+
+/// How collectors behave on other people's servers (see `crate::collect`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CrawlerConfig {
+    /// Sent with every request, with `contact` appended in parentheses.
+    pub user_agent: String,
+    /// How a site can reach the operator (a URL or mailto:); empty leaves it out.
+    pub contact: String,
+    /// At most one request per host per this many seconds (a larger robots.txt Crawl-delay wins).
+    pub min_delay_seconds: f64,
+    /// Requests in flight at once, across hosts.
+    pub concurrency: usize,
+    pub timeout_seconds: f64,
+    /// Bodies larger than this are abandoned.
+    pub max_body_bytes: usize,
+    pub max_redirects: usize,
+    /// Retries after 429, 5xx, timeouts and connection errors...
+    pub retries: u32,
+    /// ...waiting this long before the first, doubling each time (Retry-After wins when longer).
+    pub retry_base_seconds: f64,
+    /// A longer Retry-After fails the URL for this run instead of stalling it.
+    pub max_retry_after_seconds: u64,
+    /// robots.txt is fetched again after this long.
+    pub robots_ttl_hours: f64,
+    /// Items (articles, posts) a source takes per run at most (`--limit` overrides).
+    pub max_items_per_source: usize,
+}
+
+impl Default for CrawlerConfig {
+    fn default() -> Self {
+        CrawlerConfig {
+            user_agent: format!("weaksignal/{}", env!("CARGO_PKG_VERSION")),
+            contact: String::new(),
+            min_delay_seconds: 1.0,
+            concurrency: 8,
+            timeout_seconds: 20.0,
+            max_body_bytes: 5 * 1024 * 1024,
+            max_redirects: 5,
+            retries: 3,
+            retry_base_seconds: 1.0,
+            max_retry_after_seconds: 120,
+            robots_ttl_hours: 24.0,
+            max_items_per_source: 200,
+        }
+    }
+}
+
+impl CrawlerConfig {
+    pub fn user_agent_header(&self) -> String {
+        if self.contact.trim().is_empty() {
+            self.user_agent.clone()
+        } else {
+            format!("{} (+{})", self.user_agent, self.contact.trim())
         }
     }
 }

