@@ -38,6 +38,9 @@ fn init_logging(cli: &Cli) {
         (false, 1) => "info,weaksignal=debug",
         _ => "debug,weaksignal=trace",
     };
+    // The HTML parser reports every quirk of scraped pages ("foster parenting
+    // not implemented"); they are the pages' problems, not the operator's.
+    let default = format!("{default},html5ever=error");
     let filter =
         EnvFilter::try_from_env("WEAKSIGNAL_LOG").unwrap_or_else(|_| EnvFilter::new(default));
     let builder = tracing_subscriber::fmt()
