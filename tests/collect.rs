@@ -134,6 +134,25 @@ async fn handle(State(state): State<Arc<Mutex<ServerState>>>, request: Request) 
         "/articles/1.html" => ok(html, readability_page("bbc-1")),
         "/articles/2.html" => ok(html, readability_page("guardian-1")),
         "/articles/3.html" => ok(html, readability_page("nytimes-1")),
+        // The first article again, syndicated under another address.
+        "/syndicated/1.html" => ok(html, readability_page("bbc-1")),
+        p if p.starts_with("/slow-article/") => {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            // Twelve different real articles (identical ones would be near-duplicates).
+            const PAGES: [&str; 12] = [
+                "aclu", "ars-1", "bbc-1", "breitbart", "buzzfeed-1", "citylab-1",
+                "cnn", "daringfireball-1", "engadget", "folha", "heise", "nytimes-1",
+            ];
+            let n: usize = p.trim_start_matches("/slow-article/").trim_end_matches(".html").parse().unwrap_or(0);
+            ok(html, readability_page(PAGES[n % PAGES.len()]))
+        }
+        "/slow-feed.xml" => {
+            let items: String = (0..12)
+                .map(|i| format!("<item><title>Slow article {i}</title><link>{base}/slow-article/{i}.html</link>\
+                                  <pubDate>2{} Nov 2026 08:00:00 +0000</pubDate></item>", i % 6))
+                .collect();
+            ok("application/rss+xml", format!("<rss version=\"2.0\"><channel><title>Slow</title>{items}</channel></rss>").into_bytes())
+        }
         "/private/secret.html" => ok(html, b"<p>secret</p>".to_vec()),
         "/flaky.html" if hit == 1 => status(StatusCode::INTERNAL_SERVER_ERROR),
         "/flaky.html" => ok(html, readability_page("wikipedia")),
@@ -162,6 +181,8 @@ async fn handle(State(state): State<Arc<Mutex<ServerState>>>, request: Request) 
                  xmlns:news=\"http://www.google.com/schemas/sitemap-news/0.9\">\
                  <url><loc>{base}/articles/3.html</loc><news:news><news:publication_date>2026-11-24T10:00:00Z</news:publication_date>\
                  <news:title>Sitemap article</news:title></news:news></url>\
+                 <url><loc>{base}/syndicated/1.html</loc><news:news><news:publication_date>2026-11-20T09:30:00Z</news:publication_date>\
+                 <news:title>Syndicated copy</news:title></news:news></url>\
                  <url><loc>{base}/elsewhere/old.html</loc><lastmod>2026-11-24</lastmod></url></urlset>"
             )
             .into_bytes(),
@@ -217,7 +238,7 @@ fetch_articles = true
 name = "fixture-sitemap"
 kind = "sitemap"
 url = "{sitemap}"
-include = ["{articles}"]
+include = ["{articles}", "{syndicated}"]
 
 [[sources]]
 name = "hn"
@@ -242,6 +263,7 @@ url = "{discourse}"
             feed = server.url("/feed.xml"),
             sitemap = server.url("/sitemap.xml"),
             articles = server.url("/articles/"),
+            syndicated = server.url("/syndicated/"),
             hn = server.url("/api/v1/search_by_date?tags=story"),
             reddit = server.url("/r/Finland/new.json"),
             mastodon = server.url("/api/v1/timelines/tag/tulevaisuus"),
@@ -270,7 +292,13 @@ shared_test! {
         let summary = by_source(&first.json());
         let feed = &summary["fixture-feed"];
         assert_eq!(feed["listed"], 8, "{feed}");
-        assert_eq!(feed["new"], 5, "articles 1 and 2, flaky, busy and latin1: {feed}");
+        // Articles 1 and 2, flaky, busy and latin1; article 1 may have come
+        // second, after its syndicated copy in the sitemap (they run concurrently).
+        assert_eq!(
+            feed["new"].as_u64().unwrap() + feed["near_duplicates"].as_u64().unwrap(),
+            5,
+            "{feed}"
+        );
         assert_eq!(feed["skipped_by_robots"], 1, "{feed}");
         assert_eq!(feed["failed"]["timeout"], 1, "{feed}");
         assert_eq!(feed["failed"]["too large"], 1, "{feed}");
@@ -278,7 +306,10 @@ shared_test! {
         assert_eq!(server.requests("/flaky.html"), 2, "500 then success");
         assert_eq!(server.requests("/busy.html"), 2, "429 then success");
         assert_eq!(server.requests("/slow.html"), 3, "two retries after the first timeout");
-        assert_eq!(summary["fixture-sitemap"]["new"], 1, "{}", summary["fixture-sitemap"]);
+        let sitemap = &summary["fixture-sitemap"];
+        assert_eq!(sitemap["new"].as_u64().unwrap() + sitemap["near_duplicates"].as_u64().unwrap(), 2, "{sitemap}");
+        let near: u64 = summary.values().map(|s| s["near_duplicates"].as_u64().unwrap()).sum();
+        assert_eq!(near, 1, "the syndicated copy is one story: {summary:?}");
         assert_eq!(server.requests("/elsewhere/old.html"), 0, "include filters the sitemap");
         for source in ["hn", "reddit", "mastodon", "forum"] {
             assert_eq!(summary[source]["new"], 2, "{source}: {}", summary[source]);
@@ -303,11 +334,26 @@ shared_test! {
         assert_eq!(title, "Latin-1 page");
         assert!(text.contains("Pääministeri kertoi maanantaina Seinäjoella"), "{text}");
         assert_eq!(lang, "fi");
-        // Extracted article text, not the feed summary.
+        // Extracted article text, not the feed summary (the story is stored
+        // under whichever of its two addresses came first).
         let text: String = conn
-            .query_row("SELECT text FROM documents WHERE url LIKE '%articles/1.html'", [], |r| r.get(0))
+            .query_row(
+                "SELECT text FROM documents WHERE url LIKE '%articles/1.html' OR url LIKE '%syndicated/1.html'",
+                [],
+                |r| r.get(0),
+            )
             .unwrap();
         assert!(text.len() > 500 && !text.starts_with("Summary of"), "{text}");
+        // The story is stored once, carried by both sources.
+        let carriers: i64 = conn
+            .query_row(
+                "SELECT COUNT(*) FROM document_sources WHERE doc_id IN
+                   (SELECT doc_id FROM document_sources WHERE url LIKE '%syndicated/1.html')",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(carriers, 2);
         drop(conn);
 
         // Again: the feed answers 304, stored articles are not fetched, posts are duplicates.
@@ -324,7 +370,7 @@ shared_test! {
         // The store has every document once and the index agrees.
         drop(state);
         let stats = ws!(sandbox, "-q", "stats", "--json").expect_code(0).json();
-        assert_eq!(stats["documents"], 5 + 1 + 8, "{stats}");
+        assert_eq!(stats["documents"], 5 + 1 + 8, "one of the 7 articles is a near-duplicate: {stats}");
         let hits = ws!(sandbox, "-q", "search", "pääministeri", "--json").expect_code(0).json();
         assert_eq!(common::hit_titles(&hits), vec!["Latin-1 page".to_string()]);
     }
@@ -377,5 +423,59 @@ shared_test! {
             .filter(|e| !e.starts_with("illformed") && !e.contains("fixture/xml/") && !e.contains("_invalid_"))
             .collect();
         assert!(real_failures.is_empty(), "real feeds that did not parse: {real_failures:?}");
+    }
+}
+
+shared_test! {
+    /// Killed mid-run, a collection loses nothing it stored, and the next
+    /// run fetches only what is missing.
+    fn a_killed_collection_resumes_without_losing_or_repeating() {
+        let server = start_server();
+        let sandbox = Sandbox::new();
+        sandbox.write("config.toml", "[crawler]\nmin_delay_seconds = 0.05\ntimeout_seconds = 5.0\n");
+        sandbox.write(
+            "slow.toml",
+            format!("[[sources]]\nname = \"slow\"\nkind = \"feed\"\nurl = \"{}\"\nfetch_articles = true\n", server.url("/slow-feed.xml")),
+        );
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_weaksignal"))
+            .current_dir(sandbox.dir.path())
+            .env("WEAKSIGNAL_DATA_DIR", sandbox.data_dir())
+            .args(["-q", "collect", "--pipeline", "slow.toml"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        // Kill it once a few articles are stored (more are in flight).
+        let store = sandbox.data_dir().join("weaksignal.sqlite");
+        let stored_now = || -> i64 {
+            rusqlite::Connection::open(&store)
+                .and_then(|c| c.query_row("SELECT COUNT(*) FROM documents", [], |r| r.get(0)))
+                .unwrap_or(0)
+        };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while stored_now() < 3 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        child.kill().unwrap();
+        child.wait().unwrap();
+        let stored: Vec<String> = {
+            let conn = rusqlite::Connection::open(&store).unwrap();
+            let ok: String = conn.query_row("PRAGMA integrity_check", [], |r| r.get(0)).unwrap();
+            assert_eq!(ok, "ok");
+            let mut stmt = conn.prepare("SELECT url FROM documents").unwrap();
+            stmt.query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect()
+        };
+        assert!(!stored.is_empty() && stored.len() < 12, "{} stored before the kill", stored.len());
+        ws!(sandbox, "-q", "collect", "--pipeline", "slow.toml").expect_code(0);
+        let conn = rusqlite::Connection::open(&store).unwrap();
+        let (all, distinct): (i64, i64) = conn
+            .query_row("SELECT COUNT(*), COUNT(DISTINCT url) FROM documents", [], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap();
+        assert_eq!((all, distinct), (12, 12));
+        let state = server.state.lock().unwrap();
+        for url in &stored {
+            let path = url.split_once(&server.addr.to_string()).unwrap().1;
+            assert_eq!(state.hits[path], 1, "{path} was stored before the kill and fetched again");
+        }
     }
 }

@@ -379,7 +379,8 @@ fn store_item(
         }
     };
     let published = doc.published.timestamp();
-    let fingerprint = simhash::simhash(&format!("{} {}", doc.title, doc.text));
+    // The body decides: a syndicated copy often has its own headline.
+    let fingerprint = simhash::simhash(&doc.text);
     let window = options.near_duplicate_days.max(0) * 86_400;
     let near = if simhash::long_enough(&doc.text) {
         store
