@@ -97,6 +97,37 @@ pub fn run(ctx: &Context, which: BenchKind, out: &mut dyn Write) -> Result<Outco
             .map_err(|e| Error::io("<stdout>", e))?;
             Ok(Outcome::Success)
         }
+        BenchKind::Crawl {
+            pages,
+            hosts,
+            delay,
+            json,
+        } => {
+            let temp = TempDir::named("crawl")?;
+            let r = crate::collect::bench::run(
+                &ctx.config.crawler,
+                &ctx.config.import,
+                pages,
+                hosts,
+                delay,
+                &temp.0,
+            )?;
+            if json {
+                serde_json::to_writer_pretty(&mut *out, &r)
+                    .map_err(|e| Error::io("<stdout>", e.into()))?;
+                writeln!(out).map_err(|e| Error::io("<stdout>", e))?;
+            } else {
+                writeln!(
+                    out,
+                    "crawl: {} pages from {} hosts in {:.2} s: {:.1} pages/s (politeness allows {:.1}/s: {} hosts, one request per {} s each)\n\
+                     \x20 stored {}, near-duplicates {}, failed {}",
+                    r.fetched, r.hosts, r.seconds, r.pages_per_second, r.politeness_limit_per_second,
+                    r.hosts, r.min_delay_seconds, r.stored, r.near_duplicates, r.failed
+                )
+                .map_err(|e| Error::io("<stdout>", e))?;
+            }
+            Ok(Outcome::Success)
+        }
         BenchKind::Signals {
             docs,
             add,

@@ -77,7 +77,6 @@ pub fn run(
         &mut store,
         &mut builder,
         &options,
-        ctx.config.crawler.concurrency,
         &ctx.progress,
     )?;
     if !dry_run {

@@ -435,6 +435,22 @@ pub enum BenchKind {
         #[arg(long)]
         json: bool,
     },
+    /// Collection throughput against local servers (one per 127.0.0.x
+    /// address) serving real article pages, through robots.txt, rate limits,
+    /// fetching, extraction and the store.
+    Crawl {
+        /// Pages to collect in all.
+        #[arg(long, default_value_t = 1000)]
+        pages: usize,
+        /// Hosts (127.0.0.1, 127.0.0.2, ...).
+        #[arg(long, default_value_t = 4)]
+        hosts: usize,
+        /// crawler.min_delay_seconds for the run (politeness per host).
+        #[arg(long, default_value_t = 0.02)]
+        delay: f64,
+        #[arg(long)]
+        json: bool,
+    },
     /// Topics + trends + signals on a store replicated from the current one
     /// (documents and their vectors, dates shifted, vectors jittered): a full
     /// run, an as-of run for a past date, and a run after adding one day.

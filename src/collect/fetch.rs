@@ -96,6 +96,9 @@ pub struct Fetcher {
     /// Per origin; the inner lock makes concurrent first requests wait for one fetch.
     robots: Mutex<HashMap<String, RobotsSlot>>,
     limiters: Mutex<HashMap<String, Arc<DefaultDirectRateLimiter>>>,
+    /// Requests in flight (crawler.concurrency), taken after the host's rate
+    /// limit lets a request go, so waiting on one host never blocks another.
+    in_flight: tokio::sync::Semaphore,
 }
 
 impl Fetcher {
@@ -115,6 +118,7 @@ impl Fetcher {
             user_agent,
             robots: Mutex::new(HashMap::new()),
             limiters: Mutex::new(HashMap::new()),
+            in_flight: tokio::sync::Semaphore::new(config.concurrency.max(1)),
         })
     }
 
@@ -153,7 +157,10 @@ impl Fetcher {
         let mut attempt = 0u32;
         loop {
             limiter.until_ready().await;
-            let outcome = self.once(url, validators).await;
+            let outcome = {
+                let _permit = self.in_flight.acquire().await.expect("never closed");
+                self.once(url, validators).await
+            };
             let wait = match &outcome {
                 Ok(fetched) => return Ok(fetched.clone()),
                 Err(Attempt::Final(e)) => return Err(e.clone()),

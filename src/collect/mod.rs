@@ -11,6 +11,7 @@
 //! stored and the next run resumes. A source's listing validators (ETag,
 //! Last-Modified) are saved only after all its items are stored.
 
+pub mod bench;
 pub mod discussion;
 pub mod feed;
 pub mod fetch;
@@ -166,7 +167,6 @@ pub fn collect(
     store: &mut Store,
     builder: &mut DocumentBuilder,
     options: &CollectOptions,
-    concurrency: usize,
     progress: &crate::progress::Progress,
 ) -> Result<Vec<SourceSummary>> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -174,18 +174,16 @@ pub fn collect(
         .enable_all()
         .build()
         .map_err(|e| Error::io("<tokio runtime>", e))?;
-    runtime.block_on(run(
-        sources,
-        fetcher,
-        store,
-        builder,
-        options,
-        concurrency.max(1),
-        progress,
-    ))
+    runtime.block_on(run(sources, fetcher, store, builder, options, progress))
 }
 
-type PageResult = (usize, Item, std::result::Result<Fetched, FetchError>);
+/// A page task's result: the item, and its page's extracted text (extraction
+/// runs in the task, on any core, not in the loop that writes the store).
+type PageResult = (
+    usize,
+    Item,
+    std::result::Result<Option<crate::extract::Extracted>, FetchError>,
+);
 
 async fn run(
     sources: Vec<Arc<dyn Source>>,
@@ -193,7 +191,6 @@ async fn run(
     store: &mut Store,
     builder: &mut DocumentBuilder,
     options: &CollectOptions,
-    concurrency: usize,
     progress: &crate::progress::Progress,
 ) -> Result<Vec<SourceSummary>> {
     let mut summaries: Vec<SourceSummary> = sources
@@ -219,7 +216,6 @@ async fn run(
             (i, listing)
         });
     }
-    let semaphore = Arc::new(tokio::sync::Semaphore::new(concurrency));
     let mut pages: JoinSet<PageResult> = JoinSet::new();
     // Per source: pages still in flight, and the validators to save after them.
     let mut in_flight = vec![0usize; sources.len()];
@@ -267,11 +263,21 @@ async fn run(
                     }
                     match (&item.url, item.fetch_page) {
                         (Some(url), true) => {
-                            let (url, fetcher, semaphore) = (url.clone(), fetcher.clone(), semaphore.clone());
+                            let (url, fetcher) = (url.clone(), fetcher.clone());
                             in_flight[i] += 1;
                             pages.spawn(async move {
-                                let _permit = semaphore.acquire_owned().await;
-                                let fetched = fetcher.get(&url, None).await;
+                                let fetched = match fetcher.get(&url, None).await {
+                                    Ok(Fetched::Page(page)) => {
+                                        let extracted = tokio::task::spawn_blocking(move || {
+                                            crate::extract::extract(&page.text, Some(page.url.as_str()))
+                                        })
+                                        .await
+                                        .ok();
+                                        Ok(extracted)
+                                    }
+                                    Ok(Fetched::NotModified) => Ok(None),
+                                    Err(e) => Err(e),
+                                };
                                 (i, item, fetched)
                             });
                         }
@@ -291,11 +297,11 @@ async fn run(
                 bar.inc(1);
                 let summary = &mut summaries[i];
                 match fetched {
-                    Ok(Fetched::Page(page)) => {
+                    Ok(Some(extracted)) => {
                         summary.fetched += 1;
-                        store_item(store, builder, sources[i].as_ref(), item, Some(page), summary, options, now)?;
+                        store_item(store, builder, sources[i].as_ref(), item, Some(extracted), summary, options, now)?;
                     }
-                    Ok(Fetched::NotModified) => summary.unchanged += 1,
+                    Ok(None) => summary.unchanged += 1,
                     Err(FetchError::Robots) => summary.skipped_by_robots += 1,
                     Err(e) => {
                         let url = item.url.as_ref().map(Url::as_str).unwrap_or("");
@@ -334,7 +340,7 @@ fn store_item(
     builder: &mut DocumentBuilder,
     source: &dyn Source,
     item: Item,
-    page: Option<fetch::Page>,
+    extracted: Option<crate::extract::Extracted>,
     summary: &mut SourceSummary,
     options: &CollectOptions,
     now: i64,
@@ -351,8 +357,7 @@ fn store_item(
         lang: source.lang().map(str::to_string),
     };
     let listing_lang = item.lang;
-    if let Some(page) = page {
-        let extracted = crate::extract::extract(&page.text, Some(page.url.as_str()));
+    if let Some(extracted) = extracted {
         if raw.title.as_deref().is_none_or(|t| t.trim().is_empty()) {
             raw.title = extracted.title;
         }
