@@ -133,3 +133,36 @@ pub fn links(
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn listing_links_are_picked_resolved_deduplicated_and_kept_on_the_host() {
+        let html = r#"<main>
+            <article><h2><a href="/a/1#comments">Yksi</a></h2></article>
+            <article><h2><a href="https://example.fi/a/2">Kaksi</a></h2></article>
+            <article><h2><a href="/a/1">Yksi again</a></h2></article>
+            <article><h2><a href="https://other.example/a/3">Elsewhere</a></h2></article>
+            <article><h2><a href="javascript:alert(1)">Script</a></h2></article>
+            <nav><a href="/a/4">Not an article link</a></nav></main>"#;
+        let base = url::Url::parse("https://example.fi/uutiset/").unwrap();
+        let selector = scraper::Selector::parse("article h2").unwrap();
+        let picked: Vec<String> = links(html, &base, &selector, true)
+            .iter()
+            .map(|u| u.to_string())
+            .collect();
+        assert_eq!(picked, ["https://example.fi/a/1", "https://example.fi/a/2"]);
+        let anywhere = links(html, &base, &selector, false);
+        assert_eq!(anywhere.len(), 3);
+        let source = PageSource {
+            name: "x".into(),
+            url: base.to_string(),
+            link_selector: Some("article >> a[".into()),
+            same_host: true,
+            lang: None,
+        };
+        assert!(source.selector().unwrap_err().contains("link_selector"));
+    }
+}
