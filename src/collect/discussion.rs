@@ -60,10 +60,7 @@ impl Source for DiscussionSource {
         Box::pin(async move {
             let url = &self.config.url;
             let Some(page) = get_text(fetcher, url, validators.as_ref()).await? else {
-                return Ok(Listing {
-                    not_modified: true,
-                    ..Default::default()
-                });
+                return Ok(Listing::not_modified());
             };
             let mut items = parse(self.api, &page.text, page.url.as_str()).map_err(|message| {
                 SourceError::Parse {
@@ -72,12 +69,7 @@ impl Source for DiscussionSource {
                 }
             })?;
             items.truncate(limit);
-            Ok(Listing {
-                items,
-                not_modified: false,
-                validators: Some((url.clone(), page.validators)),
-                requests: 1,
-            })
+            Ok(Listing::fetched(url, page, items, 1))
         })
     }
 }

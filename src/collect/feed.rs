@@ -41,10 +41,7 @@ impl Source for FeedSource {
     ) -> BoxFuture<'a, Result<Listing, SourceError>> {
         Box::pin(async move {
             let Some(page) = get_text(fetcher, &self.url, validators.as_ref()).await? else {
-                return Ok(Listing {
-                    not_modified: true,
-                    ..Default::default()
-                });
+                return Ok(Listing::not_modified());
             };
             let mut items =
                 parse(&page.text, page.url.as_str(), self.fetch_articles).map_err(|message| {
@@ -54,12 +51,7 @@ impl Source for FeedSource {
                     }
                 })?;
             items.truncate(limit);
-            Ok(Listing {
-                items,
-                not_modified: false,
-                validators: Some((self.url.clone(), page.validators)),
-                requests: 1,
-            })
+            Ok(Listing::fetched(&self.url, page, items, 1))
         })
     }
 }

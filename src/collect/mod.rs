@@ -61,6 +61,26 @@ pub struct Listing {
     pub requests: u64,
 }
 
+impl Listing {
+    /// The listing did not change since the last run (HTTP 304).
+    pub fn not_modified() -> Listing {
+        Listing {
+            not_modified: true,
+            ..Default::default()
+        }
+    }
+
+    /// Items read from the response `page` to a GET of `url`.
+    pub fn fetched(url: &str, page: fetch::Page, items: Vec<Item>, requests: u64) -> Listing {
+        Listing {
+            items,
+            not_modified: false,
+            validators: Some((url.to_string(), page.validators)),
+            requests,
+        }
+    }
+}
+
 /// Why a source's listing failed.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum SourceError {

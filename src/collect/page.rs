@@ -74,10 +74,7 @@ impl Source for PageSource {
                 });
             };
             let Some(page) = get_text(fetcher, &self.url, validators.as_ref()).await? else {
-                return Ok(Listing {
-                    not_modified: true,
-                    ..Default::default()
-                });
+                return Ok(Listing::not_modified());
             };
             let items = links(&page.text, &page.url, &selector, self.same_host)
                 .into_iter()
@@ -88,12 +85,7 @@ impl Source for PageSource {
                     ..Default::default()
                 })
                 .collect();
-            Ok(Listing {
-                items,
-                not_modified: false,
-                validators: Some((self.url.clone(), page.validators)),
-                requests: 1,
-            })
+            Ok(Listing::fetched(&self.url, page, items, 1))
         })
     }
 }

@@ -162,10 +162,7 @@ impl Source for SitemapSource {
     ) -> BoxFuture<'a, Result<Listing, SourceError>> {
         Box::pin(async move {
             let Some(page) = get_text(fetcher, &self.url, validators.as_ref()).await? else {
-                return Ok(Listing {
-                    not_modified: true,
-                    ..Default::default()
-                });
+                return Ok(Listing::not_modified());
             };
             let parse_error = |url: &str, message: String| SourceError::Parse {
                 url: url.to_string(),
@@ -215,12 +212,7 @@ impl Source for SitemapSource {
                 })
                 .take(limit)
                 .collect();
-            Ok(Listing {
-                items,
-                not_modified: false,
-                validators: Some((self.url.clone(), page.validators)),
-                requests,
-            })
+            Ok(Listing::fetched(&self.url, page, items, requests))
         })
     }
 }
