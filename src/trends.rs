@@ -13,8 +13,8 @@
 //! `[signals]` of `config.toml`.
 
 use polars::prelude::{
-    col, len, lit, Column, DataFrame, DataType, IntoLazy, JoinArgs, JoinType,
-    RollingOptionsFixedWindow, SortMultipleOptions,
+    col, lit, Column, DataFrame, DataType, IntoLazy, JoinArgs, JoinType, RollingOptionsFixedWindow,
+    SortMultipleOptions,
 };
 
 use crate::config::SignalsConfig;
@@ -27,7 +27,9 @@ pub struct Occurrence {
     /// Trailing window: 0 is the newest.
     pub back: u32,
     pub source: u32,
-    /// Occurrences in the document (term frequency; 1 for topics).
+    /// Occurrences in the document (term frequency; 1 for topics), or 0 for
+    /// a row that only adds `source` as another carrier of a counted document
+    /// (a syndicated copy): it counts for diffusion, not as a document.
     pub tf: u32,
 }
 
@@ -131,7 +133,12 @@ pub fn compute(
     ])
     .map_err(pe)?;
     let counts = occ.clone().lazy().group_by([col("key"), col("back")]).agg([
-        len().cast(DataType::Float64).alias("docs"),
+        // Rows with tf 0 only name another source that carried a document.
+        col("tf")
+            .gt(lit(0u32))
+            .sum()
+            .cast(DataType::Float64)
+            .alias("docs"),
         col("tf").sum().cast(DataType::Float64).alias("tf"),
     ]);
     let sources = occ
@@ -362,6 +369,25 @@ mod tests {
         assert!((t9.baseline_rate - 1.0).abs() < 1e-9);
         assert!((t9.growth - 1.5).abs() < 1e-9);
         assert!(t7.burst > t9.burst);
+    }
+
+    #[test]
+    fn carrier_rows_count_for_diffusion_not_documents() {
+        let mut rows = occ(7, 0, 2);
+        // Both documents were also carried by source 5 (syndicated copies).
+        rows.extend((0..2).map(|_| Occurrence {
+            key: 7,
+            back: 0,
+            source: 5,
+            tf: 0,
+        }));
+        let cfg = SignalsConfig::default();
+        let totals = vec![10u32; cfg.history()];
+        let with = compute(&rows, &totals, &cfg).unwrap();
+        let without = compute(&occ(7, 0, 2), &totals, &cfg).unwrap();
+        assert_eq!(with[0].recent_docs, 2);
+        assert_eq!(with[0].timeline, without[0].timeline);
+        assert_eq!(with[0].sources_recent, without[0].sources_recent + 1);
     }
 
     #[test]

@@ -149,7 +149,8 @@ pub struct SourceSummary {
     pub updated: u64,
     /// Already stored (same URL or same content), or a listing that did not change.
     pub unchanged: u64,
-    /// Near-duplicates of a stored story: recorded as another source of it.
+    /// Exact or near duplicates of a stored story under another address:
+    /// recorded as another source of it, not as a document.
     pub near_duplicates: u64,
     pub skipped_by_robots: u64,
     pub rejected: u64,
@@ -407,16 +408,19 @@ fn store_item(
     // The body decides: a syndicated copy often has its own headline.
     let fingerprint = simhash::simhash(&doc.text);
     let window = options.near_duplicate_days.max(0) * 86_400;
-    let near = if simhash::long_enough(&doc.text) {
-        store
+    // The same story under another address: the same content exactly, or
+    // (long enough to compare) nearly the same text around the same time.
+    let near = match store.document_with_content(&doc.content_hash)? {
+        Some(id) if id != doc.id => Some(id),
+        _ if simhash::long_enough(&doc.text) => store
             .simhashes_between(published - window, published + window)?
             .into_iter()
             .find(|(id, h)| *id != doc.id && simhash::near(*h, fingerprint))
-    } else {
-        None
+            .map(|(id, _)| id),
+        _ => None,
     };
     let writer = store.writer()?;
-    if let Some((story, _)) = near {
+    if let Some(story) = near {
         writer.add_document_source(&story, &doc.source, doc.url.as_deref(), now)?;
         writer.commit()?;
         summary.near_duplicates += 1;

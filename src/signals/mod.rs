@@ -225,6 +225,27 @@ impl<'a> Analysis<'a> {
         Window0 { back, totals }
     }
 
+    /// Sources other than its own that carried document `d`.
+    fn carriers(&self, d: usize) -> impl Iterator<Item = u32> + '_ {
+        self.corpus.carriers.get(&d).into_iter().flatten().copied()
+    }
+
+    /// Document `d` under `key`, and a diffusion-only row per other carrier.
+    fn occurrences(&self, d: usize, key: u32, back: u32) -> impl Iterator<Item = Occurrence> + '_ {
+        let own = Occurrence {
+            key,
+            back,
+            source: self.corpus.source[d],
+            tf: 1,
+        };
+        std::iter::once(own).chain(self.carriers(d).map(move |source| Occurrence {
+            key,
+            back,
+            source,
+            tf: 0,
+        }))
+    }
+
     fn timeline(&self, counts: &[u32]) -> Vec<TimelinePoint> {
         let n = counts.len() as i64;
         counts
@@ -273,19 +294,14 @@ impl<'a> Analysis<'a> {
 
         let active_sources: HashSet<u32> = (0..self.docs)
             .filter(|&d| w.back[d] < recent)
-            .map(|d| corpus.source[d])
+            .flat_map(|d| std::iter::once(corpus.source[d]).chain(self.carriers(d)))
             .collect();
         let network = active_sources.len().max(1) as f64;
 
         // topic trends
         let topic_occ: Vec<Occurrence> = (0..self.docs)
             .filter(|&d| assignment[d] != UNASSIGNED && w.back[d] != u32::MAX)
-            .map(|d| Occurrence {
-                key: assignment[d],
-                back: w.back[d],
-                source: corpus.source[d],
-                tf: 1,
-            })
+            .flat_map(|d| self.occurrences(d, assignment[d], w.back[d]))
             .collect();
         let topic_trends = trends::compute(&topic_occ, &w.totals, cfg)?;
         let in_history = |d: &usize| w.back[*d] != u32::MAX;
@@ -521,12 +537,7 @@ impl<'a> Analysis<'a> {
             }
             for t in doc_terms {
                 if history_docs[&t.stem] as usize >= cfg.term_min_docs {
-                    occ.push(Occurrence {
-                        key: t.stem,
-                        back: w.back[d],
-                        source: self.corpus.source[d],
-                        tf: 1,
-                    });
+                    occ.extend(self.occurrences(d, t.stem, w.back[d]));
                 }
             }
         }

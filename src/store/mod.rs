@@ -35,6 +35,7 @@ CREATE TABLE IF NOT EXISTS documents (
     content_hash TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS documents_published ON documents(published);
+CREATE INDEX IF NOT EXISTS documents_content ON documents(content_hash);
 CREATE TABLE IF NOT EXISTS vectors (
     doc_id       TEXT NOT NULL,
     model        TEXT NOT NULL,
@@ -475,6 +476,35 @@ impl Store {
             })
             .map_err(|e| self.err(e))?;
         rows.collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(|e| self.err(e))
+    }
+
+    /// Calls `f(doc_id, source)` for every recorded carrier of a document.
+    pub fn for_each_document_source(&self, mut f: impl FnMut(&str, &str)) -> Result<()> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT doc_id, source FROM document_sources ORDER BY doc_id, seen_at, source",
+            )
+            .map_err(|e| self.err(e))?;
+        let mut rows = stmt.query([]).map_err(|e| self.err(e))?;
+        while let Some(row) = rows.next().map_err(|e| self.err(e))? {
+            let get = |i: usize| -> Result<&str> {
+                row.get_ref(i)
+                    .map_err(|e| self.err(e))?
+                    .as_str()
+                    .map_err(|e| self.err(e.into()))
+            };
+            f(get(0)?, get(1)?);
+        }
+        Ok(())
+    }
+
+    /// The document stored with exactly this content, if any.
+    pub fn document_with_content(&self, content_hash: &str) -> Result<Option<String>> {
+        self.conn
+            .prepare_cached("SELECT id FROM documents WHERE content_hash = ?1 LIMIT 1")
+            .and_then(|mut s| s.query_row([content_hash], |r| r.get(0)).optional())
             .map_err(|e| self.err(e))
     }
 

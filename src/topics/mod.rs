@@ -93,6 +93,9 @@ pub struct Corpus {
     pub urls: Vec<Option<String>>,
     pub langs: Vec<String>,
     pub vectors: Vec<f32>,
+    /// Other sources that carried a document (exact or near duplicates
+    /// recorded by the collectors), by document index.
+    pub carriers: HashMap<usize, Vec<u32>>,
 }
 
 impl Corpus {
@@ -140,6 +143,27 @@ impl Corpus {
             corpus.vectors.extend_from_slice(&vec);
             Ok(())
         })?;
+        let index: HashMap<&str, usize> = corpus
+            .ids
+            .iter()
+            .enumerate()
+            .map(|(i, id)| (id.as_str(), i))
+            .collect();
+        let mut carriers: HashMap<usize, Vec<u32>> = HashMap::new();
+        store.for_each_document_source(|doc_id, source| {
+            let Some(&d) = index.get(doc_id) else {
+                return;
+            };
+            let next = corpus.sources.len() as u32;
+            let id = *source_ids.entry(source.to_string()).or_insert_with(|| {
+                corpus.sources.push(source.to_string());
+                next
+            });
+            if id != corpus.source[d] {
+                carriers.entry(d).or_default().push(id);
+            }
+        })?;
+        corpus.carriers = carriers;
         Ok(corpus)
     }
 
