@@ -174,6 +174,23 @@ async fn handle(State(state): State<Arc<Mutex<ServerState>>>, request: Request) 
               <p>Ohjelman on m\xe4\xe4r\xe4 valmistua ensi kev\xe4\xe4n\xe4.</p></article></body></html>"
                 .to_vec(),
         ),
+        "/sitemap-index.xml" => ok(
+            "application/xml",
+            format!(
+                "<?xml version=\"1.0\"?><sitemapindex xmlns=\"http://www.sitemaps.org/schemas/sitemap/0.9\">\
+                 <sitemap><loc>{base}/sitemap.xml</loc><lastmod>2026-11-24</lastmod></sitemap></sitemapindex>"
+            )
+            .into_bytes(),
+        ),
+        "/list.html" => ok(
+            html,
+            b"<html><body><nav><a href=\"/nav-only.html\">Menu</a></nav><main>\
+              <article><h2><a href=\"/listed/1.html\">One</a></h2></article>\
+              <article><h2><a href=\"/listed/2.html\">Two</a></h2></article></main></body></html>"
+                .to_vec(),
+        ),
+        "/listed/1.html" => ok(html, readability_page("ars-1")),
+        "/listed/2.html" => ok(html, readability_page("cnn")),
         "/sitemap.xml" => ok(
             "application/xml",
             format!(
@@ -183,6 +200,7 @@ async fn handle(State(state): State<Arc<Mutex<ServerState>>>, request: Request) 
                  <news:title>Sitemap article</news:title></news:news></url>\
                  <url><loc>{base}/syndicated/1.html</loc><news:news><news:publication_date>2026-11-20T09:30:00Z</news:publication_date>\
                  <news:title>Syndicated copy</news:title></news:news></url>\
+                 <url><loc>{base}/articles/2019.html</loc><lastmod>2019-05-01</lastmod></url>\
                  <url><loc>{base}/elsewhere/old.html</loc><lastmod>2026-11-24</lastmod></url></urlset>"
             )
             .into_bytes(),
@@ -239,6 +257,13 @@ name = "fixture-sitemap"
 kind = "sitemap"
 url = "{sitemap}"
 include = ["{articles}", "{syndicated}"]
+since_days = 365
+
+[[sources]]
+name = "fixture-list"
+kind = "page"
+url = "{list}"
+link_selector = "article a"
 
 [[sources]]
 name = "hn"
@@ -261,7 +286,8 @@ kind = "discourse"
 url = "{discourse}"
 "#,
             feed = server.url("/feed.xml"),
-            sitemap = server.url("/sitemap.xml"),
+            sitemap = server.url("/sitemap-index.xml"),
+            list = server.url("/list.html"),
             articles = server.url("/articles/"),
             syndicated = server.url("/syndicated/"),
             hn = server.url("/api/v1/search_by_date?tags=story"),
@@ -311,6 +337,10 @@ shared_test! {
         let near: u64 = summary.values().map(|s| s["near_duplicates"].as_u64().unwrap()).sum();
         assert_eq!(near, 1, "the syndicated copy is one story: {summary:?}");
         assert_eq!(server.requests("/elsewhere/old.html"), 0, "include filters the sitemap");
+        assert_eq!(server.requests("/sitemap.xml"), 1, "the index's child sitemap was followed");
+        assert_eq!(server.requests("/articles/2019.html"), 0, "since_days filters the sitemap");
+        assert_eq!(summary["fixture-list"]["new"], 2, "{}", summary["fixture-list"]);
+        assert_eq!(server.requests("/nav-only.html"), 0, "only the selected links are followed");
         for source in ["hn", "reddit", "mastodon", "forum"] {
             assert_eq!(summary[source]["new"], 2, "{source}: {}", summary[source]);
         }
@@ -370,7 +400,7 @@ shared_test! {
         // The store has every document once and the index agrees.
         drop(state);
         let stats = ws!(sandbox, "-q", "stats", "--json").expect_code(0).json();
-        assert_eq!(stats["documents"], 5 + 1 + 8, "one of the 7 articles is a near-duplicate: {stats}");
+        assert_eq!(stats["documents"], 5 + 1 + 2 + 8, "one of the 9 articles is a near-duplicate: {stats}");
         let hits = ws!(sandbox, "-q", "search", "pääministeri", "--json").expect_code(0).json();
         assert_eq!(common::hit_titles(&hits), vec!["Latin-1 page".to_string()]);
     }
