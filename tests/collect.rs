@@ -335,7 +335,7 @@ shared_test! {
         let sitemap = &summary["fixture-sitemap"];
         assert_eq!(sitemap["new"].as_u64().unwrap() + sitemap["near_duplicates"].as_u64().unwrap(), 2, "{sitemap}");
         let near: u64 = summary.values().map(|s| s["near_duplicates"].as_u64().unwrap()).sum();
-        assert_eq!(near, 1, "the syndicated copy is one story: {summary:?}");
+        assert_eq!(near, 2, "the syndicated copy and the crosspost: {summary:?}");
         assert_eq!(server.requests("/elsewhere/old.html"), 0, "include filters the sitemap");
         assert_eq!(server.requests("/sitemap.xml"), 1, "the index's child sitemap was followed");
         assert_eq!(server.requests("/articles/2019.html"), 0, "since_days filters the sitemap");
@@ -344,6 +344,8 @@ shared_test! {
         for source in ["hn", "reddit", "mastodon", "forum"] {
             assert_eq!(summary[source]["new"], 2, "{source}: {}", summary[source]);
         }
+        // The crosspost: the same content under another address is the same story.
+        assert_eq!(summary["reddit"]["near_duplicates"], 1, "{}", summary["reddit"]);
         // Retry-After was honoured: the second request to /busy.html came a second later.
         {
             let state = server.state.lock().unwrap();
