@@ -103,7 +103,6 @@ pub fn parse(api: Api, json: &str, base: &str) -> Result<Vec<Item>, String> {
                     title: text(&hit["title"]),
                     text: html(&hit["story_text"]).or_else(|| text(&hit["url"])),
                     published: hit["created_at_i"].as_i64().map(RawDate::Unix),
-                    author: text(&hit["author"]),
                     lang: None,
                     fetch_page: false,
                 }
@@ -122,7 +121,6 @@ pub fn parse(api: Api, json: &str, base: &str) -> Result<Vec<Item>, String> {
                     title: text(&d["title"]),
                     text: text(&d["selftext"]).or_else(|| text(&d["url"])),
                     published: d["created_utc"].as_f64().map(|t| RawDate::Unix(t as i64)),
-                    author: text(&d["author"]),
                     lang: None,
                     fetch_page: false,
                 }
@@ -146,7 +144,6 @@ pub fn parse(api: Api, json: &str, base: &str) -> Result<Vec<Item>, String> {
                     title: body.as_deref().map(first_line),
                     text: body,
                     published: text(&s["created_at"]).map(RawDate::Text),
-                    author: text(&s["account"]["acct"]),
                     lang: text(&s["language"]),
                     fetch_page: false,
                 }
@@ -168,7 +165,6 @@ pub fn parse(api: Api, json: &str, base: &str) -> Result<Vec<Item>, String> {
                     title: text(&post["topic_title"]),
                     text: html(&post["cooked"]).or_else(|| text(&post["raw"])),
                     published: text(&post["created_at"]).map(RawDate::Text),
-                    author: text(&post["username"]),
                     lang: None,
                     fetch_page: false,
                 }

@@ -92,7 +92,6 @@ pub fn parse(text: &str, base: &str, fetch_articles: bool) -> Result<Vec<Item>, 
                 title: entry.title.map(|t| crate::html::to_text(&t.content)),
                 text: body,
                 published: entry.published.or(entry.updated).map(RawDate::Parsed),
-                author: entry.authors.first().and_then(|p| p.name.clone()),
                 lang: feed_lang.clone(),
             }
         })

@@ -43,7 +43,6 @@ pub struct Item {
     /// Plain text the listing carries (a post, a feed item's content).
     pub text: Option<String>,
     pub published: Option<RawDate>,
-    pub author: Option<String>,
     pub lang: Option<String>,
     /// Fetch the page at `url` and extract its text (the listing has no full text).
     pub fetch_page: bool,

@@ -508,19 +508,6 @@ impl Store {
             .map_err(|e| self.err(e))
     }
 
-    /// Sources that carried a document (itself first), for diffusion.
-    pub fn document_sources(&self, doc_id: &str) -> Result<Vec<(String, Option<String>)>> {
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT source, url FROM document_sources WHERE doc_id = ?1 ORDER BY seen_at, source")
-            .map_err(|e| self.err(e))?;
-        let rows = stmt
-            .query_map([doc_id], |r| Ok((r.get(0)?, r.get(1)?)))
-            .map_err(|e| self.err(e))?;
-        rows.collect::<rusqlite::Result<Vec<_>>>()
-            .map_err(|e| self.err(e))
-    }
-
     /// Checkpoints saved under `config`, newest first.
     pub fn checkpoints(&self, config: &str) -> Result<Vec<CheckpointEntry>> {
         let mut stmt = self
