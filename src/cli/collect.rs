@@ -85,7 +85,11 @@ pub fn run(
     Ok(summaries)
 }
 
-fn summary_lines(out: &mut dyn Write, summaries: &[SourceSummary], dry_run: bool) -> Result<()> {
+pub(super) fn summary_lines(
+    out: &mut dyn Write,
+    summaries: &[SourceSummary],
+    dry_run: bool,
+) -> Result<()> {
     let mut total = SourceSummary {
         source: "total".into(),
         ..Default::default()

@@ -75,7 +75,7 @@ pub enum LogFormat {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run the pipeline: import every source it lists, summarise the store, embed what is new, list signals.
+    /// Run the pipeline: collect its web sources, import its files, summarise the store, embed what is new, list signals.
     Run(RunArgs),
     /// Import documents from JSONL, CSV or Parquet files.
     #[command(after_help = "\
@@ -716,8 +716,31 @@ fn run_pipeline(ctx: &Context, pipeline: Option<&Path>, out: &mut dyn Write) -> 
     } else {
         PathBuf::from(".")
     };
-    let (mut store, index) = ctx.open_for_writing()?;
     let mut outcome = Outcome::Success;
+    // Web sources first, with their own store connection and index catch-up.
+    let web: Vec<_> = pipeline
+        .sources
+        .iter()
+        .filter_map(SourceConfig::web_source)
+        .collect();
+    if !web.is_empty() {
+        match collect::run(ctx, web, None, false) {
+            Ok(summaries) => {
+                collect::summary_lines(out, &summaries, false)?;
+                if summaries
+                    .iter()
+                    .any(|s| s.error.is_some() || s.failed_total() > 0)
+                {
+                    outcome = Outcome::Partial;
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "collecting failed");
+                outcome = Outcome::Partial;
+            }
+        }
+    }
+    let (mut store, index) = ctx.open_for_writing()?;
     for source in &pipeline.sources {
         let SourceConfig::File {
             name,
