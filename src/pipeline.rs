@@ -248,36 +248,30 @@ kind = "page"
 url = "https://example.fi/uutiset"
 link_selector = "article h2 a"
 "#;
+        let error = |text: &str| {
+            Pipeline::parse(text, Path::new("p.toml"))
+                .unwrap_err()
+                .to_string()
+        };
         let pipeline = Pipeline::parse(text, Path::new("p.toml")).unwrap();
         assert_eq!(pipeline.sources.len(), 3);
         assert!(pipeline.sources.iter().all(|s| s.web_source().is_some()));
         let bad_option = text.replace("fetch_articles", "fetch_article");
-        let err = Pipeline::parse(&bad_option, Path::new("p.toml"))
-            .unwrap_err()
-            .to_string();
+        let err = error(&bad_option);
         assert!(
             err.contains("fetch_article") && err.contains("fetch_articles"),
             "{err}"
         );
         let bad_url = text.replace("https://example.fi/uutiset", "example.fi/uutiset");
-        let err = Pipeline::parse(&bad_url, Path::new("p.toml"))
-            .unwrap_err()
-            .to_string();
+        let err = error(&bad_url);
         assert!(
             err.contains("\"list\"") && err.contains("not an absolute"),
             "{err}"
         );
         let bad_selector = text.replace("article h2 a", "article >> a[");
-        let err = Pipeline::parse(&bad_selector, Path::new("p.toml"))
-            .unwrap_err()
-            .to_string();
+        let err = error(&bad_selector);
         assert!(err.contains("link_selector"), "{err}");
-        let err = Pipeline::parse(
-            "[[sources]]\nname='x'\nkind='rss'\nurl='https://a.fi'\n",
-            Path::new("p.toml"),
-        )
-        .unwrap_err()
-        .to_string();
+        let err = error("[[sources]]\nname='x'\nkind='rss'\nurl='https://a.fi'\n");
         for kind in [
             "file",
             "feed",

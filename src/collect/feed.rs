@@ -21,17 +21,7 @@ pub struct FeedSource {
 }
 
 impl Source for FeedSource {
-    fn name(&self) -> &str {
-        &self.name
-    }
-
-    fn url(&self) -> &str {
-        &self.url
-    }
-
-    fn lang(&self) -> Option<&str> {
-        self.lang.as_deref()
-    }
+    super::source_fields!();
 
     fn discover<'a>(
         &'a self,

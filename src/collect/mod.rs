@@ -98,6 +98,25 @@ impl SourceError {
     }
 }
 
+/// The [`Source`] accessors of a configuration struct with `name`, `url`
+/// and `lang` fields (every kind's configuration has them).
+macro_rules! source_fields {
+    () => {
+        fn name(&self) -> &str {
+            &self.name
+        }
+
+        fn url(&self) -> &str {
+            &self.url
+        }
+
+        fn lang(&self) -> Option<&str> {
+            self.lang.as_deref()
+        }
+    };
+}
+pub(crate) use source_fields;
+
 /// One kind of source.
 pub trait Source: Send + Sync {
     fn name(&self) -> &str;

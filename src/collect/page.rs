@@ -37,17 +37,7 @@ impl PageSource {
 }
 
 impl Source for PageSource {
-    fn name(&self) -> &str {
-        &self.name
-    }
-
-    fn url(&self) -> &str {
-        &self.url
-    }
-
-    fn lang(&self) -> Option<&str> {
-        self.lang.as_deref()
-    }
+    super::source_fields!();
 
     fn discover<'a>(
         &'a self,

@@ -142,17 +142,7 @@ fn entry_time(e: &Entry) -> Option<chrono::DateTime<chrono::Utc>> {
 }
 
 impl Source for SitemapSource {
-    fn name(&self) -> &str {
-        &self.name
-    }
-
-    fn url(&self) -> &str {
-        &self.url
-    }
-
-    fn lang(&self) -> Option<&str> {
-        self.lang.as_deref()
-    }
+    super::source_fields!();
 
     fn discover<'a>(
         &'a self,
