@@ -286,11 +286,11 @@ async fn run(
                 bar.inc_length(listing.items.len() as u64);
                 pending_validators[i] = listing.validators;
                 for item in listing.items {
-                    let known = item
-                        .url
-                        .as_ref()
-                        .and_then(|u| canonical_url(u.as_str()))
-                        .is_some_and(|u| store.has_document(&derive_id(Some(&u), "", "", chrono::DateTime::UNIX_EPOCH)).unwrap_or(false));
+                    // Ids of documents with a URL derive from the canonical URL alone.
+                    let known = match item.url.as_ref().and_then(|u| canonical_url(u.as_str())) {
+                        Some(u) => store.has_document(&derive_id(Some(&u), "", "", chrono::DateTime::UNIX_EPOCH))?,
+                        None => false,
+                    };
                     if known && item.fetch_page {
                         summaries[i].unchanged += 1;
                         bar.inc(1);
