@@ -24,6 +24,7 @@ pub struct Config {
     pub topics: TopicsConfig,
     pub signals: SignalsConfig,
     pub crawler: CrawlerConfig,
+    pub serve: ServeConfig,
 }
 
 impl Default for Config {
@@ -36,6 +37,7 @@ impl Default for Config {
             topics: TopicsConfig::default(),
             signals: SignalsConfig::default(),
             crawler: CrawlerConfig::default(),
+            serve: ServeConfig::default(),
         }
     }
 }
@@ -68,6 +70,29 @@ impl Default for ImportConfig {
             max_record_bytes: 64 * 1024 * 1024,
             max_future_hours: 24,
             detect_languages: vec!["fi".into(), "en".into(), "sv".into()],
+        }
+    }
+}
+
+/// The workbench server (`weaksignal serve`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServeConfig {
+    /// Address to listen on (`--addr` overrides).
+    pub addr: String,
+    /// Bearer token every request must carry. Required when the address is
+    /// not a loopback one; empty means none.
+    pub token: String,
+    /// Signal analyses kept in memory (per as-of date and window).
+    pub cached_analyses: usize,
+}
+
+impl Default for ServeConfig {
+    fn default() -> Self {
+        ServeConfig {
+            addr: "127.0.0.1:8080".into(),
+            token: String::new(),
+            cached_analyses: 8,
         }
     }
 }

@@ -21,6 +21,27 @@ pub fn escape(text: &str) -> String {
     out
 }
 
+/// The URL if it may be rendered as a link: only `http` and `https`, so a
+/// scraped `javascript:` or `data:` address is never clickable.
+///
+/// ```
+/// use weaksignal::html::link_target;
+/// assert_eq!(link_target(" https://yle.fi/a/1 "), Some("https://yle.fi/a/1"));
+/// assert_eq!(link_target("JavaScript:alert(1)"), None);
+/// assert_eq!(link_target("http://"), None);
+/// ```
+pub fn link_target(url: &str) -> Option<&str> {
+    let url = url.trim();
+    let parsed = url::Url::parse(url).ok()?;
+    if !matches!(parsed.scheme(), "http" | "https") || parsed.host_str().is_none() {
+        return None;
+    }
+    if url.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return None;
+    }
+    Some(url)
+}
+
 /// Elements whose text is not content.
 const SKIPPED: &[&str] = &[
     "script", "style", "noscript", "template", "head", "svg", "iframe", "object",

@@ -37,6 +37,8 @@ pub mod index;
 pub mod lang;
 pub mod pipeline;
 pub mod progress;
+pub mod report;
+pub mod serve;
 pub mod signals;
 pub mod store;
 pub mod terms;

@@ -172,7 +172,12 @@ pub fn similar(ctx: &Context, args: SimilarArgs, out: &mut dyn Write) -> Result<
     let (total, ranked) = vsearch::nearest(&store, &model, &query, from, to, limit)?;
     warn_missing(&store, &model)?;
     let hits = vsearch::hits_for(&store, &ranked, None, None)?;
-    let results = SearchResults { total, hits };
+    let results = SearchResults {
+        total,
+        hits,
+        facets: None,
+        histogram: None,
+    };
     if args.json {
         output::json(out, &results)?;
     } else {
@@ -188,6 +193,17 @@ pub fn hybrid(
     index: &SearchIndex,
     request: &SearchRequest,
 ) -> Result<SearchResults> {
+    let embedder = embed::load(&ctx.config.model, &ctx.progress)?;
+    hybrid_with(&embedder, store, index, request)
+}
+
+/// [`hybrid`] with an embedder already loaded (the server keeps one).
+pub fn hybrid_with(
+    embedder: &dyn embed::Embedder,
+    store: &Store,
+    index: &SearchIndex,
+    request: &SearchRequest,
+) -> Result<SearchResults> {
     let depth = request.limit.max(HYBRID_DEPTH);
     let bm25 = index.search(
         store,
@@ -196,7 +212,6 @@ pub fn hybrid(
             ..request.clone()
         },
     )?;
-    let embedder = embed::load(&ctx.config.model, &ctx.progress)?;
     let model = embedder.model_id().to_string();
     let query = embedder.embed_query(&request.query)?;
     // Over-fetch: source and language filters apply after the scan.
@@ -209,5 +224,8 @@ pub fn hybrid(
         request.lang.as_deref(),
     )?;
     vector.truncate(depth);
-    Ok(vsearch::fuse(bm25.hits, vector, request.limit.max(1)))
+    let mut fused = vsearch::fuse(bm25.hits, vector, request.limit.max(1));
+    fused.facets = bm25.facets;
+    fused.histogram = bm25.histogram;
+    Ok(fused)
 }

@@ -8,7 +8,8 @@ mod embed;
 mod output;
 mod signals;
 
-pub use embed::ensure_vectors;
+pub use embed::{ensure_vectors, hybrid_with};
+pub use signals::parse_topic_id;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -35,7 +36,10 @@ Examples:
   weaksignal stats
   weaksignal embed                                 compute missing document vectors (fetches the model)
   weaksignal similar 'strike at the port' --limit 5   semantic search, across languages
-  weaksignal search 'lakko' --hybrid               BM25 and vectors fused";
+  weaksignal search 'lakko' --hybrid               BM25 and vectors fused
+  weaksignal report -o signals.html                the signal report, one offline HTML file
+  weaksignal serve                                 the workbench at http://127.0.0.1:8080
+  weaksignal completions bash > ~/.local/share/bash-completion/completions/weaksignal";
 
 #[derive(Debug, Parser)]
 #[command(
@@ -135,6 +139,30 @@ vector are embedded first (the model is fetched when needed).
     Topics(TopicsArgs),
     /// One topic with its documents.
     Topic(TopicArgs),
+    /// The signal report: signals by class with their evidence, an emergence map, and what changed since one window earlier.
+    #[command(after_help = "\
+HTML is one self-contained file (no scripts, fonts or external addresses).
+Markdown suits email and chat; JSON has the shape of `signals --json` plus
+`since_previous`. Without -o the report goes to stdout.
+  weaksignal report -o report.html
+  weaksignal report --as-of 2020-01-31 --format md
+  weaksignal report --window month --format json -o report.json")]
+    Report(ReportArgs),
+    /// The workbench: a read-only JSON API and web UI for search, signals, topics and documents.
+    #[command(after_help = "\
+Binds 127.0.0.1:8080 by default (serve.addr in config.toml). Another address
+needs serve.token, sent by clients as `Authorization: Bearer <token>`.
+The API is described in docs/api.md.
+  weaksignal serve
+  weaksignal serve --addr 127.0.0.1:9000
+  curl 'http://127.0.0.1:8080/api/search?q=lakko&lang=fi&limit=5'")]
+    Serve(ServeArgs),
+    /// Print a shell completion script.
+    #[command(after_help = "\
+  weaksignal completions bash > ~/.local/share/bash-completion/completions/weaksignal
+  weaksignal completions zsh > ~/.zfunc/_weaksignal
+  weaksignal completions fish > ~/.config/fish/completions/weaksignal.fish")]
+    Completions(CompletionsArgs),
     /// Replay as-of runs and report when known events were first flagged.
     #[command(after_help = "\
 The events file (TOML) lists events with keywords and a reference date:
@@ -382,6 +410,32 @@ pub struct ExtractArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct ReportArgs {
+    #[command(flatten)]
+    pub at: AsOfArgs,
+    #[arg(long, value_enum, default_value_t = crate::report::Format::Html)]
+    pub format: crate::report::Format,
+    /// Write the report to FILE (atomically) instead of stdout.
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Most signals listed per class.
+    #[arg(long, default_value_t = 15)]
+    pub per_class: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on (default: serve.addr in the configuration, 127.0.0.1:8080).
+    #[arg(long, value_name = "IP:PORT")]
+    pub addr: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Args)]
 pub struct ValidateArgs {
     /// Pipeline file.
     pub pipeline: PathBuf,
@@ -621,6 +675,23 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Topics(args) => signals::topics(&ctx, args, &mut out),
         Command::Topic(args) => signals::topic(&ctx, args, &mut out),
         Command::Backtest(args) => signals::backtest(&ctx, args, &mut out),
+        Command::Report(args) => signals::report(&ctx, args, &mut out),
+        Command::Serve(args) => {
+            let addr = args.addr.as_deref().unwrap_or(&ctx.config.serve.addr);
+            let options = crate::serve::ServeOptions::new(addr, &ctx.config.serve.token)?;
+            crate::serve::serve(ctx.config.clone(), ctx.data_dir.clone(), options, |addr| {
+                // Printed (and flushed) for scripts that start the server on port 0.
+                let _ = writeln!(out, "listening on http://{addr}");
+                let _ = out.flush();
+                tracing::info!(addr = %addr, "serving the workbench");
+            })?;
+            Ok(Outcome::Success)
+        }
+        Command::Completions(args) => {
+            let mut command = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(args.shell, &mut command, "weaksignal", &mut out);
+            Ok(Outcome::Success)
+        }
     }
 }
 
@@ -679,6 +750,7 @@ fn search(ctx: &Context, args: SearchArgs, out: &mut dyn Write) -> Result<Outcom
         source: args.source,
         lang: args.lang.map(|l| checked_lang(&l)).transpose()?,
         limit: args.limit,
+        facets: false,
     };
     let store = Store::open_read_only(&ctx.data_dir)?;
     let index = open_for_reading(ctx, &store)?;

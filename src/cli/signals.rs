@@ -5,7 +5,8 @@ use std::io::Write;
 use serde::Serialize;
 
 use super::{
-    output, AsOfArgs, BacktestArgs, Context, SignalLevel, SignalsArgs, TopicArgs, TopicsArgs,
+    output, AsOfArgs, BacktestArgs, Context, ReportArgs, SignalLevel, SignalsArgs, TopicArgs,
+    TopicsArgs,
 };
 use crate::config::Window;
 use crate::error::{Error, Result};
@@ -14,7 +15,7 @@ use crate::signals::view::{Checkpoints, View};
 use crate::signals::{Class, DocTerms, Level, Signal, SignalReport, TopicSummary};
 use crate::store::Store;
 use crate::time::parse_bound;
-use crate::topics::{Corpus, UNASSIGNED};
+use crate::topics::Corpus;
 use crate::Outcome;
 
 /// Documents with vectors and terms, up to an as-of time.
@@ -253,42 +254,12 @@ pub fn topics(ctx: &Context, args: TopicsArgs, out: &mut dyn Write) -> Result<Ou
     Ok(Outcome::Success)
 }
 
-#[derive(Serialize)]
-struct TopicDocument {
-    id: String,
-    published: String,
-    source: String,
-    title: String,
-    url: Option<String>,
-}
-
-#[derive(Serialize)]
-struct TopicOutput<'a> {
-    as_of: &'a str,
-    topic: &'a TopicSummary,
-    signal: Option<&'a Signal>,
-    documents: Vec<TopicDocument>,
-    /// Documents of the topic older than the run loaded (they are counted, not listed).
-    older_not_listed: u32,
-}
-
 /// `weaksignal topic ID`.
 pub fn topic(ctx: &Context, args: TopicArgs, out: &mut dyn Write) -> Result<Outcome> {
-    let id: u32 = args.id.trim_start_matches("topic-").parse().map_err(|_| {
-        Error::Usage(format!(
-            "topic id {:?}: expected a number such as 12 or topic-12",
-            args.id
-        ))
-    })?;
+    let id = parse_topic_id(&args.id)?;
     let view = view(ctx, &args.at)?;
     let (report, topics) = analyse(ctx, &view)?;
-    let state = &view.state;
-    let live = if (id as usize) < state.topics.len() {
-        state.resolve(id)
-    } else {
-        UNASSIGNED
-    };
-    let Some(summary) = topics.iter().find(|t| t.id == live) else {
+    let Some(detail) = view.topic_detail(&report, &topics, id, args.limit) else {
         return Err(Error::Usage(format!(
             "no topic {id} with documents in the last {} {}s before {} (see `weaksignal topics`)",
             ctx.config.signals.history_windows,
@@ -296,38 +267,12 @@ pub fn topic(ctx: &Context, args: TopicArgs, out: &mut dyn Write) -> Result<Outc
             report.as_of
         )));
     };
-    let signal = report
-        .signals
-        .iter()
-        .find(|s| s.id == format!("topic-{live}"));
-    let assignment = state.resolved_assignment();
-    let c = &view.corpus;
-    let mut members: Vec<usize> = (0..c.len()).filter(|&d| assignment[d] == live).collect();
-    members.reverse(); // newest first
-    let documents: Vec<TopicDocument> = members
-        .iter()
-        .take(args.limit)
-        .map(|&d| TopicDocument {
-            id: c.ids[d].clone(),
-            published: crate::signals::rfc3339(c.published[d]),
-            source: c.sources[c.source[d] as usize].clone(),
-            title: c.titles[d].clone(),
-            url: c.urls[d].clone(),
-        })
-        .collect();
-    let older_not_listed = view.before.topics.get(&live).map_or(0, |b| b.0);
     if args.json {
-        let o = TopicOutput {
-            as_of: &report.as_of,
-            topic: summary,
-            signal,
-            documents,
-            older_not_listed,
-        };
-        return output::json(out, &o).map(|_| Outcome::Success);
+        return output::json(out, &detail).map(|_| Outcome::Success);
     }
+    let summary = &detail.topic;
     output::line(out, &format!("topic {}: {}", summary.id, summary.label))?;
-    if live != id {
+    if detail.merged_into.is_some() {
         output::line(out, &format!("(topic {id} was merged into it)"))?;
     }
     output::line(out, &format!("keywords: {}", summary.keywords.join(", ")))?;
@@ -340,30 +285,82 @@ pub fn topic(ctx: &Context, args: TopicArgs, out: &mut dyn Write) -> Result<Outc
             &summary.last_seen[..10]
         ),
     )?;
-    if let Some(s) = signal {
+    if let Some(s) = &detail.signal {
         output::line(out, &format!("signal: {} ({})", s.class.name(), s.why))?;
     }
     for p in &summary.timeline {
         output::line(out, &format!("  {}  {:>4}", &p.start[..10], p.docs))?;
     }
-    for d in &documents {
+    for d in &detail.documents {
         output::line(
             out,
             &format!("{}  {:<14} {}", &d.published[..10], d.source, d.title),
         )?;
     }
-    if older_not_listed > 0 && documents.len() < args.limit {
+    if detail.older_not_listed > 0 && detail.documents.len() < args.limit {
         output::line(
             out,
             &format!(
-                "({older_not_listed} older documents, before {}, are counted but not listed)",
-                crate::signals::rfc3339(
-                    view.corpus.published.first().copied().unwrap_or(view.as_of)
-                )
-                .get(..10)
-                .unwrap_or("")
+                "({} older documents, before {}, are counted but not listed)",
+                detail.older_not_listed,
+                detail.listed_from.get(..10).unwrap_or("")
             ),
         )?;
+    }
+    Ok(Outcome::Success)
+}
+
+/// `12` or `topic-12`.
+pub fn parse_topic_id(id: &str) -> Result<u32> {
+    id.trim_start_matches("topic-").parse().map_err(|_| {
+        Error::Usage(format!(
+            "topic id {id:?}: expected a number such as 12 or topic-12"
+        ))
+    })
+}
+
+/// `weaksignal report`.
+pub fn report(ctx: &Context, args: ReportArgs, out: &mut dyn Write) -> Result<Outcome> {
+    let mut store = Store::open(&ctx.data_dir)?;
+    let model = super::embed::ensure_vectors(ctx, &mut store)?;
+    let as_of = as_of_time(&store, ctx, &args.at)?;
+    let started = std::time::Instant::now();
+    let request = crate::report::ReportRequest {
+        model: &model,
+        as_of,
+        window: args.at.window.unwrap_or(ctx.config.topics.window),
+        topics: &ctx.config.topics,
+        signals: &ctx.config.signals,
+        per_class: args.per_class.max(1),
+        checkpoints: if args.at.from_scratch {
+            Checkpoints::Rebuild
+        } else {
+            Checkpoints::Use
+        },
+    };
+    let report = crate::report::generate(&mut store, &request)?;
+    let text = report.render(args.format)?;
+    tracing::debug!(secs = started.elapsed().as_secs_f64(), "report generated");
+    match &args.output {
+        None => out
+            .write_all(text.as_bytes())
+            .map_err(|e| Error::io("<stdout>", e))?,
+        Some(path) => {
+            crate::report::write_atomic(path, text.as_bytes())?;
+            let counts: Vec<String> = crate::report::CLASS_ORDER
+                .iter()
+                .map(|&c| format!("{} {}", report.of_class(c).count(), c.name()))
+                .collect();
+            output::line(
+                out,
+                &format!(
+                    "{}: report as of {} ({})",
+                    path.display(),
+                    &report.current.as_of[..10],
+                    counts.join(", ")
+                ),
+            )?;
+        }
     }
     Ok(Outcome::Success)
 }

@@ -166,7 +166,12 @@ pub fn fuse(bm25: Vec<SearchHit>, vector: Vec<SearchHit>, limit: usize) -> Searc
             })
         })
         .collect();
-    SearchResults { total, hits }
+    SearchResults {
+        total,
+        hits,
+        facets: None,
+        histogram: None,
+    }
 }
 
 #[cfg(test)]

@@ -25,7 +25,7 @@ use tantivy::{doc, Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocumen
 use tracing::{debug, info};
 
 pub use analyzers::{analyzer_for, LangGroup};
-pub use search::{SearchHit, SearchRequest, SearchResults};
+pub use search::{FacetCount, Facets, MonthCount, SearchHit, SearchRequest, SearchResults};
 
 use crate::config::IndexConfig;
 use crate::document::Document;

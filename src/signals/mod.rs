@@ -143,7 +143,7 @@ pub struct TopicSummary {
 }
 
 /// Clustering quality figures.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct TopicFigures {
     pub documents: usize,
     pub topics: usize,

@@ -13,6 +13,8 @@
 
 use std::time::Instant;
 
+use serde::Serialize;
+
 use super::{Analysis, Before, DocTerms, SignalReport, TopicSummary};
 use crate::config::{SignalsConfig, TopicsConfig, Window};
 use crate::error::{Error, Result};
@@ -289,4 +291,77 @@ impl View {
         }
         .run()
     }
+
+    /// One topic with its newest documents, as `topic ID` and the API show
+    /// it; `None` when the topic (or the topic it merged into) has no
+    /// documents in the analysed history.
+    pub fn topic_detail(
+        &self,
+        report: &SignalReport,
+        topics: &[TopicSummary],
+        id: u32,
+        limit: usize,
+    ) -> Option<TopicDetail> {
+        let state = &self.state;
+        if id as usize >= state.topics.len() {
+            return None;
+        }
+        let live = state.resolve(id);
+        let summary = topics.iter().find(|t| t.id == live)?;
+        let signal = report
+            .signals
+            .iter()
+            .find(|s| s.id == format!("topic-{live}"))
+            .cloned();
+        let assignment = state.resolved_assignment();
+        let c = &self.corpus;
+        let documents = (0..c.len())
+            .rev() // newest first
+            .filter(|&d| assignment[d] == live)
+            .take(limit)
+            .map(|d| TopicDocument {
+                id: c.ids[d].clone(),
+                published: super::rfc3339(c.published[d]),
+                source: c.sources[c.source[d] as usize].clone(),
+                title: c.titles[d].clone(),
+                url: c.urls[d].clone(),
+            })
+            .collect();
+        Some(TopicDetail {
+            as_of: report.as_of.clone(),
+            merged_into: (live != id).then_some(live),
+            topic: summary.clone(),
+            signal,
+            documents,
+            older_not_listed: self.before.topics.get(&live).map_or(0, |b| b.0),
+            listed_from: super::rfc3339(c.published.first().copied().unwrap_or(self.as_of)),
+        })
+    }
+}
+
+/// A document of a topic.
+#[derive(Debug, Clone, Serialize)]
+pub struct TopicDocument {
+    pub id: String,
+    pub published: String,
+    pub source: String,
+    pub title: String,
+    pub url: Option<String>,
+}
+
+/// One topic with its signal (if it is one) and newest documents.
+#[derive(Debug, Clone, Serialize)]
+pub struct TopicDetail {
+    pub as_of: String,
+    /// The topic asked for was merged into this one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub merged_into: Option<u32>,
+    pub topic: TopicSummary,
+    pub signal: Option<super::Signal>,
+    pub documents: Vec<TopicDocument>,
+    /// Documents of the topic older than the run loaded (they are counted, not listed).
+    pub older_not_listed: u32,
+    /// Publication time of the oldest document the run loaded.
+    #[serde(skip)]
+    pub listed_from: String,
 }

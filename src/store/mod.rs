@@ -500,6 +500,21 @@ impl Store {
         Ok(())
     }
 
+    /// The sources that carried one document, with their addresses, first seen first.
+    pub fn carriers(&self, doc_id: &str) -> Result<Vec<(String, Option<String>)>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT source, url FROM document_sources WHERE doc_id = ?1 ORDER BY seen_at, source",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([doc_id], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(|e| self.err(e))?;
+        rows.collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(|e| self.err(e))
+    }
+
     /// The document stored with exactly this content, if any.
     pub fn document_with_content(&self, content_hash: &str) -> Result<Option<String>> {
         self.conn

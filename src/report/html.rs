@@ -1,0 +1,532 @@
+//! The HTML report: one self-contained file (inline CSS and SVG, no scripts,
+//! fonts or external addresses) that opens offline and in a mail client.
+//!
+//! Every string from the documents passes through [`escape`]; addresses are
+//! links only when [`link_target`] accepts them.
+
+use std::fmt::Write;
+
+use super::{class_meaning, day, Change, Report, CLASS_ORDER};
+use crate::html::{escape, link_target};
+use crate::signals::{Class, Signal, TimelinePoint};
+
+const STYLE: &str = r#"
+:root { --weak: #2a7ab8; --emerging: #d9822b; --strong: #c23b3b; --fading: #7a7a7a; --ink: #1d2330; --muted: #5b6475; --line: #dde2ea; }
+* { box-sizing: border-box; }
+body { font: 15px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: var(--ink); margin: 0; background: #f6f7f9; }
+main { max-width: 980px; margin: 0 auto; padding: 24px 20px 60px; }
+h1 { font-size: 26px; margin: 0 0 4px; } h2 { font-size: 20px; margin: 32px 0 8px; border-bottom: 1px solid var(--line); padding-bottom: 4px; }
+h3 { font-size: 17px; margin: 0 0 4px; }
+.sub, .muted { color: var(--muted); }
+.cards { display: flex; gap: 12px; flex-wrap: wrap; margin: 16px 0; }
+.card { background: #fff; border: 1px solid var(--line); border-radius: 8px; padding: 10px 14px; min-width: 120px; }
+.card b { display: block; font-size: 22px; }
+.badge { display: inline-block; border-radius: 10px; padding: 0 8px; font-size: 12px; color: #fff; vertical-align: middle; }
+.weak { background: var(--weak); } .emerging { background: var(--emerging); } .strong { background: var(--strong); } .fading { background: var(--fading); }
+article.signal { background: #fff; border: 1px solid var(--line); border-radius: 8px; padding: 14px 16px; margin: 12px 0; }
+.numbers { display: grid; grid-template-columns: repeat(auto-fill, minmax(150px, 1fr)); gap: 2px 16px; margin: 8px 0; font-size: 14px; }
+.numbers span { color: var(--muted); }
+.why { font-size: 13px; color: var(--muted); }
+ul.docs { padding-left: 18px; margin: 6px 0 0; font-size: 14px; }
+ul.docs .date { font-variant-numeric: tabular-nums; color: var(--muted); }
+.map { background: #fff; border: 1px solid var(--line); border-radius: 8px; }
+.map text { font-size: 11px; fill: var(--ink); } .map .quad { font-size: 12px; fill: #8a93a3; font-weight: 600; }
+.changes li { margin: 2px 0; }
+svg.timeline rect.bar { fill: #8fb3d9; } svg.timeline rect.recent { fill: #2a7ab8; }
+svg.timeline text { font-size: 10px; fill: var(--muted); }
+footer { margin-top: 40px; font-size: 13px; color: var(--muted); }
+a { color: #1f5fa0; }
+"#;
+
+/// The report as one HTML document.
+pub fn render(report: &Report) -> String {
+    let r = &report.current;
+    let mut out = String::with_capacity(64 * 1024);
+    let title = format!("Weak signals as of {}", day(&r.as_of));
+    let _ = write!(
+        out,
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
+         <meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; img-src data:\">\n\
+         <meta name=\"referrer\" content=\"no-referrer\">\n\
+         <title>{}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n<main>\n",
+        escape(&title)
+    );
+    let f = &r.figures;
+    let _ = write!(
+        out,
+        "<header><h1>{}</h1><p class=\"sub\">{} windows · {} documents · {} topics · {:.0}% of documents in no topic · generated {}</p></header>\n",
+        escape(&title),
+        r.window.name(),
+        f.documents,
+        f.topics,
+        f.outlier_share * 100.0,
+        escape(&report.generated_at)
+    );
+    summary(&mut out, report);
+    changes(&mut out, report);
+    out.push_str("<h2 id=\"map\">Emergence map</h2>\n<p class=\"muted\">Each signal by its share of the latest window's documents (visibility, log scale) and its growth against its baseline (log scale). Small and fast-growing is top left.</p>\n");
+    emergence_map(&mut out, report);
+    for class in CLASS_ORDER {
+        let signals: Vec<(usize, &Signal)> = report.of_class(class).collect();
+        let _ = write!(
+            out,
+            "<h2 id=\"{0}\">{1} signals <span class=\"badge {0}\">{2}</span></h2>\n<p class=\"muted\">{3}</p>\n",
+            class.name(),
+            capitalised(class.name()),
+            signals.len(),
+            class_meaning(class)
+        );
+        if signals.is_empty() {
+            out.push_str("<p>None.</p>\n");
+        }
+        for (i, s) in signals {
+            signal_article(&mut out, i, s);
+        }
+    }
+    let _ = write!(
+        out,
+        "<footer>Visibility: share of the latest {0}'s documents. Growth: recent rate over baseline rate (smoothed). \
+         Diffusion: share of sources carrying it. Sources: distinct sources in the recent {0}s. \
+         The quadrant lines are the configured thresholds (visibility {1:.1}%, growth {2:.1}x). \
+         Produced by weaksignal {3}.</footer>\n</main>\n</body>\n</html>\n",
+        r.window.name(),
+        report.map.visibility * 100.0,
+        report.map.growth,
+        env!("CARGO_PKG_VERSION")
+    );
+    out
+}
+
+fn capitalised(word: &str) -> String {
+    let mut c = word.chars();
+    match c.next() {
+        Some(first) => first.to_uppercase().chain(c).collect(),
+        None => String::new(),
+    }
+}
+
+fn anchor(index: usize) -> String {
+    format!("s{index}")
+}
+
+fn summary(out: &mut String, report: &Report) {
+    out.push_str("<section class=\"cards\">");
+    for class in CLASS_ORDER {
+        let n = report.of_class(class).count();
+        let _ = write!(
+            out,
+            "<div class=\"card\"><b>{n}</b><a href=\"#{0}\">{0}</a></div>",
+            class.name()
+        );
+    }
+    out.push_str("</section>\n");
+    let top: Vec<(usize, &Signal)> = report
+        .current
+        .signals
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| matches!(s.class, Class::Weak | Class::Emerging))
+        .take(5)
+        .collect();
+    if top.is_empty() {
+        return;
+    }
+    out.push_str("<h2>Summary</h2>\n<ol>\n");
+    for (i, s) in top {
+        let _ = write!(
+            out,
+            "<li><a href=\"#{}\">{}</a> <span class=\"badge {}\">{}</span> <span class=\"muted\">growth {:.1}x, {} recent documents from {} sources</span></li>\n",
+            anchor(i),
+            escape(&s.label),
+            s.class.name(),
+            s.class.name(),
+            s.growth,
+            s.recent_docs,
+            s.sources
+        );
+    }
+    out.push_str("</ol>\n");
+}
+
+fn changes(out: &mut String, report: &Report) {
+    let c = &report.since_previous;
+    out.push_str("<h2 id=\"changes\">Since the previous report</h2>\n");
+    let Some(previous) = &c.previous_as_of else {
+        out.push_str("<p>No earlier data to compare with.</p>\n");
+        return;
+    };
+    let _ = write!(
+        out,
+        "<p class=\"muted\">Compared with the analysis as of {}.</p>\n<ul class=\"changes\">\n",
+        escape(day(previous))
+    );
+    let index_of = |id: &str| report.current.signals.iter().position(|s| s.id == id);
+    let list = |out: &mut String, name: &str, items: &[Change]| {
+        let _ = write!(out, "<li><b>{name}</b> ({}): ", items.len());
+        if items.is_empty() {
+            out.push_str("none");
+        }
+        for (k, change) in items.iter().enumerate() {
+            if k > 0 {
+                out.push_str("; ");
+            }
+            let label = escape(&change.label);
+            match index_of(&change.id) {
+                Some(i) => {
+                    let _ = write!(out, "<a href=\"#{}\">{label}</a>", anchor(i));
+                }
+                None => out.push_str(&label),
+            }
+            if let (Some(from), Some(to)) = (change.from, change.to) {
+                if from != to {
+                    let _ = write!(out, " ({} → {})", from.name(), to.name());
+                }
+            }
+        }
+        out.push_str("</li>\n");
+    };
+    list(out, "New", &c.new);
+    list(out, "Promoted", &c.promoted);
+    list(out, "Fading", &c.fading);
+    list(out, "No longer signals", &c.ended);
+    out.push_str("</ul>\n");
+}
+
+/// Position on a log axis in `[0, 1]`.
+fn log_position(value: f64, min: f64, max: f64) -> f64 {
+    let v = value.clamp(min, max).ln();
+    let (lo, hi) = (min.ln(), max.ln());
+    if hi - lo < 1e-12 {
+        0.5
+    } else {
+        (v - lo) / (hi - lo)
+    }
+}
+
+fn emergence_map(out: &mut String, report: &Report) {
+    const W: f64 = 940.0;
+    const H: f64 = 460.0;
+    const LEFT: f64 = 56.0;
+    const BOTTOM: f64 = 40.0;
+    const TOP: f64 = 16.0;
+    const RIGHT: f64 = 16.0;
+    let signals = &report.current.signals;
+    let finite = |v: f64, lo: f64, hi: f64| if v.is_finite() { v.clamp(lo, hi) } else { hi };
+    let vis: Vec<f64> = signals
+        .iter()
+        .map(|s| finite(s.visibility, 1e-4, 1.0))
+        .collect();
+    let growth: Vec<f64> = signals
+        .iter()
+        .map(|s| finite(s.growth, 0.05, 100.0))
+        .collect();
+    let split = report.map;
+    let (mut vmin, mut vmax) = (split.visibility / 10.0, split.visibility * 4.0);
+    let (mut gmin, mut gmax) = (0.5f64, split.growth * 4.0);
+    for (&v, &g) in vis.iter().zip(&growth) {
+        vmin = vmin.min(v / 1.5);
+        vmax = vmax.max(v * 1.5);
+        gmin = gmin.min(g / 1.5);
+        gmax = gmax.max(g * 1.5);
+    }
+    let x = |v: f64| LEFT + log_position(v, vmin, vmax) * (W - LEFT - RIGHT);
+    let y = |g: f64| TOP + (1.0 - log_position(g, gmin, gmax)) * (H - TOP - BOTTOM);
+    let _ = write!(
+        out,
+        "<svg class=\"map\" role=\"img\" aria-label=\"Emergence map: visibility against growth\" viewBox=\"0 0 {W} {H}\" width=\"100%\" xmlns=\"http://www.w3.org/2000/svg\">\n"
+    );
+    let (sx, sy) = (x(split.visibility), y(split.growth));
+    let _ = write!(
+        out,
+        "<rect x=\"{LEFT}\" y=\"{TOP}\" width=\"{:.1}\" height=\"{:.1}\" fill=\"#fbfcfd\" stroke=\"#dde2ea\"/>\n\
+         <line x1=\"{sx:.1}\" y1=\"{TOP}\" x2=\"{sx:.1}\" y2=\"{:.1}\" stroke=\"#b8c0cc\" stroke-dasharray=\"4 4\"/>\n\
+         <line x1=\"{LEFT}\" y1=\"{sy:.1}\" x2=\"{:.1}\" y2=\"{sy:.1}\" stroke=\"#b8c0cc\" stroke-dasharray=\"4 4\"/>\n",
+        W - LEFT - RIGHT,
+        H - TOP - BOTTOM,
+        H - BOTTOM,
+        W - RIGHT
+    );
+    let _ = write!(
+        out,
+        "<text class=\"quad\" x=\"{:.1}\" y=\"{:.1}\">weak signals: small, fast-growing</text>\n\
+         <text class=\"quad\" x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">strong signals: visible, growing</text>\n\
+         <text class=\"quad\" x=\"{:.1}\" y=\"{:.1}\">latent: small, steady</text>\n\
+         <text class=\"quad\" x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">well known: visible, steady or fading</text>\n",
+        LEFT + 8.0,
+        TOP + 16.0,
+        W - RIGHT - 8.0,
+        TOP + 16.0,
+        LEFT + 8.0,
+        H - BOTTOM - 8.0,
+        W - RIGHT - 8.0,
+        H - BOTTOM - 8.0
+    );
+    // axes
+    let _ = write!(
+        out,
+        "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">visibility (share of the latest {}'s documents)</text>\n\
+         <text x=\"14\" y=\"{:.1}\" text-anchor=\"middle\" transform=\"rotate(-90 14 {:.1})\">growth (recent / baseline)</text>\n",
+        (LEFT + W - RIGHT) / 2.0,
+        H - 8.0,
+        report.current.window.name(),
+        (TOP + H - BOTTOM) / 2.0,
+        (TOP + H - BOTTOM) / 2.0
+    );
+    for tick in [0.0001, 0.001, 0.01, 0.1, 1.0] {
+        if tick >= vmin && tick <= vmax {
+            let _ = write!(
+                out,
+                "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{}%</text>\n",
+                x(tick),
+                H - BOTTOM + 14.0,
+                tick * 100.0
+            );
+        }
+    }
+    for tick in [0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0] {
+        if tick >= gmin && tick <= gmax {
+            let _ = write!(
+                out,
+                "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{tick}x</text>\n",
+                LEFT - 4.0,
+                y(tick) + 4.0
+            );
+        }
+    }
+    // Points; labels in score order, each only where it overlaps no earlier
+    // label (the point keeps its tooltip).
+    let mut placed: Vec<(f64, f64, f64, f64)> = Vec::new();
+    for (i, s) in signals.iter().enumerate() {
+        let (px, py) = (x(vis[i]), y(growth[i]));
+        let _ = write!(
+            out,
+            "<a href=\"#{}\"><circle cx=\"{px:.1}\" cy=\"{py:.1}\" r=\"5\" class=\"{}\" fill=\"{}\"><title>{} ({}: growth {:.1}x, visibility {:.2}%)</title></circle>",
+            anchor(i),
+            s.class.name(),
+            class_color(s.class),
+            escape(&s.label),
+            s.class.name(),
+            s.growth,
+            s.visibility * 100.0
+        );
+        let label: String = s.label.chars().take(28).collect();
+        let width = label.chars().count() as f64 * 6.2;
+        let fits = |x0: f64| {
+            let rect = (x0, py - 9.0, x0 + width, py + 4.0);
+            let inside = rect.0 >= LEFT && rect.2 <= W - RIGHT;
+            let free = placed
+                .iter()
+                .all(|r| rect.2 < r.0 || rect.0 > r.2 || rect.3 < r.1 || rect.1 > r.3);
+            (inside && free).then_some(rect)
+        };
+        if let Some(rect) = fits(px + 7.0).or_else(|| fits(px - 7.0 - width)) {
+            let _ = write!(
+                out,
+                "<text x=\"{:.1}\" y=\"{:.1}\">{}</text>",
+                rect.0,
+                py + 4.0,
+                escape(&label)
+            );
+            placed.push(rect);
+        }
+        out.push_str("</a>\n");
+    }
+    out.push_str("</svg>\n");
+}
+
+fn class_color(class: Class) -> &'static str {
+    match class {
+        Class::Weak => "#2a7ab8",
+        Class::Emerging => "#d9822b",
+        Class::Strong => "#c23b3b",
+        Class::Fading => "#7a7a7a",
+        Class::Noise => "#bbbbbb",
+    }
+}
+
+fn signal_article(out: &mut String, index: usize, s: &Signal) {
+    let found: Vec<&str> = s
+        .found_by
+        .iter()
+        .map(|l| match l {
+            crate::signals::Level::Topic => "topics",
+            crate::signals::Level::Term => "terms",
+        })
+        .collect();
+    let _ = write!(
+        out,
+        "<article class=\"signal\" id=\"{}\">\n<h3>{} <span class=\"badge {}\">{}</span></h3>\n<div class=\"muted\">keywords: {} · found by {} · first seen {}</div>\n",
+        anchor(index),
+        escape(&s.label),
+        s.class.name(),
+        s.class.name(),
+        escape(&s.keywords.join(", ")),
+        found.join(" and "),
+        escape(day(&s.first_seen))
+    );
+    let _ = write!(
+        out,
+        "<div class=\"numbers\">\
+         <div><span>growth</span> {:.1}x</div>\
+         <div><span>acceleration</span> {:+.1}</div>\
+         <div><span>visibility</span> {:.2}% <span>(baseline {:.2}%)</span></div>\
+         <div><span>recent documents</span> {} <span>of {}</span></div>\
+         <div><span>sources</span> {}</div>\
+         <div><span>diffusion</span> {:.2}</div>\
+         <div><span>burst</span> {:.1}</div>\
+         <div><span>score</span> {:.1}</div>\
+         </div>\n",
+        s.growth,
+        s.acceleration,
+        s.visibility * 100.0,
+        s.visibility_baseline.max(0.0) * 100.0,
+        s.recent_docs,
+        s.docs,
+        s.sources,
+        s.diffusion,
+        s.burst,
+        s.score
+    );
+    timeline(out, &s.timeline);
+    let _ = write!(out, "<p class=\"why\">{}</p>\n", escape(&s.why));
+    if !s.examples.is_empty() {
+        out.push_str("<ul class=\"docs\">\n");
+        for e in &s.examples {
+            let title = escape(&e.title);
+            let linked = match e.url.as_deref().and_then(link_target) {
+                Some(url) => format!(
+                    "<a href=\"{}\" rel=\"noopener noreferrer nofollow\">{title}</a>",
+                    escape(url)
+                ),
+                None => title,
+            };
+            let _ = write!(
+                out,
+                "<li><span class=\"date\">{}</span> · {} · {linked}</li>\n",
+                escape(day(&e.published)),
+                escape(&e.source)
+            );
+        }
+        out.push_str("</ul>\n");
+    }
+    out.push_str("</article>\n");
+}
+
+/// Bars per window; the recent windows darker.
+fn timeline(out: &mut String, points: &[TimelinePoint]) {
+    if points.is_empty() {
+        return;
+    }
+    const W: f64 = 420.0;
+    const H: f64 = 64.0;
+    let max = points.iter().map(|p| p.docs).max().unwrap_or(0).max(1) as f64;
+    let step = W / points.len() as f64;
+    let _ = write!(
+        out,
+        "<svg class=\"timeline\" role=\"img\" aria-label=\"documents per window\" viewBox=\"0 0 {W} {}\" width=\"{W}\" height=\"{}\" xmlns=\"http://www.w3.org/2000/svg\">",
+        H + 14.0,
+        H + 14.0
+    );
+    let recent_from = points.len().saturating_sub(2);
+    for (i, p) in points.iter().enumerate() {
+        let h = (p.docs as f64 / max * (H - 4.0)).max(if p.docs > 0 { 2.0 } else { 0.0 });
+        let _ = write!(
+            out,
+            "<rect class=\"bar{}\" x=\"{:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{h:.1}\"><title>{}: {}</title></rect>",
+            if i >= recent_from { " recent" } else { "" },
+            i as f64 * step + 0.5,
+            H - h,
+            (step - 1.0).max(1.0),
+            escape(day(&p.start)),
+            p.docs
+        );
+    }
+    let first = points.first().map(|p| day(&p.start)).unwrap_or("");
+    let last = points.last().map(|p| day(&p.start)).unwrap_or("");
+    let _ = write!(
+        out,
+        "<text x=\"0\" y=\"{:.1}\">{}</text><text x=\"{W}\" y=\"{:.1}\" text-anchor=\"end\">{} (max {})</text></svg>\n",
+        H + 12.0,
+        escape(first),
+        H + 12.0,
+        escape(last),
+        max
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::tests::{report, signal};
+    use crate::report::{Changes, MapSplit};
+    use crate::signals::Example;
+
+    fn hostile() -> Report {
+        let mut s = signal("term-<script>", Class::Weak);
+        s.label = "<script>alert(1)</script>".into();
+        s.keywords = vec!["\"><img src=x onerror=alert(2)>".into()];
+        s.why = "<b>why</b>".into();
+        s.examples = vec![
+            Example {
+                id: "a".into(),
+                published: "2020-01-30T00:00:00Z".into(),
+                source: "<i>evil</i>".into(),
+                title: "\"><img src=x onerror=alert(3)>".into(),
+                url: Some("javascript:alert(4)".into()),
+            },
+            Example {
+                id: "b".into(),
+                published: "2020-01-30T00:00:00Z".into(),
+                source: "ok".into(),
+                title: "fine".into(),
+                url: Some("https://example.org/a?b=1&c=\"2\"".into()),
+            },
+        ];
+        s.timeline = vec![TimelinePoint {
+            start: "2020-01-27T00:00:00Z".into(),
+            docs: 3,
+        }];
+        Report {
+            current: report(vec![s]),
+            generated_at: "now".into(),
+            map: MapSplit {
+                visibility: 0.05,
+                growth: 2.5,
+            },
+            since_previous: Changes {
+                previous_as_of: Some("2020-01-24T23:59:59Z".into()),
+                new: vec![Change {
+                    id: "term-<script>".into(),
+                    label: "<script>alert(5)</script>".into(),
+                    from: None,
+                    to: Some(Class::Weak),
+                }],
+                ..Changes::default()
+            },
+        }
+    }
+
+    #[test]
+    fn untrusted_text_is_escaped_and_only_http_links_are_rendered() {
+        let html = render(&hostile());
+        assert!(!html.contains("<script"), "{html}");
+        assert!(!html.contains("<img"), "{html}");
+        assert!(!html.contains("<i>evil"), "{html}");
+        assert!(!html.contains("javascript:"), "{html}");
+        assert!(html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+        assert!(html.contains("href=\"https://example.org/a?b=1&amp;c=&quot;2&quot;\""));
+        // the hostile example is shown, as text without a link
+        assert!(html.contains("&quot;&gt;&lt;img src=x onerror=alert(3)&gt;</li>"));
+    }
+
+    #[test]
+    fn the_page_is_self_contained() {
+        let html = render(&hostile());
+        for external in ["<script", "<link", "@import", "url(", "src=\"http"] {
+            assert!(!html.contains(external), "{external}");
+        }
+        assert!(html.contains("<svg class=\"map\""));
+        assert!(html.contains("<svg class=\"timeline\""));
+    }
+}

@@ -1,0 +1,209 @@
+//! The Markdown report, for email and chat.
+//!
+//! Markdown renderers pass raw HTML through and turn `[text](url)` into links,
+//! so document text is escaped for both: HTML's `<`, `>` and `&` become
+//! entities and Markdown's punctuation is backslash-escaped. Only `http(s)`
+//! addresses become links.
+
+use std::fmt::Write;
+
+use super::{class_meaning, day, Change, Report, CLASS_ORDER};
+use crate::html::link_target;
+use crate::signals::Signal;
+
+/// Escapes document text for Markdown (inline context, one line).
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            // Only what is markup inside a line: text never starts a line
+            // here, so `#`, `-`, `+` and `1.` cannot open a block, and
+            // parentheses only matter after an (escaped) bracket.
+            '\\' | '`' | '*' | '_' | '[' | ']' | '|' | '~' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '\n' | '\r' | '\t' => out.push(' '),
+            c if c.is_control() => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A link destination: spaces, parentheses and angle brackets percent-encoded.
+fn destination(url: &str) -> String {
+    let mut out = String::with_capacity(url.len());
+    for c in url.chars() {
+        match c {
+            ' ' => out.push_str("%20"),
+            '(' => out.push_str("%28"),
+            ')' => out.push_str("%29"),
+            '<' => out.push_str("%3C"),
+            '>' => out.push_str("%3E"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+
+fn sparkline(s: &Signal) -> String {
+    let max = s.timeline.iter().map(|p| p.docs).max().unwrap_or(0).max(1);
+    s.timeline
+        .iter()
+        .map(|p| {
+            if p.docs == 0 {
+                '·'
+            } else {
+                BARS[((p.docs as usize * 7) / max as usize).min(7)]
+            }
+        })
+        .collect()
+}
+
+/// The report as Markdown.
+pub fn render(report: &Report) -> String {
+    let r = &report.current;
+    let mut out = String::with_capacity(16 * 1024);
+    let f = &r.figures;
+    let _ = writeln!(out, "# Weak signals as of {}\n", day(&r.as_of));
+    let _ = writeln!(
+        out,
+        "{} windows · {} documents · {} topics · generated {}\n",
+        r.window.name(),
+        f.documents,
+        f.topics,
+        report.generated_at
+    );
+    let counts: Vec<String> = CLASS_ORDER
+        .iter()
+        .map(|&c| format!("{} {}", report.of_class(c).count(), c.name()))
+        .collect();
+    let _ = writeln!(out, "**Signals:** {}\n", counts.join(", "));
+
+    let c = &report.since_previous;
+    let _ = writeln!(out, "## Since the previous report\n");
+    match &c.previous_as_of {
+        None => out.push_str("No earlier data to compare with.\n\n"),
+        Some(previous) => {
+            let _ = writeln!(out, "Compared with the analysis as of {}.\n", day(previous));
+            let list = |out: &mut String, name: &str, items: &[Change]| {
+                let names: Vec<String> = items
+                    .iter()
+                    .map(|ch| match (ch.from, ch.to) {
+                        (Some(a), Some(b)) if a != b => {
+                            format!("{} ({} → {})", escape(&ch.label), a.name(), b.name())
+                        }
+                        _ => escape(&ch.label),
+                    })
+                    .collect();
+                let shown = if names.is_empty() {
+                    "none".to_string()
+                } else {
+                    names.join("; ")
+                };
+                let _ = writeln!(out, "- **{name}** ({}): {shown}", items.len());
+            };
+            list(&mut out, "New", &c.new);
+            list(&mut out, "Promoted", &c.promoted);
+            list(&mut out, "Fading", &c.fading);
+            list(&mut out, "No longer signals", &c.ended);
+            out.push('\n');
+        }
+    }
+
+    for class in CLASS_ORDER {
+        let signals: Vec<&Signal> = report.of_class(class).map(|(_, s)| s).collect();
+        let _ = writeln!(
+            out,
+            "## {} signals ({})\n\n_{}_\n",
+            class.name(),
+            signals.len(),
+            class_meaning(class)
+        );
+        for s in signals {
+            let _ = writeln!(out, "### {}\n", escape(&s.label));
+            let _ = writeln!(
+                out,
+                "- keywords: {}\n- growth {:.1}x, visibility {:.2}% (baseline {:.2}%), {} recent documents of {}, {} sources, diffusion {:.2}\n- first seen {}; timeline `{}`\n- why: {}",
+                escape(&s.keywords.join(", ")),
+                s.growth,
+                s.visibility * 100.0,
+                s.visibility_baseline.max(0.0) * 100.0,
+                s.recent_docs,
+                s.docs,
+                s.sources,
+                s.diffusion,
+                day(&s.first_seen),
+                sparkline(s),
+                escape(&s.why)
+            );
+            for e in &s.examples {
+                let title = escape(&e.title);
+                let shown = match e.url.as_deref().and_then(link_target) {
+                    Some(url) => format!("[{title}]({})", destination(url)),
+                    None => title,
+                };
+                let _ = writeln!(
+                    out,
+                    "  - {} · {} · {shown}",
+                    day(&e.published),
+                    escape(&e.source)
+                );
+            }
+            out.push('\n');
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::tests::{report, signal};
+    use crate::report::{Changes, MapSplit};
+    use crate::signals::{Class, Example};
+
+    #[test]
+    fn markup_in_titles_is_inert_and_only_http_links_are_made() {
+        let mut s = signal("topic-1", Class::Weak);
+        s.label = "<script>alert(1)</script> [x](javascript:alert(2))".into();
+        s.examples = vec![
+            Example {
+                id: "a".into(),
+                published: "2020-01-30T00:00:00Z".into(),
+                source: "s".into(),
+                title: "\"><img src=x onerror=alert(3)>".into(),
+                url: Some("javascript:alert(4)".into()),
+            },
+            Example {
+                id: "b".into(),
+                published: "2020-01-30T00:00:00Z".into(),
+                source: "s".into(),
+                title: "ok".into(),
+                url: Some("https://example.org/a (b)".into()),
+            },
+        ];
+        let md = render(&Report {
+            current: report(vec![s]),
+            generated_at: "now".into(),
+            map: MapSplit {
+                visibility: 0.05,
+                growth: 2.5,
+            },
+            since_previous: Changes::default(),
+        });
+        assert!(!md.contains("<script"), "{md}");
+        assert!(!md.contains("<img"), "{md}");
+        assert!(!md.contains("](javascript"), "{md}");
+        assert!(!md.contains("(javascript:alert(4)"), "{md}");
+        assert!(md.contains("&lt;script&gt;"));
+        // the URL with a space is rejected as a link target, not half-linked
+        assert!(!md.contains("https://example.org/a%20"), "{md}");
+    }
+}

@@ -1,0 +1,400 @@
+//! The JSON API handlers (documented in `docs/api.md`).
+//!
+//! Parameters are checked by hand so that every mistake gets a 400 whose
+//! message names the parameter, and unknown parameters are refused rather
+//! than silently ignored. Work that touches the store or the index runs on
+//! the blocking pool.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::Serialize;
+
+use super::{Analysed, Workbench};
+use crate::config::Window;
+use crate::error::Error;
+use crate::index::SearchRequest;
+use crate::signals::Class;
+
+/// Most search hits one request returns.
+pub const MAX_SEARCH_LIMIT: usize = 200;
+/// Most topics one request lists.
+pub const MAX_TOPICS_LIMIT: usize = 500;
+/// Most documents one topic request lists.
+pub const MAX_TOPIC_DOCUMENTS: usize = 500;
+
+/// An error answer: `{"error": "..."}` with a status.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    message: String,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            message: message.into(),
+        }
+    }
+
+    fn bad(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, message)
+    }
+
+    fn not_found(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::NOT_FOUND, message)
+    }
+}
+
+impl From<Error> for ApiError {
+    fn from(e: Error) -> ApiError {
+        match e {
+            Error::Query { .. } | Error::Usage(_) | Error::Date(_) => ApiError::bad(e.to_string()),
+            other => {
+                tracing::error!(error = %other, "request failed");
+                ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, other.to_string())
+            }
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        #[derive(Serialize)]
+        struct Body {
+            error: String,
+        }
+        (
+            self.status,
+            Json(Body {
+                error: self.message,
+            }),
+        )
+            .into_response()
+    }
+}
+
+type ApiResult<T> = std::result::Result<Json<T>, ApiError>;
+
+/// Runs store or index work off the async threads; a panic becomes a 500, not a dropped connection.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> std::result::Result<T, ApiError> + Send + 'static,
+) -> std::result::Result<T, ApiError> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| {
+        tracing::error!(error = %e, "request handler panicked");
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
+    })?
+}
+
+/// Query parameters, checked against the names an endpoint accepts.
+struct Params {
+    values: HashMap<String, String>,
+}
+
+impl Params {
+    fn new(
+        query: std::result::Result<Query<Vec<(String, String)>>, QueryRejection>,
+        allowed: &[&str],
+    ) -> std::result::Result<Params, ApiError> {
+        let Query(pairs) = query.map_err(|e| ApiError::bad(format!("query string: {e}")))?;
+        let mut values = HashMap::new();
+        for (name, value) in pairs {
+            if !allowed.contains(&name.as_str()) {
+                return Err(ApiError::bad(format!(
+                    "unknown parameter {name:?} (valid: {})",
+                    allowed.join(", ")
+                )));
+            }
+            if values.insert(name.clone(), value).is_some() {
+                return Err(ApiError::bad(format!("parameter {name:?} given twice")));
+            }
+        }
+        Ok(Params { values })
+    }
+
+    /// A parameter's value; empty counts as absent.
+    fn get(&self, name: &str) -> Option<&str> {
+        self.values
+            .get(name)
+            .map(|v| v.trim())
+            .filter(|v| !v.is_empty())
+    }
+
+    fn date(
+        &self,
+        name: &str,
+        upper: bool,
+    ) -> std::result::Result<Option<chrono::DateTime<chrono::Utc>>, ApiError> {
+        self.get(name)
+            .map(|v| {
+                crate::time::parse_bound(v, upper).map_err(|e| {
+                    ApiError::bad(format!(
+                        "parameter {name}={v:?}: {e} (use YYYY-MM-DD or RFC 3339)"
+                    ))
+                })
+            })
+            .transpose()
+    }
+
+    fn limit(&self, default: usize, max: usize) -> std::result::Result<usize, ApiError> {
+        let Some(v) = self.get("limit") else {
+            return Ok(default);
+        };
+        match v.parse::<usize>() {
+            Ok(n) if n >= 1 => Ok(n.min(max)),
+            _ => Err(ApiError::bad(format!(
+                "parameter limit={v:?}: expected a whole number from 1 (at most {max} are returned)"
+            ))),
+        }
+    }
+
+    fn flag(&self, name: &str) -> std::result::Result<bool, ApiError> {
+        match self.get(name) {
+            None | Some("false") | Some("0") => Ok(false),
+            Some("true") | Some("1") => Ok(true),
+            Some(v) => Err(ApiError::bad(format!(
+                "parameter {name}={v:?}: expected true or false"
+            ))),
+        }
+    }
+
+    fn window(&self, bench: &Workbench) -> std::result::Result<Window, ApiError> {
+        match self.get("window") {
+            None => Ok(bench.config.topics.window),
+            Some("day") => Ok(Window::Day),
+            Some("week") => Ok(Window::Week),
+            Some("month") => Ok(Window::Month),
+            Some(v) => Err(ApiError::bad(format!(
+                "parameter window={v:?}: expected day, week or month"
+            ))),
+        }
+    }
+
+    fn as_of(&self) -> std::result::Result<Option<i64>, ApiError> {
+        Ok(self.date("as_of", true)?.map(|d| d.timestamp()))
+    }
+}
+
+type RawQuery = std::result::Result<Query<Vec<(String, String)>>, QueryRejection>;
+
+pub async fn not_found() -> ApiError {
+    ApiError::not_found("no such page (the API is under /api: see docs/api.md)")
+}
+
+#[derive(Serialize)]
+pub struct Health {
+    status: &'static str,
+    version: &'static str,
+    documents: u64,
+}
+
+pub async fn health(State(bench): State<Arc<Workbench>>) -> ApiResult<Health> {
+    let documents = blocking(move || Ok(bench.with_store(|s| s.count())?)).await?;
+    Ok(Json(Health {
+        status: "ok",
+        version: env!("CARGO_PKG_VERSION"),
+        documents,
+    }))
+}
+
+pub async fn stats(
+    State(bench): State<Arc<Workbench>>,
+    query: RawQuery,
+) -> ApiResult<crate::store::Stats> {
+    Params::new(query, &[])?;
+    let stats = blocking(move || Ok(bench.with_store(|s| s.stats())?)).await?;
+    Ok(Json(stats))
+}
+
+pub async fn search(
+    State(bench): State<Arc<Workbench>>,
+    query: RawQuery,
+) -> ApiResult<crate::index::SearchResults> {
+    let p = Params::new(
+        query,
+        &["q", "from", "to", "source", "lang", "limit", "hybrid"],
+    )?;
+    let lang = p
+        .get("lang")
+        .map(|l| {
+            crate::lang::normalise_code(l).ok_or_else(|| {
+                ApiError::bad(format!(
+                    "parameter lang={l:?}: not a language code (e.g. fi, en, sv)"
+                ))
+            })
+        })
+        .transpose()?;
+    let request = SearchRequest {
+        query: p.get("q").unwrap_or("").to_string(),
+        from: p.date("from", false)?,
+        to: p.date("to", true)?,
+        source: p.get("source").map(str::to_string),
+        lang,
+        limit: p.limit(20, MAX_SEARCH_LIMIT)?,
+        facets: true,
+    };
+    if let (Some(from), Some(to)) = (request.from, request.to) {
+        if to < from {
+            return Err(ApiError::bad("parameter to is before from"));
+        }
+    }
+    let hybrid = p.flag("hybrid")?;
+    let results = blocking(move || {
+        Ok(bench.with_store(|store| {
+            if hybrid {
+                let embedder = bench.embedder()?;
+                crate::cli::hybrid_with(embedder.as_ref(), store, &bench.index, &request)
+            } else {
+                bench.index.search(store, &request)
+            }
+        })?)
+    })
+    .await?;
+    Ok(Json(results))
+}
+
+async fn analysis(
+    bench: Arc<Workbench>,
+    as_of: Option<i64>,
+    window: Window,
+) -> std::result::Result<Arc<Analysed>, ApiError> {
+    blocking(move || Ok(bench.analysis(as_of, window)?)).await
+}
+
+pub async fn signals(
+    State(bench): State<Arc<Workbench>>,
+    query: RawQuery,
+) -> ApiResult<crate::signals::SignalReport> {
+    let p = Params::new(query, &["as_of", "window", "class", "limit"])?;
+    let classes = match p.get("class") {
+        None => vec![Class::Weak, Class::Emerging, Class::Strong, Class::Fading],
+        Some(list) => list
+            .split(',')
+            .map(|c| match c.trim() {
+                "weak" => Ok(Class::Weak),
+                "emerging" => Ok(Class::Emerging),
+                "strong" => Ok(Class::Strong),
+                "fading" => Ok(Class::Fading),
+                "noise" => Ok(Class::Noise),
+                other => Err(ApiError::bad(format!(
+                    "parameter class: {other:?} is not a class (valid: weak, emerging, strong, fading, noise)"
+                ))),
+            })
+            .collect::<std::result::Result<_, _>>()?,
+    };
+    let limit = p.limit(100, 1000)?;
+    let window = p.window(&bench)?;
+    let a = analysis(bench, p.as_of()?, window).await?;
+    let mut report = a.report.clone();
+    report.signals.retain(|s| classes.contains(&s.class));
+    report.signals.truncate(limit);
+    Ok(Json(report))
+}
+
+#[derive(Serialize)]
+pub struct TopicsAnswer {
+    as_of: String,
+    window: Window,
+    figures: crate::signals::TopicFigures,
+    topics: Vec<crate::signals::TopicSummary>,
+}
+
+pub async fn topics(
+    State(bench): State<Arc<Workbench>>,
+    query: RawQuery,
+) -> ApiResult<TopicsAnswer> {
+    let p = Params::new(query, &["as_of", "window", "limit"])?;
+    let limit = p.limit(50, MAX_TOPICS_LIMIT)?;
+    let window = p.window(&bench)?;
+    let a = analysis(bench, p.as_of()?, window).await?;
+    Ok(Json(TopicsAnswer {
+        as_of: a.report.as_of.clone(),
+        window: a.report.window,
+        figures: a.report.figures.clone(),
+        topics: a.topics.iter().take(limit).cloned().collect(),
+    }))
+}
+
+pub async fn topic(
+    State(bench): State<Arc<Workbench>>,
+    Path(id): Path<String>,
+    query: RawQuery,
+) -> ApiResult<crate::signals::view::TopicDetail> {
+    let p = Params::new(query, &["as_of", "window", "limit"])?;
+    let number = crate::cli::parse_topic_id(&id)?;
+    let limit = p.limit(50, MAX_TOPIC_DOCUMENTS)?;
+    let window = p.window(&bench)?;
+    let a = analysis(bench, p.as_of()?, window).await?;
+    a.view
+        .topic_detail(&a.report, &a.topics, number, limit)
+        .map(Json)
+        .ok_or_else(|| {
+            ApiError::not_found(format!(
+                "no topic {number} with documents in the analysed history as of {}",
+                a.report.as_of
+            ))
+        })
+}
+
+#[derive(Serialize)]
+pub struct Carrier {
+    source: String,
+    url: Option<String>,
+}
+
+#[derive(Serialize)]
+pub struct DocAnswer {
+    id: String,
+    source: String,
+    url: Option<String>,
+    title: String,
+    text: String,
+    published: String,
+    fetched_at: String,
+    lang: String,
+    carriers: Vec<Carrier>,
+}
+
+pub async fn doc(
+    State(bench): State<Arc<Workbench>>,
+    Path(id): Path<String>,
+    query: RawQuery,
+) -> ApiResult<DocAnswer> {
+    Params::new(query, &[])?;
+    if id.len() > 256 {
+        return Err(ApiError::bad("document id longer than 256 bytes"));
+    }
+    let found = blocking(move || {
+        Ok(bench.with_store(|s| {
+            let Some(doc) = s.get(&id)? else {
+                return Ok(Err(id));
+            };
+            let carriers = s
+                .carriers(&doc.id)?
+                .into_iter()
+                .map(|(source, url)| Carrier { source, url })
+                .collect();
+            Ok(Ok((doc, carriers)))
+        })?)
+    })
+    .await?;
+    let (doc, carriers) =
+        found.map_err(|id| ApiError::not_found(format!("no document with id {id:?}")))?;
+    Ok(Json(DocAnswer {
+        id: doc.id,
+        source: doc.source,
+        url: doc.url,
+        title: doc.title,
+        text: doc.text,
+        published: crate::document::rfc3339(doc.published),
+        fetched_at: crate::document::rfc3339(doc.fetched_at),
+        lang: doc.lang,
+        carriers,
+    }))
+}
