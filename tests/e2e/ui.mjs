@@ -9,6 +9,7 @@
 import { chromium } from "playwright-core";
 import fs from "node:fs";
 import path from "node:path";
+import os from "node:os";
 
 const WAIT_MS = 15000;
 const BASE = (process.env.WEAKSIGNAL_URL || "").replace(/\/+$/, "");
@@ -39,10 +40,14 @@ async function main() {
 
   const executablePath = process.env.CHROMIUM || "/usr/bin/chromium";
   check(fs.existsSync(executablePath), `no Chromium at ${executablePath} (set CHROMIUM)`);
-  const browser = await chromium.launch({
+  // A fresh, empty profile for every run (removed at the end).
+  const userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), "weaksignal-e2e-"));
+  const context = await chromium.launchPersistentContext(userDataDir, {
     executablePath,
     headless: true,
     args: ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--disable-quic"],
+    viewport: { width: 1280, height: 900 },
+    deviceScaleFactor: 1,
   });
 
   const consoleErrors = [];
@@ -52,7 +57,6 @@ async function main() {
   const checked = { url: BASE, search_query: SEARCH_QUERY, xss_query: XSS_QUERY || null, screenshots: [] };
 
   try {
-    const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, deviceScaleFactor: 1 });
     const page = await context.newPage();
     page.setDefaultTimeout(WAIT_MS);
     page.setDefaultNavigationTimeout(WAIT_MS);
@@ -214,7 +218,8 @@ async function main() {
     checked.foreign_requests = 0;
     console.log(JSON.stringify({ ok: true, ...checked }));
   } finally {
-    await browser.close().catch(() => {});
+    await context.close().catch(() => {});
+    fs.rmSync(userDataDir, { recursive: true, force: true });
   }
 }
 
