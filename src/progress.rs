@@ -54,4 +54,19 @@ impl Progress {
             message,
         )
     }
+
+    /// A spinner with the elapsed time, for steps whose length is not known
+    /// ahead (clustering from a checkpoint takes a second, from scratch minutes).
+    pub fn spinner(&self, message: &str) -> ProgressBar {
+        if !self.visible {
+            return ProgressBar::hidden();
+        }
+        let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr_with_hz(8));
+        bar.set_style(
+            ProgressStyle::with_template("{spinner} {msg} {elapsed}").expect("valid template"),
+        );
+        bar.set_message(message.to_string());
+        bar.enable_steady_tick(Duration::from_millis(120));
+        bar
+    }
 }

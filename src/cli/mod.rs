@@ -602,7 +602,9 @@ pub fn run(cli: Cli) -> Result<Outcome> {
         Command::Reindex => {
             let store = Store::open(&ctx.data_dir)?;
             let started = std::time::Instant::now();
+            let spinner = ctx.progress.spinner("reindexing");
             let index = crate::index::rebuild(&ctx.data_dir, &store, &ctx.config.index)?;
+            spinner.finish_and_clear();
             let count = index.num_docs()?;
             output::line(
                 &mut out,

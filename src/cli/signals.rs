@@ -75,6 +75,7 @@ fn view(ctx: &Context, at: &AsOfArgs) -> Result<View> {
     let model = super::embed::ensure_vectors(ctx, &mut store)?;
     let as_of = as_of_time(&store, ctx, at)?;
     let started = std::time::Instant::now();
+    let spinner = ctx.progress.spinner("clustering topics");
     let view = View::build(
         &mut store,
         &model,
@@ -88,6 +89,7 @@ fn view(ctx: &Context, at: &AsOfArgs) -> Result<View> {
             Checkpoints::Use
         },
     )?;
+    spinner.finish_and_clear();
     tracing::debug!(
         loaded = view.corpus.len(),
         secs = started.elapsed().as_secs_f64(),
@@ -338,7 +340,9 @@ pub fn report(ctx: &Context, args: ReportArgs, out: &mut dyn Write) -> Result<Ou
             Checkpoints::Use
         },
     };
+    let spinner = ctx.progress.spinner("analysing signals");
     let report = crate::report::generate(&mut store, &request)?;
+    spinner.finish_and_clear();
     let text = report.render(args.format)?;
     tracing::debug!(secs = started.elapsed().as_secs_f64(), "report generated");
     match &args.output {

@@ -53,9 +53,9 @@ pub fn render(report: &Report) -> String {
         escape(&title)
     );
     let f = &r.figures;
-    let _ = write!(
+    let _ = writeln!(
         out,
-        "<header><h1>{}</h1><p class=\"sub\">{} windows · {} documents · {} topics · {:.0}% of documents in no topic · generated {}</p></header>\n",
+        "<header><h1>{}</h1><p class=\"sub\">{} windows · {} documents · {} topics · {:.0}% of documents in no topic · generated {}</p></header>",
         escape(&title),
         r.window.name(),
         f.documents,
@@ -134,9 +134,9 @@ fn summary(out: &mut String, report: &Report) {
     }
     out.push_str("<h2>Summary</h2>\n<ol>\n");
     for (i, s) in top {
-        let _ = write!(
+        let _ = writeln!(
             out,
-            "<li><a href=\"#{}\">{}</a> <span class=\"badge {}\">{}</span> <span class=\"muted\">growth {:.1}x, {} recent documents from {} sources</span></li>\n",
+            "<li><a href=\"#{}\">{}</a> <span class=\"badge {}\">{}</span> <span class=\"muted\">growth {:.1}x, {} recent documents from {} sources</span></li>",
             anchor(i),
             escape(&s.label),
             s.class.name(),
@@ -232,9 +232,9 @@ fn emergence_map(out: &mut String, report: &Report) {
     }
     let x = |v: f64| LEFT + log_position(v, vmin, vmax) * (W - LEFT - RIGHT);
     let y = |g: f64| TOP + (1.0 - log_position(g, gmin, gmax)) * (H - TOP - BOTTOM);
-    let _ = write!(
+    let _ = writeln!(
         out,
-        "<svg class=\"map\" role=\"img\" aria-label=\"Emergence map: visibility against growth\" viewBox=\"0 0 {W} {H}\" width=\"100%\" xmlns=\"http://www.w3.org/2000/svg\">\n"
+        "<svg class=\"map\" role=\"img\" aria-label=\"Emergence map: visibility against growth\" viewBox=\"0 0 {W} {H}\" width=\"100%\" xmlns=\"http://www.w3.org/2000/svg\">"
     );
     let (sx, sy) = (x(split.visibility), y(split.growth));
     let _ = write!(
@@ -275,9 +275,9 @@ fn emergence_map(out: &mut String, report: &Report) {
     );
     for tick in [0.0001, 0.001, 0.01, 0.1, 1.0] {
         if tick >= vmin && tick <= vmax {
-            let _ = write!(
+            let _ = writeln!(
                 out,
-                "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{}%</text>\n",
+                "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{}%</text>",
                 x(tick),
                 H - BOTTOM + 14.0,
                 tick * 100.0
@@ -286,9 +286,9 @@ fn emergence_map(out: &mut String, report: &Report) {
     }
     for tick in [0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0] {
         if tick >= gmin && tick <= gmax {
-            let _ = write!(
+            let _ = writeln!(
                 out,
-                "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{tick}x</text>\n",
+                "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{tick}x</text>",
                 LEFT - 4.0,
                 y(tick) + 4.0
             );
@@ -365,7 +365,7 @@ fn signal_article(out: &mut String, index: usize, s: &Signal) {
         found.join(" and "),
         escape(day(&s.first_seen))
     );
-    let _ = write!(
+    let _ = writeln!(
         out,
         "<div class=\"numbers\">\
          <div><span>growth</span> {:.1}x</div>\
@@ -376,7 +376,7 @@ fn signal_article(out: &mut String, index: usize, s: &Signal) {
          <div><span>diffusion</span> {:.2}</div>\
          <div><span>burst</span> {:.1}</div>\
          <div><span>score</span> {:.1}</div>\
-         </div>\n",
+         </div>",
         s.growth,
         s.acceleration,
         s.visibility * 100.0,
@@ -389,7 +389,7 @@ fn signal_article(out: &mut String, index: usize, s: &Signal) {
         s.score
     );
     timeline(out, &s.timeline);
-    let _ = write!(out, "<p class=\"why\">{}</p>\n", escape(&s.why));
+    let _ = writeln!(out, "<p class=\"why\">{}</p>", escape(&s.why));
     if !s.examples.is_empty() {
         out.push_str("<ul class=\"docs\">\n");
         for e in &s.examples {
@@ -401,9 +401,9 @@ fn signal_article(out: &mut String, index: usize, s: &Signal) {
                 ),
                 None => title,
             };
-            let _ = write!(
+            let _ = writeln!(
                 out,
-                "<li><span class=\"date\">{}</span> · {} · {linked}</li>\n",
+                "<li><span class=\"date\">{}</span> · {} · {linked}</li>",
                 escape(day(&e.published)),
                 escape(&e.source)
             );
@@ -444,9 +444,9 @@ fn timeline(out: &mut String, points: &[TimelinePoint]) {
     }
     let first = points.first().map(|p| day(&p.start)).unwrap_or("");
     let last = points.last().map(|p| day(&p.start)).unwrap_or("");
-    let _ = write!(
+    let _ = writeln!(
         out,
-        "<text x=\"0\" y=\"{:.1}\">{}</text><text x=\"{W}\" y=\"{:.1}\" text-anchor=\"end\">{} (max {})</text></svg>\n",
+        "<text x=\"0\" y=\"{:.1}\">{}</text><text x=\"{W}\" y=\"{:.1}\" text-anchor=\"end\">{} (max {})</text></svg>",
         H + 12.0,
         escape(first),
         H + 12.0,

@@ -35,6 +35,13 @@ pub fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
     temp.write_all(bytes)
         .and_then(|_| temp.as_file().sync_all())
         .map_err(|e| crate::Error::io(path, e))?;
+    // A temporary file is private (0600); a report is for reading.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(temp.path(), std::fs::Permissions::from_mode(0o644))
+            .map_err(|e| crate::Error::io(path, e))?;
+    }
     temp.persist(path)
         .map_err(|e| crate::Error::io(path, e.error))?;
     Ok(())
