@@ -516,3 +516,50 @@ fn browser_searches_opens_a_signal_and_never_runs_scraped_markup() {
         assert!(meta.len() > 10_000, "{shot} is {} bytes", meta.len());
     }
 }
+
+#[test]
+fn completions_cover_every_command() {
+    let sandbox = Sandbox::new();
+    for shell in ["bash", "zsh", "fish"] {
+        let run = ws!(sandbox, "completions", shell);
+        run.expect_code(0);
+        for command in ["report", "serve", "signals", "collect", "completions"] {
+            assert!(run.stdout.contains(command), "{shell}: no {command}");
+        }
+    }
+    let run = ws!(sandbox, "completions", "tcsh");
+    run.expect_code(2);
+    assert!(run.stderr.contains("possible values"), "{}", run.stderr);
+}
+
+#[test]
+fn log_format_json_gives_one_object_per_line_for_cron() {
+    let sandbox = Sandbox::new();
+    sandbox.write(
+        "rows.jsonl",
+        "{\"title\":\"ok\",\"published\":\"2024-01-01\"}\n{\"title\":\"no date\"}\n",
+    );
+    let run = ws!(
+        sandbox,
+        "--log-format",
+        "json",
+        "import",
+        "rows.jsonl",
+        "--lang",
+        "en"
+    );
+    run.expect_code(1);
+    let lines: Vec<serde_json::Value> = run
+        .stderr
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    let rejected = lines
+        .iter()
+        .find(|l| l["message"] == "row rejected")
+        .unwrap_or_else(|| panic!("no rejection logged: {lines:?}"));
+    assert_eq!(rejected["level"], "WARN");
+    assert_eq!(rejected["line"], 2);
+    assert!(rejected["file"].as_str().unwrap().ends_with("rows.jsonl"));
+}
