@@ -123,6 +123,9 @@ pub struct CrawlerConfig {
     pub robots_ttl_hours: f64,
     /// Items (articles, posts) a source takes per run at most (`--limit` overrides).
     pub max_items_per_source: usize,
+    /// No web requests at all: `run` reports web sources as skipped and
+    /// `collect` refuses (for machines without internet access).
+    pub offline: bool,
 }
 
 impl Default for CrawlerConfig {
@@ -140,6 +143,7 @@ impl Default for CrawlerConfig {
             max_retry_after_seconds: 120,
             robots_ttl_hours: 24.0,
             max_items_per_source: 200,
+            offline: false,
         }
     }
 }

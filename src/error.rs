@@ -22,6 +22,18 @@ pub enum Error {
     #[error("{0}")]
     Usage(String),
 
+    /// Another run holds the data directory's run lock.
+    #[error("{path}: another run is in progress ({holder}); wait for it to finish (a lock left by a killed run is taken over automatically)")]
+    RunLocked { path: PathBuf, holder: String },
+
+    /// A stage of `weaksignal run` failed; what the run stored so far is kept.
+    #[error("run {run_id} failed at stage {stage}: {message} (see `weaksignal status`)")]
+    RunFailed {
+        run_id: i64,
+        stage: String,
+        message: String,
+    },
+
     /// Reading or writing a file failed.
     #[error("{path}: {source}")]
     Io {

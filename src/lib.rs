@@ -38,6 +38,7 @@ pub mod lang;
 pub mod pipeline;
 pub mod progress;
 pub mod report;
+pub mod run;
 pub mod serve;
 pub mod signals;
 pub mod store;

@@ -15,6 +15,11 @@ use crate::Outcome;
 
 /// `weaksignal collect`.
 pub fn collect(ctx: &Context, args: CollectArgs, out: &mut dyn Write) -> Result<Outcome> {
+    if ctx.config.crawler.offline {
+        return Err(Error::Usage(
+            "crawler.offline = true in the configuration: no web requests are made (set it to false on a machine with internet access)".into(),
+        ));
+    }
     let (pipeline, origin) = Pipeline::load(args.pipeline.as_deref())?;
     for wanted in &args.source {
         if !pipeline.sources.iter().any(|s| s.name() == wanted) {

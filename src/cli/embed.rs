@@ -21,10 +21,10 @@ fn write_err(e: std::io::Error) -> Error {
 }
 
 #[derive(Serialize)]
-struct EmbedSummary {
-    model: String,
-    embedded: u64,
-    seconds: f64,
+pub(super) struct EmbedSummary {
+    pub(super) model: String,
+    pub(super) embedded: u64,
+    pub(super) seconds: f64,
     docs_per_second: f64,
 }
 
@@ -57,7 +57,7 @@ pub fn ensure_vectors(ctx: &Context, store: &mut Store) -> Result<String> {
     Ok(embed_missing(ctx, store)?.model)
 }
 
-fn embed_missing(ctx: &Context, store: &mut Store) -> Result<EmbedSummary> {
+pub(super) fn embed_missing(ctx: &Context, store: &mut Store) -> Result<EmbedSummary> {
     let embedder = embed::load(&ctx.config.model, &ctx.progress)?;
     let model = embedder.model_id().to_string();
     let missing = store.count_missing_vectors(&model)?;

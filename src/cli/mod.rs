@@ -4,8 +4,10 @@
 //! it (or an error) to the exit code: 0 ok, 1 partial, 2 fatal or usage error.
 
 mod collect;
+mod doctor;
 mod embed;
 mod output;
+mod run;
 mod signals;
 
 pub use embed::{ensure_vectors, hybrid_with};
@@ -79,8 +81,28 @@ pub enum LogFormat {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run the pipeline: collect its web sources, import its files, summarise the store, embed what is new, list signals.
+    /// The whole job, incrementally: collect, import, index, embed, cluster, signals, report.
+    #[command(after_help = "\
+Writes DATA_DIR/reports/<date>.html, latest.html and <date>.signals.json, and
+records the run (stages, counts, durations, errors) in the store: see
+`weaksignal status`. One run at a time per data directory (a lock left by a
+killed run is taken over). Exit code 0 ok, 1 partial (some sources failed),
+2 failed (a stage failed; what was stored is kept, the next run goes on).
+  weaksignal run
+  weaksignal run --pipeline pipelines/finland.toml
+  weaksignal --log-format json -q run       # for cron")]
     Run(RunArgs),
+    /// The last runs: status, stages, counts and errors.
+    Status(StatusArgs),
+    /// Check that store, index, vectors and model agree; --repair rebuilds what is derived.
+    #[command(after_help = "\
+The store is the record; the index, the vectors and the checkpoints are
+derived from it. --repair rebuilds the index from the store, deletes damaged
+vectors and embeds what is missing (it takes the run lock). Exit code 0 when
+everything is consistent (after repairs), 1 when a problem remains.
+  weaksignal doctor
+  weaksignal doctor --repair")]
+    Doctor(DoctorArgs),
     /// Import documents from JSONL, CSV or Parquet files.
     #[command(after_help = "\
 Fields: id, url, source, published, title, text, lang, fetched_at. A row needs a
@@ -315,9 +337,36 @@ pub struct SimilarArgs {
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// Pipeline file (default: the built-in offline pipeline).
+    /// Pipeline file (default: the built-in pipeline: Finnish web sources and the shared corpora).
     #[arg(long, value_name = "FILE")]
     pub pipeline: Option<PathBuf>,
+    /// Signals and report as of DATE (default: the newest document).
+    #[arg(long, value_name = "DATE")]
+    pub as_of: Option<String>,
+    /// Skip the web sources (as crawler.offline = true does).
+    #[arg(long)]
+    pub offline: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// Rebuild the index and vectors where they disagree with the store.
+    #[arg(long)]
+    pub repair: bool,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Runs to show, newest first.
+    #[arg(long, short = 'n', default_value_t = 10)]
+    pub limit: usize,
+    /// Show every stage, not only those that did not end ok.
+    #[arg(long = "stages")]
+    pub verbose_stages: bool,
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -586,7 +635,9 @@ pub fn run(cli: Cli) -> Result<Outcome> {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     match cli.command {
-        Command::Run(args) => run_pipeline(&ctx, args.pipeline.as_deref(), &mut out),
+        Command::Run(args) => run::run(&ctx, args, &mut out),
+        Command::Status(args) => run::status(&ctx, args, &mut out),
+        Command::Doctor(args) => doctor::doctor(&ctx, args, &mut out),
         Command::Import(args) => import(&ctx, args, &mut out),
         Command::Search(args) => search(&ctx, args, &mut out),
         Command::Stats(args) => {
@@ -781,103 +832,4 @@ fn open_for_reading(ctx: &Context, store: &Store) -> Result<SearchIndex> {
             SearchIndex::open_synced(&ctx.data_dir, &writable, &ctx.config.index)
         }
     }
-}
-
-fn run_pipeline(ctx: &Context, pipeline: Option<&Path>, out: &mut dyn Write) -> Result<Outcome> {
-    let (pipeline, origin) = Pipeline::load(pipeline)?;
-    let base = if origin.is_file() {
-        origin.parent().map(Path::to_path_buf).unwrap_or_default()
-    } else {
-        PathBuf::from(".")
-    };
-    let mut outcome = Outcome::Success;
-    // Web sources first, with their own store connection and index catch-up.
-    let web: Vec<_> = pipeline
-        .sources
-        .iter()
-        .filter_map(SourceConfig::web_source)
-        .collect();
-    if !web.is_empty() {
-        match collect::run(ctx, web, None, false) {
-            Ok(summaries) => {
-                collect::summary_lines(out, &summaries, false)?;
-                if summaries
-                    .iter()
-                    .any(|s| s.error.is_some() || s.failed_total() > 0)
-                {
-                    outcome = Outcome::Partial;
-                }
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "collecting failed");
-                outcome = Outcome::Partial;
-            }
-        }
-    }
-    let (mut store, index) = ctx.open_for_writing()?;
-    for source in &pipeline.sources {
-        let SourceConfig::File {
-            name,
-            path,
-            format,
-            lang,
-            map,
-        } = source
-        else {
-            continue;
-        };
-        let file = resolve_path(path, &base);
-        let options = ImportOptions {
-            format: *format,
-            source: Some(name.clone()),
-            lang: lang.clone(),
-            map: map.iter().map(|(k, v)| format!("{k}={v}")).collect(),
-            strict: false,
-        };
-        match ctx.import_file(&mut store, &index, &file, &options) {
-            // Rejected rows are reported in the summary; only a failed source makes the run partial.
-            Ok(summary) => output::import_summary(out, &summary)?,
-            Err(e) => {
-                tracing::error!(source = %name, error = %e, "source failed");
-                outcome = Outcome::Partial;
-            }
-        }
-    }
-    let stats = store.stats()?;
-    output::stats(out, &stats)?;
-    if let Some(query) = &pipeline.example_query {
-        let request = SearchRequest {
-            query: query.clone(),
-            limit: 5,
-            ..SearchRequest::default()
-        };
-        let results = index.search(&store, &request)?;
-        output::line(out, &format!("\nexample search: {query}"))?;
-        output::search_results(out, &results)?;
-    }
-    drop((store, index));
-    // Signals need every document's vector: the first run embeds the corpora
-    // (minutes), later runs only what is new. A missing model is a failed
-    // stage, not a failed run: what was imported stays imported.
-    output::line(out, "")?;
-    let args = SignalsArgs {
-        at: AsOfArgs {
-            as_of: None,
-            window: None,
-            from_scratch: false,
-        },
-        class: vec![
-            crate::signals::Class::Weak,
-            crate::signals::Class::Emerging,
-            crate::signals::Class::Strong,
-        ],
-        level: None,
-        limit: 10,
-        json: false,
-    };
-    if let Err(e) = signals::signals(ctx, args, out) {
-        tracing::error!(error = %e, "signals failed");
-        outcome = Outcome::Partial;
-    }
-    Ok(outcome)
 }

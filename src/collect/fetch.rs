@@ -39,6 +39,9 @@ pub struct Page {
 pub enum FetchError {
     #[error("disallowed by robots.txt")]
     Robots,
+    /// robots.txt answered 5xx or not at all: nothing is fetched from the host (RFC 9309 2.3.1.4).
+    #[error("robots.txt unavailable ({0}), so nothing is fetched from this host")]
+    RobotsUnavailable(String),
     #[error("HTTP {status}")]
     Status { status: u16 },
     #[error("timed out after {0:?}")]
@@ -60,6 +63,7 @@ impl FetchError {
     pub fn reason(&self) -> String {
         match self {
             FetchError::Robots => "robots".into(),
+            FetchError::RobotsUnavailable(_) => "robots unavailable".into(),
             FetchError::Status { status } => format!("http {status}"),
             FetchError::Timeout(_) => "timeout".into(),
             FetchError::TooLarge { .. } => "too large".into(),
@@ -82,6 +86,8 @@ pub enum Fetched {
 struct RobotsEntry {
     /// `None`: no usable robots.txt (404, unparsable): everything is allowed.
     robot: Option<texting_robots::Robot>,
+    /// Why robots.txt could not be read (5xx, unreachable): the host is off limits.
+    unavailable: Option<FetchError>,
     fetched: Instant,
 }
 
@@ -133,6 +139,9 @@ impl Fetcher {
             return Err(FetchError::Scheme);
         }
         let robots = self.robots_for(url).await;
+        if let Some(why) = &robots.unavailable {
+            return Err(FetchError::RobotsUnavailable(why.to_string()));
+        }
         if let Some(robot) = &robots.robot {
             if !robot.allowed(url.as_str()) {
                 return Err(FetchError::Robots);
@@ -277,6 +286,7 @@ impl Fetcher {
         }
         let robots_url = Url::parse(&format!("{origin}/robots.txt")).ok();
         let mut robot = None;
+        let mut unavailable = None;
         if let Some(robots_url) = robots_url {
             // Not through the host's limiter: its rate depends on Crawl-delay.
             match self.once(&robots_url, None).await {
@@ -294,16 +304,13 @@ impl Fetcher {
                 // 5xx or unreachable: assume complete disallow (RFC 9309 2.3.1.4).
                 Err(Attempt::Final(e) | Attempt::Retry { error: e, .. }) => {
                     tracing::warn!(url = %robots_url, error = %e, "robots.txt unavailable; not fetching from this host");
-                    robot = texting_robots::Robot::new(
-                        &self.user_agent,
-                        b"User-agent: *\nDisallow: /\n",
-                    )
-                    .ok();
+                    unavailable = Some(e);
                 }
             }
         }
         let entry = Arc::new(RobotsEntry {
             robot,
+            unavailable,
             fetched: Instant::now(),
         });
         *cached = Some(entry.clone());

@@ -205,6 +205,20 @@ impl SearchIndex {
         Ok(self.payload()?.seq)
     }
 
+    /// Index files whose checksum does not match their contents (a damaged
+    /// segment); empty when the index is sound.
+    pub fn damaged_files(&self) -> Result<Vec<PathBuf>> {
+        let mut files: Vec<PathBuf> = self
+            .index
+            .validate_checksum()
+            .map_err(|e| self.err(e))?
+            .into_iter()
+            .map(|f| self.dir.join(f))
+            .collect();
+        files.sort();
+        Ok(files)
+    }
+
     /// Number of documents in the committed index.
     pub fn num_docs(&self) -> Result<u64> {
         self.reader.reload().map_err(|e| self.err(e))?;

@@ -34,6 +34,9 @@ ul.docs .date { font-variant-numeric: tabular-nums; color: var(--muted); }
 .changes li { margin: 2px 0; }
 svg.timeline rect.bar { fill: #8fb3d9; } svg.timeline rect.recent { fill: #2a7ab8; }
 svg.timeline text { font-size: 10px; fill: var(--muted); }
+table.sources { border-collapse: collapse; width: 100%; background: #fff; font-size: 14px; }
+table.sources td, table.sources th { border: 1px solid var(--line); padding: 4px 8px; text-align: left; vertical-align: top; }
+table.sources tr.problem td { background: #fff4f0; }
 footer { margin-top: 40px; font-size: 13px; color: var(--muted); }
 a { color: #1f5fa0; }
 "#;
@@ -64,6 +67,7 @@ pub fn render(report: &Report) -> String {
         escape(&report.generated_at)
     );
     summary(&mut out, report);
+    sources(&mut out, report);
     changes(&mut out, report);
     out.push_str("<h2 id=\"map\">Emergence map</h2>\n<p class=\"muted\">Each signal by its share of the latest window's documents (visibility, log scale) and its growth against its baseline (log scale). Small and fast-growing is top left.</p>\n");
     emergence_map(&mut out, report);
@@ -147,6 +151,36 @@ fn summary(out: &mut String, report: &Report) {
         );
     }
     out.push_str("</ol>\n");
+}
+
+/// Which sources this run collected and which failed, and why.
+fn sources(out: &mut String, report: &Report) {
+    let Some(run) = &report.run else {
+        return;
+    };
+    let failed = run.failed().count();
+    let _ = writeln!(
+        out,
+        "<h2 id=\"sources\">Sources in this run</h2>\n<p class=\"muted\">Run {} started {}: {} sources, {} failed or skipped.</p>\n<table class=\"sources\"><thead><tr><th>source</th><th>kind</th><th>status</th><th>detail</th></tr></thead><tbody>",
+        run.run_id,
+        escape(&run.started_at),
+        run.sources.len(),
+        failed
+    );
+    let mut rows: Vec<_> = run.sources.iter().collect();
+    rows.sort_by_key(|s| s.status == "ok");
+    for s in rows {
+        let _ = writeln!(
+            out,
+            "<tr class=\"{}\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            if s.status == "ok" { "ok" } else { "problem" },
+            escape(&s.source),
+            escape(&s.kind),
+            escape(&s.status),
+            escape(&s.detail)
+        );
+    }
+    out.push_str("</tbody></table>\n");
 }
 
 fn changes(out: &mut String, report: &Report) {
@@ -504,6 +538,7 @@ mod tests {
                 }],
                 ..Changes::default()
             },
+            run: None,
         }
     }
 

@@ -86,6 +86,27 @@ pub fn render(report: &Report) -> String {
         .collect();
     let _ = writeln!(out, "**Signals:** {}\n", counts.join(", "));
 
+    if let Some(run) = &report.run {
+        let _ = writeln!(
+            out,
+            "## Sources in this run\n\nRun {} started {}: {} sources, {} failed or skipped.\n",
+            run.run_id,
+            run.started_at,
+            run.sources.len(),
+            run.failed().count()
+        );
+        for s in &run.sources {
+            let _ = writeln!(
+                out,
+                "- {} ({}): **{}**, {}",
+                escape(&s.source),
+                escape(&s.kind),
+                escape(&s.status),
+                escape(&s.detail)
+            );
+        }
+        out.push('\n');
+    }
     let c = &report.since_previous;
     let _ = writeln!(out, "## Since the previous report\n");
     match &c.previous_as_of {
@@ -197,6 +218,7 @@ mod tests {
                 growth: 2.5,
             },
             since_previous: Changes::default(),
+            run: None,
         });
         assert!(!md.contains("<script"), "{md}");
         assert!(!md.contains("<img"), "{md}");

@@ -75,6 +75,10 @@ pub struct Report {
     /// The thresholds that divide the emergence map into quadrants.
     pub map: MapSplit,
     pub since_previous: Changes,
+    /// The run that produced the report, with what happened to each source
+    /// (absent for `weaksignal report`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub run: Option<crate::run::RunNotes>,
 }
 
 /// Where the emergence map's quadrant lines are: the visibility above which
@@ -235,6 +239,7 @@ impl Report {
                 growth: request.signals.weak_growth,
             },
             since_previous,
+            run: None,
         }
     }
 

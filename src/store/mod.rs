@@ -76,6 +76,19 @@ CREATE TABLE IF NOT EXISTS checkpoints (
     data        BLOB NOT NULL,
     PRIMARY KEY (config, window_key)
 );
+CREATE TABLE IF NOT EXISTS runs (
+    id         INTEGER PRIMARY KEY AUTOINCREMENT,
+    started_at INTEGER NOT NULL,
+    ended_at   INTEGER,
+    -- running, ok, partial, failed; a run killed before it ended stays
+    -- 'running' until the next run marks it 'interrupted'
+    status     TEXT NOT NULL,
+    pid        INTEGER NOT NULL,
+    pipeline   TEXT NOT NULL,
+    as_of      TEXT,
+    -- JSON: the stages with counts, durations and errors
+    stages     TEXT NOT NULL DEFAULT '[]'
+);
 ";
 
 /// One row of [`Store::for_each_document_vector`].
@@ -124,6 +137,20 @@ pub struct Stats {
     pub by_source: Vec<(String, u64)>,
     pub by_lang: Vec<(String, u64)>,
     pub by_month: Vec<(String, u64)>,
+}
+
+/// One row of the run ledger.
+#[derive(Debug, Clone)]
+pub struct RunRecord {
+    pub id: i64,
+    pub started_at: i64,
+    pub ended_at: Option<i64>,
+    pub status: String,
+    pub pid: i64,
+    pub pipeline: String,
+    pub as_of: Option<String>,
+    /// JSON array of stages.
+    pub stages: String,
 }
 
 /// An open store.
@@ -512,6 +539,116 @@ impl Store {
             .query_map([doc_id], |r| Ok((r.get(0)?, r.get(1)?)))
             .map_err(|e| self.err(e))?;
         rows.collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(|e| self.err(e))
+    }
+
+    /// Records the start of a run; returns its id. Runs left `running` by a
+    /// process that is gone (the caller holds the run lock, so no other run
+    /// is alive) are marked `interrupted` first.
+    pub fn start_run(&self, pipeline: &str, started_at: i64) -> Result<i64> {
+        self.conn
+            .execute(
+                "UPDATE runs SET status = 'interrupted' WHERE status = 'running'",
+                [],
+            )
+            .map_err(|e| self.err(e))?;
+        self.conn
+            .execute(
+                "INSERT INTO runs (started_at, status, pid, pipeline) VALUES (?1, 'running', ?2, ?3)",
+                rusqlite::params![started_at, std::process::id(), pipeline],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    /// Saves a run's stages so far (called after every stage, so a killed run
+    /// still shows how far it got).
+    pub fn update_run(&self, id: i64, as_of: Option<&str>, stages_json: &str) -> Result<()> {
+        self.conn
+            .execute(
+                "UPDATE runs SET as_of = ?2, stages = ?3 WHERE id = ?1",
+                rusqlite::params![id, as_of, stages_json],
+            )
+            .map(|_| ())
+            .map_err(|e| self.err(e))
+    }
+
+    pub fn finish_run(&self, id: i64, status: &str, ended_at: i64) -> Result<()> {
+        self.conn
+            .execute(
+                "UPDATE runs SET status = ?2, ended_at = ?3 WHERE id = ?1",
+                rusqlite::params![id, status, ended_at],
+            )
+            .map(|_| ())
+            .map_err(|e| self.err(e))
+    }
+
+    /// The newest runs, newest first.
+    pub fn recent_runs(&self, limit: usize) -> Result<Vec<RunRecord>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT id, started_at, ended_at, status, pid, pipeline, as_of, stages
+                 FROM runs ORDER BY id DESC LIMIT ?1",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([limit as i64], |r| {
+                Ok(RunRecord {
+                    id: r.get(0)?,
+                    started_at: r.get(1)?,
+                    ended_at: r.get(2)?,
+                    status: r.get(3)?,
+                    pid: r.get(4)?,
+                    pipeline: r.get(5)?,
+                    as_of: r.get(6)?,
+                    stages: r.get(7)?,
+                })
+            })
+            .map_err(|e| self.err(e))?;
+        rows.collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(|e| self.err(e))
+    }
+
+    /// SQLite's own consistency check: empty when the file is sound.
+    pub fn integrity_problems(&self) -> Result<Vec<String>> {
+        let mut stmt = self
+            .conn
+            .prepare("PRAGMA quick_check")
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([], |r| r.get::<_, String>(0))
+            .map_err(|e| self.err(e))?;
+        let lines = rows
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(|e| self.err(e))?;
+        Ok(lines.into_iter().filter(|l| l != "ok").collect())
+    }
+
+    /// Stored vectors of `model` by byte length, most common first: one
+    /// length is healthy, any other is a damaged (truncated) vector.
+    pub fn vector_lengths(&self, model: &str) -> Result<Vec<(i64, u64)>> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT length(vec), COUNT(*) FROM vectors WHERE model = ?1 GROUP BY 1 ORDER BY 2 DESC",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([model], |r| Ok((r.get(0)?, r.get(1)?)))
+            .map_err(|e| self.err(e))?;
+        rows.collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(|e| self.err(e))
+    }
+
+    /// Deletes the vectors of `model` whose length is not `bytes` (they are
+    /// derived data: `embed` computes them again).
+    pub fn delete_vectors_not_of_length(&mut self, model: &str, bytes: i64) -> Result<usize> {
+        self.conn
+            .execute(
+                "DELETE FROM vectors WHERE model = ?1 AND length(vec) != ?2",
+                rusqlite::params![model, bytes],
+            )
             .map_err(|e| self.err(e))
     }
 
