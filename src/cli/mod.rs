@@ -179,6 +179,16 @@ The API is described in docs/api.md.
   weaksignal serve --addr 127.0.0.1:9000
   curl 'http://127.0.0.1:8080/api/search?q=lakko&lang=fi&limit=5'")]
     Serve(ServeArgs),
+    /// Hand the data to distributed engines: date-partitioned Parquet (Spark, DataFusion, DuckDB) or NDJSON (Quickwit, OpenSearch).
+    #[command(after_help = "\
+Parquet: documents/, assignments/ (topic per document) and vectors/, each
+partitioned by month of publication (month=YYYY-MM), topic_weekly_counts.parquet
+(computed by polars) and manifest.json. NDJSON: documents/month=YYYY-MM.ndjson
+with each document's topic. The export is built beside DIR and renamed into
+place; an existing DIR is replaced whole. See docs/scaling.md.
+  weaksignal export --format parquet -o /data/exports/weaksignal
+  weaksignal export --format ndjson -o exports/ndjson --as-of 2020-03-31")]
+    Export(ExportArgs),
     /// Print a shell completion script.
     #[command(after_help = "\
   weaksignal completions bash > ~/.local/share/bash-completion/completions/weaksignal
@@ -480,6 +490,21 @@ pub struct ServeArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct ExportArgs {
+    #[arg(long, value_enum)]
+    pub format: crate::export::ExportFormat,
+    /// Directory to write (replaced whole if it exists).
+    #[arg(long, short, value_name = "DIR")]
+    pub output: PathBuf,
+    /// Only documents published on or before DATE (default: all).
+    #[arg(long, value_name = "DATE")]
+    pub as_of: Option<String>,
+    /// Window of the topics (default: topics.window in the configuration).
+    #[arg(long, value_enum)]
+    pub window: Option<crate::config::Window>,
+}
+
+#[derive(Debug, Args)]
 pub struct CompletionsArgs {
     pub shell: clap_complete::Shell,
 }
@@ -738,6 +763,45 @@ pub fn run(cli: Cli) -> Result<Outcome> {
                 let _ = out.flush();
                 tracing::info!(addr = %addr, "serving the workbench");
             })?;
+            Ok(Outcome::Success)
+        }
+        Command::Export(args) => {
+            let mut store = Store::open(&ctx.data_dir)?;
+            let model = embed::ensure_vectors(&ctx, &mut store)?;
+            let as_of = match &args.as_of {
+                Some(date) => parse_bound(date, true)?.timestamp(),
+                None => store
+                    .published_range()?
+                    .map(|(_, newest)| newest)
+                    .ok_or_else(|| Error::Usage("the store has no documents to export".into()))?,
+            };
+            let started = std::time::Instant::now();
+            let spinner = ctx.progress.spinner("exporting");
+            let manifest = crate::export::export(
+                &mut store,
+                &crate::export::ExportRequest {
+                    dir: &args.output,
+                    format: args.format,
+                    model: &model,
+                    as_of,
+                    window: args.window.unwrap_or(ctx.config.topics.window),
+                    topics: &ctx.config.topics,
+                    signals: &ctx.config.signals,
+                },
+            )?;
+            spinner.finish_and_clear();
+            output::line(
+                &mut out,
+                &format!(
+                    "{}: {} documents, {} topic assignments over {} months ({:?}) in {:.1} s",
+                    args.output.display(),
+                    manifest.documents,
+                    manifest.assignments,
+                    manifest.months.len(),
+                    args.format,
+                    started.elapsed().as_secs_f64()
+                ),
+            )?;
             Ok(Outcome::Success)
         }
         Command::Completions(args) => {

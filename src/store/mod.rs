@@ -290,6 +290,25 @@ impl Store {
         Ok(())
     }
 
+    /// Calls `f` for every document published up to `until`, oldest first.
+    pub fn for_each_document_by_published(
+        &self,
+        until: i64,
+        mut f: impl FnMut(Document) -> Result<()>,
+    ) -> Result<()> {
+        let mut stmt = self
+            .conn
+            .prepare(&format!(
+                "SELECT {DOC_COLUMNS} FROM documents WHERE published <= ?1 ORDER BY published, id"
+            ))
+            .map_err(|e| self.err(e))?;
+        let mut rows = stmt.query([until]).map_err(|e| self.err(e))?;
+        while let Some(row) = rows.next().map_err(|e| self.err(e))? {
+            f(document_from_row(row, 0).map_err(|e| self.err(e))?)?;
+        }
+        Ok(())
+    }
+
     /// Fetches documents by id; unknown ids are left out.
     pub fn get_many(&self, ids: &[String]) -> Result<Vec<Document>> {
         let mut stmt = self
