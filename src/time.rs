@@ -140,8 +140,9 @@ impl DateParser {
 
 /// `offset_seconds` is the zone given by name ("ET", "CET"), applied to naive values.
 fn try_kind(kind: Kind, value: &str, offset_seconds: i32) -> Option<DateTime<Utc>> {
+    // Checked: a zone applied at the edge of chrono's range (year ±262143) has no answer.
     let naive_to_utc =
-        |naive: NaiveDateTime| Some(naive - Duration::seconds(offset_seconds as i64));
+        |naive: NaiveDateTime| naive.checked_sub_signed(Duration::seconds(offset_seconds as i64));
     match kind {
         Kind::Rfc3339 => DateTime::parse_from_rfc3339(value)
             .ok()
@@ -283,11 +284,12 @@ fn names_month_only(value: &str) -> bool {
 pub fn parse_bound(value: &str, upper: bool) -> Result<DateTime<Utc>, DateError> {
     let parsed = parse_datetime(value)?;
     let date_only = NaiveDate::parse_from_str(value.trim(), "%Y-%m-%d").is_ok();
-    Ok(if upper && date_only {
-        parsed + Duration::days(1) - Duration::seconds(1)
-    } else {
-        parsed
-    })
+    if !(upper && date_only) {
+        return Ok(parsed);
+    }
+    parsed
+        .checked_add_signed(Duration::days(1) - Duration::seconds(1))
+        .ok_or_else(|| DateError::Unknown(value.trim().to_string()))
 }
 
 #[cfg(test)]

@@ -636,9 +636,9 @@ const NASTY_STRINGS: &[&str] = &[
 /// Date strings: valid, almost valid, and at the edges of the calendar,
 /// without the inputs of known bugs (see [`known_date_bug`]).
 fn date_string() -> impl Strategy<Value = String> {
-    any_date_string().prop_filter("a known bug of the date parser", |s| {
-        include_known_bugs() || known_date_bug(s).is_none()
-    })
+    // The overflow at the ends of chrono's range is fixed: no inputs are held back.
+    let _ = known_date_bug;
+    any_date_string()
 }
 
 /// Whether to generate the inputs of known, not yet fixed bugs too:
@@ -940,18 +940,7 @@ fn check_feed(
                 }
                 out += item.title.as_ref().map_or(0, String::len);
                 out += item.text.as_ref().map_or(0, String::len);
-                if include_known_bugs() {
-                    out += item.lang.as_ref().map_or(0, String::len);
-                }
-            }
-            // Known bug: every item carries a copy of the feed's language,
-            // so a long <language> times many items blows up (see
-            // known_bug_feed_language_copied_per_item); counted once here.
-            if !include_known_bugs() {
-                out += items
-                    .first()
-                    .and_then(|i| i.lang.as_ref())
-                    .map_or(0, String::len);
+                out += item.lang.as_ref().map_or(0, String::len);
             }
             if out > output_budget(len) {
                 save_failure("feed", "xml", &input);
@@ -1037,9 +1026,8 @@ fn check_html(bytes: Vec<u8>, url: Option<&'static str>) -> Result<(), TestCaseE
     if let Some(published) = &extracted.published {
         // Known deviation: years beyond 9999 come out in chrono's extended
         // form ("+262142-12-31T23:59:59Z"), which is not RFC 3339.
-        let extended_year = published.starts_with(['+', '-']) && !include_known_bugs();
         prop_assert!(
-            extended_year || chrono::DateTime::parse_from_rfc3339(published).is_ok(),
+            chrono::DateTime::parse_from_rfc3339(published).is_ok(),
             "published {published:?} is not RFC 3339"
         );
     }
@@ -1591,11 +1579,7 @@ fn parquet_column(
                     // Known bug: a Date column read as text (id, title...)
                     // with a day outside chrono's range panics in polars'
                     // cast to String (known_bug_parquet_date_as_text_panics).
-                    if include_known_bugs() {
-                        days
-                    } else {
-                        days.clamp(-90_000_000, 90_000_000)
-                    }
+                    days
                 })
                 .collect::<Vec<i32>>(),
         )
@@ -1608,13 +1592,7 @@ fn parquet_column(
                 _ => TimeUnit::Milliseconds,
             };
             // Known bug: like dates, see known_bug_parquet_date_as_text_panics.
-            let clamp = |v: i64| {
-                if include_known_bugs() {
-                    v
-                } else {
-                    v.clamp(-8_000_000_000_000_000, 8_000_000_000_000_000)
-                }
-            };
+            let clamp = |v: i64| v;
             Series::new(
                 name,
                 (0..rows).map(|i| clamp(ints_at(i))).collect::<Vec<i64>>(),
@@ -1886,35 +1864,6 @@ fn replay_known_bugs(target: &str, prefix: &str) {
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
 
-/// src/time.rs: `try_kind` subtracts a zone name's offset with `-` on a
-/// `NaiveDateTime` ("-262143-01-01 CET", "+262142-12-31 23:30 EST"), and
-/// `parse_bound` adds a day with `+` ("+262142-12-31" as an upper bound):
-/// chrono panics on the overflow instead of the parser returning OutOfRange.
-#[test]
-#[ignore = "bug: src/time.rs date arithmetic overflows (panics) at the ends of chrono's range, e.g. \"-262143-01-01 CET\", \"+262142-12-31\" as --to"]
-fn known_bug_date_overflow_panics() {
-    replay_known_bugs("date", "");
-}
-
-/// The same overflow reached through an import: the checking worker thread
-/// panics, so `import_file` panics ("a scoped thread panicked") instead of
-/// rejecting the row.
-#[test]
-#[ignore = "bug: a JSONL row with published \"-262143-01-01 CET\" panics the importer (src/time.rs:144 overflow in a checker thread)"]
-fn known_bug_import_date_overflow_panics() {
-    replay_known_bugs("jsonl", "");
-}
-
-/// src/collect/feed.rs `parse` clones the feed's language into every item
-/// (`lang: feed_lang.clone()`), so a long `<language>` times many (empty)
-/// items is quadratic in memory: 5 000 bytes of language and 5 000 `<item/>`
-/// (40 KB) make 25 MB of items; a 2 MB feed could ask for over 100 GB.
-#[test]
-#[ignore = "bug: feed::parse copies a long <language> into every item: 40 KB of feed -> 25 MB of items (quadratic memory)"]
-fn known_bug_feed_language_copied_per_item() {
-    replay_known_bugs("feed", "language-times-items");
-}
-
 /// html5ever keeps formatting elements (`<b>`, `<i>`, `<font>`...) that a
 /// `<p>` closed in its list of active formatting elements and reconstructs
 /// all of them in every later paragraph: elements = formatting × paragraphs.
@@ -1925,25 +1874,4 @@ fn known_bug_feed_language_copied_per_item() {
 #[ignore = "bug: extract() time and memory grow with open formatting elements x paragraphs (64 KB -> 10 s, 1.4 GB); cap_nesting does not bound it"]
 fn known_bug_html_formatting_reconstruction_is_quadratic() {
     replay_known_bugs("html", "formatting-reconstruction");
-}
-
-/// `Extracted::published` is documented as RFC 3339, but a page's
-/// `article:published_time` beyond year 9999 comes out as
-/// "+262142-12-31T23:59:59Z", which RFC 3339 parsers reject.
-#[test]
-#[ignore = "bug (minor): extract() returns published dates beyond year 9999 in a non-RFC 3339 extended-year form"]
-fn known_bug_html_published_extended_year() {
-    replay_known_bugs("html", "extended-year");
-}
-
-/// src/import/parquet.rs `column_values` casts any column that is not a date
-/// field to String; polars panics on a Date or Datetime value outside
-/// chrono's range ("out-of-range date", polars-arrow
-/// temporal_conversions.rs:47; "invalid or out-of-range datetime", :162) in
-/// the import reader thread, and `import_file` panics with "import reader
-/// thread panicked" (src/import/mod.rs:301).
-#[test]
-#[ignore = "bug: a Parquet Date/Datetime column mapped to a text field (id/title) with an out-of-range value panics the importer (polars cast to String)"]
-fn known_bug_parquet_date_as_text_panics() {
-    replay_known_bugs("parquet", "");
 }

@@ -55,7 +55,14 @@ pub fn parse(text: &str, base: &str, fetch_articles: bool) -> Result<Vec<Item>, 
         .map_err(|_| "not a feed: the XML parser gave up on it".to_string())?;
     let feed = parsed.map_err(|e| format!("not a feed: {e}"))?;
     let base = url::Url::parse(base).ok();
-    let feed_lang = feed.language.clone();
+    // A language tag is short (BCP 47); a feed that says otherwise is ignored, not
+    // copied into every item.
+    let feed_lang = feed
+        .language
+        .as_deref()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && l.len() <= 35)
+        .map(str::to_string);
     Ok(feed
         .entries
         .into_iter()

@@ -282,6 +282,20 @@ pub(crate) fn published(
     ld: &JsonLd,
     url: Option<&str>,
 ) -> Option<String> {
+    // RFC 3339 has four-digit years only; chrono writes `+262142-…` for others.
+    published_any(doc, pairs, ld, url).filter(|d| {
+        d.as_bytes()
+            .get(..4)
+            .is_some_and(|y| y.iter().all(u8::is_ascii_digit))
+    })
+}
+
+fn published_any(
+    doc: &Html,
+    pairs: &[(String, String)],
+    ld: &JsonLd,
+    url: Option<&str>,
+) -> Option<String> {
     const KEYS: &[&str] = &[
         "article:published_time",
         "og:article:published_time",

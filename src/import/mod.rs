@@ -203,6 +203,23 @@ enum Checked {
 }
 
 /// Imports one file into the store and index.
+/// Runs `f`, turning a panic inside it into an input error naming the file.
+fn no_panic<T>(path: &Path, f: impl FnOnce() -> Result<T>) -> Result<T> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|payload| {
+        let message = payload
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .or_else(|| payload.downcast_ref::<&str>().copied())
+            .unwrap_or("unknown");
+        Err(Error::Input {
+            path: path.to_path_buf(),
+            message: format!(
+                "the file could not be read (damaged or unsupported: the reader failed with {message:?}); rows committed before this point are kept"
+            ),
+        })
+    })
+}
+
 pub fn import_file(
     path: &Path,
     options: &ImportOptions,
@@ -226,7 +243,9 @@ pub fn import_file(
         .len();
     let map = FieldMap::with_overrides(&options.map)?;
     let bytes_read = Arc::new(AtomicU64::new(0));
-    let mut reader = open_reader(path, format, &map, limits, bytes_read.clone())?;
+    let mut reader = no_panic(path, || {
+        open_reader(path, format, &map, limits, bytes_read.clone())
+    })?;
 
     let defaults = Defaults {
         source: options.source.clone(),
@@ -248,58 +267,62 @@ pub fn import_file(
     let (raw_sender, raw_receiver) = crossbeam_channel::bounded::<(u64, Vec<RawRow>)>(workers * 2);
     let (checked_sender, checked_receiver) =
         crossbeam_channel::bounded::<(u64, Vec<Checked>)>(workers * 2);
-    let outcome = std::thread::scope(|scope| -> Result<()> {
-        // Reading is sequential; checking rows (dates, language detection,
-        // hashing) is the expensive part, so it runs on every core.
-        let reader_thread = scope.spawn(move || -> Result<()> {
-            let mut batch = Vec::with_capacity(BATCH);
-            let mut number = 0u64;
-            while let Some(row) = reader.next_row()? {
-                batch.push(row);
-                if batch.len() == BATCH {
-                    let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
-                    if raw_sender.send((number, full)).is_err() {
-                        return Ok(()); // the writer stopped; its error is reported
-                    }
-                    number += 1;
-                }
-            }
-            if !batch.is_empty() {
-                let _ = raw_sender.send((number, batch));
-            }
-            Ok(())
-        });
-        for _ in 0..workers {
-            let raw_receiver = raw_receiver.clone();
-            let checked_sender = checked_sender.clone();
-            let mut builder = DocumentBuilder::new(limits, defaults.clone(), now);
-            scope.spawn(move || {
-                lower_thread_priority();
-                for (number, rows) in raw_receiver {
-                    let checked = rows
-                        .into_iter()
-                        .map(|row| check(&mut builder, row))
-                        .collect();
-                    if checked_sender.send((number, checked)).is_err() {
-                        return;
+    // A reader library that panics on a damaged file (polars on corrupt
+    // Parquet metadata, say) fails this file, not the process.
+    let outcome = no_panic(path, || {
+        std::thread::scope(|scope| -> Result<()> {
+            // Reading is sequential; checking rows (dates, language detection,
+            // hashing) is the expensive part, so it runs on every core.
+            let reader_thread = scope.spawn(move || -> Result<()> {
+                let mut batch = Vec::with_capacity(BATCH);
+                let mut number = 0u64;
+                while let Some(row) = reader.next_row()? {
+                    batch.push(row);
+                    if batch.len() == BATCH {
+                        let full = std::mem::replace(&mut batch, Vec::with_capacity(BATCH));
+                        if raw_sender.send((number, full)).is_err() {
+                            return Ok(()); // the writer stopped; its error is reported
+                        }
+                        number += 1;
                     }
                 }
+                if !batch.is_empty() {
+                    let _ = raw_sender.send((number, batch));
+                }
+                Ok(())
             });
-        }
-        drop(checked_sender);
-        drop(raw_receiver);
-        let written = write_batches(
-            in_order(checked_receiver),
-            store,
-            &mut updater,
-            options.strict,
-            limits.batch_size,
-            &mut summary,
-            path,
-            &|| bar.set_position(bytes_read.load(Ordering::Relaxed)),
-        );
-        let read = reader_thread.join().expect("import reader thread panicked");
-        written.and(read)
+            for _ in 0..workers {
+                let raw_receiver = raw_receiver.clone();
+                let checked_sender = checked_sender.clone();
+                let mut builder = DocumentBuilder::new(limits, defaults.clone(), now);
+                scope.spawn(move || {
+                    lower_thread_priority();
+                    for (number, rows) in raw_receiver {
+                        let checked = rows
+                            .into_iter()
+                            .map(|row| check(&mut builder, row))
+                            .collect();
+                        if checked_sender.send((number, checked)).is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+            drop(checked_sender);
+            drop(raw_receiver);
+            let written = write_batches(
+                in_order(checked_receiver),
+                store,
+                &mut updater,
+                options.strict,
+                limits.batch_size,
+                &mut summary,
+                path,
+                &|| bar.set_position(bytes_read.load(Ordering::Relaxed)),
+            );
+            let read = reader_thread.join().expect("import reader thread panicked");
+            written.and(read)
+        })
     });
     bar.finish_and_clear();
 
