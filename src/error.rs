@@ -22,6 +22,14 @@ pub enum Error {
     #[error("{0}")]
     Usage(String),
 
+    /// The data directory cannot take writes: its disk is full or it is read-only.
+    #[error("{path}: {problem}; the operation failed with: {source}")]
+    Storage {
+        path: PathBuf,
+        problem: String,
+        source: Box<Error>,
+    },
+
     /// Another run holds the data directory's run lock.
     #[error("{path}: another run is in progress ({holder}); wait for it to finish (a lock left by a killed run is taken over automatically)")]
     RunLocked { path: PathBuf, holder: String },

@@ -113,10 +113,36 @@ pub fn export(store: &mut Store, request: &ExportRequest) -> Result<Manifest> {
         request.signals,
         Checkpoints::Rebuild,
     )?;
-    let assignment = view.state.resolved_assignment();
-    let corpus = &view.corpus;
-    let topic_of: HashMap<&str, u32> = (0..corpus.len())
-        .map(|d| (corpus.ids[d].as_str(), assignment[d]))
+    // Every document's live topic, in the store's global order: those the
+    // view loaded from its state, the earlier ones from its prefix.
+    let local = view.state.resolved_assignment();
+    let offset = view.prefix.len();
+    let mut keys: Vec<(String, i64)> = Vec::new();
+    store.for_each_document_key(request.model, request.as_of, |ts, id, _| {
+        keys.push((id.to_string(), ts))
+    })?;
+    if keys.len() != offset + view.corpus.len()
+        || keys[offset..]
+            .iter()
+            .zip(&view.corpus.ids)
+            .any(|((id, _), loaded)| id != loaded)
+    {
+        return Err(Error::Usage(format!(
+            "the store in {} changed while it was exported: run again",
+            store.path().display()
+        )));
+    }
+    let topics_all: Vec<u32> = (0..keys.len())
+        .map(|g| match g.checked_sub(offset) {
+            Some(d) => local[d],
+            None if view.prefix[g] == UNASSIGNED => UNASSIGNED,
+            None => view.state.resolve(view.prefix[g]),
+        })
+        .collect();
+    let topic_of: HashMap<&str, u32> = keys
+        .iter()
+        .zip(&topics_all)
+        .map(|((id, _), &t)| (id.as_str(), t))
         .collect();
 
     let final_dir = request.dir.to_path_buf();
@@ -162,8 +188,8 @@ pub fn export(store: &mut Store, request: &ExportRequest) -> Result<Manifest> {
     flush(&mut batch, &mut months)?;
 
     let mut tables = std::collections::BTreeMap::new();
-    let assignments = corpus.len() as u64;
-    let topics = assignment
+    let assignments = keys.len() as u64;
+    let topics = topics_all
         .iter()
         .filter(|&&t| t != UNASSIGNED)
         .collect::<std::collections::HashSet<_>>()
@@ -180,9 +206,10 @@ pub fn export(store: &mut Store, request: &ExportRequest) -> Result<Manifest> {
                 "topic_weekly_counts".into(),
                 "topic_weekly_counts.parquet: topic, week_start (Monday 00:00 UTC), docs".into(),
             );
-            write_assignments(root, &view, &assignment)?;
+            write_assignments(root, &keys, &topics_all)?;
             write_vectors(root, store, request)?;
-            write_weekly_counts(root, &view, &assignment)?;
+            let mut counts = weekly_counts(&keys, &topics_all)?;
+            write_parquet(&root.join("topic_weekly_counts.parquet"), &mut counts)?;
         }
         ExportFormat::Ndjson => {
             tables.insert("documents".into(), "documents/month=YYYY-MM.ndjson: id, source, url, title, text, lang, published, topic".into());
@@ -276,29 +303,34 @@ fn write_documents_ndjson(
     out.flush().map_err(|e| Error::io(&path, e))
 }
 
-/// Documents of the view (all with vectors) by month: `(month, indexes)`.
-fn by_month(view: &View) -> Vec<(String, Vec<usize>)> {
-    let mut out: Vec<(String, Vec<usize>)> = Vec::new();
-    for d in 0..view.corpus.len() {
-        let month = month_of(view.corpus.published[d]);
+/// Document indexes by month of publication: `(month, range)` (keys are in time order).
+fn by_month(keys: &[(String, i64)]) -> Vec<(String, std::ops::Range<usize>)> {
+    let mut out: Vec<(String, std::ops::Range<usize>)> = Vec::new();
+    for (d, (_, ts)) in keys.iter().enumerate() {
+        let month = month_of(*ts);
         match out.last_mut() {
-            Some((m, docs)) if *m == month => docs.push(d),
-            _ => out.push((month, vec![d])),
+            Some((m, range)) if *m == month => range.end = d + 1,
+            _ => out.push((month, d..d + 1)),
         }
     }
     out
 }
 
-fn write_assignments(root: &Path, view: &View, assignment: &[u32]) -> Result<()> {
-    let c = &view.corpus;
-    for (month, docs) in by_month(view) {
+fn write_assignments(root: &Path, keys: &[(String, i64)], topics: &[u32]) -> Result<()> {
+    for (month, range) in by_month(keys) {
         let path = root.join(format!("assignments/month={month}/part-0.parquet"));
-        let ids: Vec<&str> = docs.iter().map(|&d| c.ids[d].as_str()).collect();
-        let topics: Vec<Option<i64>> = docs.iter().map(|&d| topic_value(assignment[d])).collect();
-        let published: Vec<i64> = docs.iter().map(|&d| c.published[d]).collect();
+        let ids: Vec<&str> = keys[range.clone()]
+            .iter()
+            .map(|(id, _)| id.as_str())
+            .collect();
+        let topic: Vec<Option<i64>> = topics[range.clone()]
+            .iter()
+            .map(|&t| topic_value(t))
+            .collect();
+        let published: Vec<i64> = keys[range].iter().map(|(_, ts)| *ts).collect();
         let mut df = DataFrame::new_infer_height(vec![
             Series::new("id".into(), ids).into_column(),
-            Series::new("topic".into(), topics).into_column(),
+            Series::new("topic".into(), topic).into_column(),
             timestamps("published", &published, &path)?.into_column(),
         ])
         .map_err(polars_err(&path))?;
@@ -362,14 +394,13 @@ fn write_vectors(root: &Path, store: &Store, request: &ExportRequest) -> Result<
 }
 
 /// Documents per topic and week (Monday 00:00 UTC), computed by polars.
-pub fn weekly_counts(view: &View, assignment: &[u32]) -> Result<DataFrame> {
+pub fn weekly_counts(keys: &[(String, i64)], topics: &[u32]) -> Result<DataFrame> {
     let here = Path::new("topic_weekly_counts");
-    let c = &view.corpus;
-    let topics: Vec<Option<i64>> = (0..c.len()).map(|d| topic_value(assignment[d])).collect();
-    let published = timestamps("published", &c.published, here)?;
+    let topic: Vec<Option<i64>> = topics.iter().map(|&t| topic_value(t)).collect();
+    let seconds: Vec<i64> = keys.iter().map(|(_, ts)| *ts).collect();
     let df = DataFrame::new_infer_height(vec![
-        Series::new("topic".into(), topics).into_column(),
-        published.into_column(),
+        Series::new("topic".into(), topic).into_column(),
+        timestamps("published", &seconds, here)?.into_column(),
     ])
     .map_err(polars_err(here))?;
     df.lazy()
@@ -385,9 +416,4 @@ pub fn weekly_counts(view: &View, assignment: &[u32]) -> Result<DataFrame> {
         .sort(["topic", "week_start"], Default::default())
         .collect()
         .map_err(polars_err(here))
-}
-
-fn write_weekly_counts(root: &Path, view: &View, assignment: &[u32]) -> Result<()> {
-    let mut df = weekly_counts(view, assignment)?;
-    write_parquet(&root.join("topic_weekly_counts.parquet"), &mut df)
 }

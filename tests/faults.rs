@@ -224,3 +224,142 @@ shared_test! {
         assert!(doctor.stdout.contains("weaksignal models fetch"), "{}", doctor.stdout);
     }
 }
+
+/// Runs `f` with `dir` made immutable (nothing in it can be created, changed
+/// or deleted, even by root), undoing it afterwards.
+fn with_immutable(dir: &std::path::Path, f: impl FnOnce()) {
+    let set = |flag: &str| {
+        let ok = Command::new("chattr")
+            .arg(flag)
+            .arg("-R")
+            .arg(dir)
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "chattr {flag} {}", dir.display());
+    };
+    set("+i");
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+    set("-i");
+    if let Err(panic) = result {
+        std::panic::resume_unwind(panic);
+    }
+}
+
+#[test]
+#[cfg_attr(
+    not(all(fs_faults, shared_data)),
+    ignore = "needs root (chattr +i, mount -t tmpfs) and the shared data"
+)]
+fn a_read_only_data_directory_is_a_clear_error_and_reads_still_work() {
+    let sandbox = Sandbox::new();
+    write_corpus(&sandbox);
+    sandbox.write(
+        "config.toml",
+        "[model]\npath = \"no-such-model\"\nauto_fetch = false\n",
+    );
+    ws!(
+        sandbox,
+        "-q",
+        "import",
+        "guardian.csv",
+        "--source",
+        "guardian",
+        "--lang",
+        "en",
+        "--map",
+        "published=Time",
+        "--map",
+        "title=Headlines"
+    )
+    .expect_code(0);
+    sandbox.write("more.csv", "title,published\nA new headline,2020-03-01\n");
+    with_immutable(&sandbox.data_dir(), || {
+        for args in [
+            vec!["import", "more.csv", "--lang", "en"],
+            vec!["run", "--pipeline", "pipeline.toml"],
+            vec!["reindex"],
+        ] {
+            let run = sandbox.run(&args);
+            run.expect_code(2);
+            assert!(
+                run.stderr.contains("it is not writable"),
+                "{args:?}: {}",
+                run.stderr
+            );
+            assert!(
+                run.stderr
+                    .contains(&sandbox.data_dir().display().to_string()),
+                "{args:?}: {}",
+                run.stderr
+            );
+        }
+        // reading a store nobody can write still works
+        let found = ws!(sandbox, "-q", "search", "coronavirus", "--json")
+            .expect_code(0)
+            .json();
+        assert!(found["total"].as_u64().unwrap() > 10);
+        ws!(sandbox, "stats").expect_code(0);
+    });
+    // and nothing was lost
+    let stats = ws!(sandbox, "stats", "--json").expect_code(0).json();
+    assert!(stats["documents"].as_u64().unwrap() > 1_000);
+}
+
+#[test]
+#[cfg_attr(
+    not(all(fs_faults, shared_data)),
+    ignore = "needs root (chattr +i, mount -t tmpfs) and the shared data"
+)]
+fn a_full_disk_is_a_clear_error_and_what_was_committed_stays() {
+    let sandbox = Sandbox::new();
+    write_corpus(&sandbox);
+    let data = sandbox.data_dir();
+    std::fs::create_dir_all(&data).unwrap();
+    let mounted = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=600k", "tmpfs"])
+        .arg(&data)
+        .status()
+        .unwrap()
+        .success();
+    assert!(mounted, "mount tmpfs on {}", data.display());
+    let result = std::panic::catch_unwind(|| {
+        // More headlines than 600 KB holds, committed in batches of 100.
+        sandbox.write(
+            "config.toml",
+            "[model]\npath = \"no-such-model\"\n[import]\nbatch_size = 100\n",
+        );
+        let run = ws!(
+            sandbox,
+            "import",
+            "guardian.csv",
+            "--source",
+            "guardian",
+            "--lang",
+            "en",
+            "--map",
+            "published=Time",
+            "--map",
+            "title=Headlines"
+        );
+        run.expect_code(2);
+        assert!(
+            run.stderr.contains("the disk holding it is full"),
+            "{}",
+            run.stderr
+        );
+        assert!(
+            run.stderr.contains(&data.display().to_string()),
+            "{}",
+            run.stderr
+        );
+        // the batches committed before the disk filled are intact and readable
+        let stats = ws!(sandbox, "stats", "--json").expect_code(0).json();
+        let stored = stats["documents"].as_u64().unwrap();
+        assert!(stored > 0, "{stored} documents after a full disk");
+    });
+    let _ = Command::new("umount").arg(&data).status();
+    if let Err(panic) = result {
+        std::panic::resume_unwind(panic);
+    }
+}

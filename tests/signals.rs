@@ -440,3 +440,44 @@ model_test! {
         );
     }
 }
+
+model_test! {
+    fn clustering_in_parts_within_a_memory_budget_gives_the_same_signals() {
+        let sandbox = Sandbox::new();
+        prepare(&sandbox);
+        copy_dir(&guardian().data_dir(), &sandbox.data_dir());
+        let whole = signals(&sandbox, &["--as-of", "2020-03-31", "--limit", "1000", "--from-scratch"]);
+        // No checkpoint to start from: each part must make the next one's.
+        rusqlite::Connection::open(sandbox.data_dir().join("weaksignal.sqlite"))
+            .unwrap()
+            .execute("DELETE FROM checkpoints", [])
+            .unwrap();
+        // A budget of 600 documents: a part runs to a grid window (13 weeks)
+        // and loads its 26 weeks of history, so the 5,640 take three parts.
+        sandbox.write(
+            "budget.toml",
+            format!(
+                "[model]\npath = {:?}\n[topics]\nmax_loaded_documents = 600\n",
+                model_dir().display().to_string()
+            ),
+        );
+        let run = ws!(sandbox, "--config", "budget.toml", "-v", "signals", "--json", "--as-of", "2020-03-31", "--limit", "1000", "--from-scratch");
+        run.expect_code(0);
+        let parts = run.stderr.matches("clustering in parts").count();
+        assert!(parts >= 3, "{parts} parts:\n{}", run.stderr);
+        assert_eq!(run.json(), whole);
+        // and exports agree on every document's topic
+        let a = sandbox.path("whole");
+        let b = sandbox.path("parts");
+        ws!(sandbox, "-q", "export", "--format", "ndjson", "-o", &a, "--as-of", "2020-03-31").expect_code(0);
+        ws!(sandbox, "-q", "--config", "budget.toml", "export", "--format", "ndjson", "-o", &b, "--as-of", "2020-03-31").expect_code(0);
+        for month in ["2019-06", "2019-12", "2020-03"] {
+            let name = format!("documents/month={month}.ndjson");
+            assert_eq!(
+                std::fs::read_to_string(a.join(&name)).unwrap(),
+                std::fs::read_to_string(b.join(&name)).unwrap(),
+                "{name}"
+            );
+        }
+    }
+}

@@ -657,6 +657,64 @@ impl Context {
 /// Runs one parsed command line.
 pub fn run(cli: Cli) -> Result<Outcome> {
     let ctx = Context::from_cli(&cli)?;
+    let data_dir = ctx.data_dir.clone();
+    dispatch(ctx, cli).map_err(|e| explain_storage(&data_dir, e))
+}
+
+/// A store, index or file error on a full disk or a read-only data directory
+/// says so: SQLite's "unable to open database file" or tantivy's "index
+/// writer was killed" do not.
+fn explain_storage(data_dir: &Path, error: Error) -> Error {
+    if !matches!(
+        error,
+        Error::Store { .. } | Error::Index { .. } | Error::Io { .. } | Error::Vectors { .. }
+    ) {
+        return error;
+    }
+    let probe_dir = if data_dir.is_dir() {
+        data_dir.to_path_buf()
+    } else {
+        match data_dir.parent() {
+            Some(p) if p.is_dir() => p.to_path_buf(),
+            _ => return error,
+        }
+    };
+    let problem = if free_bytes(&probe_dir).is_some_and(|free| free < 1 << 20) {
+        format!(
+            "the disk holding it is full ({} bytes free)",
+            free_bytes(&probe_dir).unwrap_or(0)
+        )
+    } else if tempfile::tempfile_in(&probe_dir).is_err() {
+        "it is not writable (a read-only file system, its permissions, or an immutable flag)"
+            .to_string()
+    } else {
+        return error;
+    };
+    Error::Storage {
+        path: probe_dir,
+        problem,
+        source: Box::new(error),
+    }
+}
+
+#[cfg(unix)]
+fn free_bytes(dir: &Path) -> Option<u64> {
+    use std::os::unix::ffi::OsStrExt;
+    let path = std::ffi::CString::new(dir.as_os_str().as_bytes()).ok()?;
+    // SAFETY: statvfs writes into the zeroed struct we pass; the path is NUL-terminated.
+    unsafe {
+        let mut stat: libc::statvfs = std::mem::zeroed();
+        (libc::statvfs(path.as_ptr(), &mut stat) == 0)
+            .then(|| stat.f_bavail as u64 * stat.f_frsize as u64)
+    }
+}
+
+#[cfg(not(unix))]
+fn free_bytes(_dir: &Path) -> Option<u64> {
+    None
+}
+
+fn dispatch(ctx: Context, cli: Cli) -> Result<Outcome> {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     match cli.command {

@@ -48,6 +48,9 @@ pub struct View {
     /// Topics after every loaded document (indexes into `corpus`).
     pub state: TopicState,
     pub before: Before,
+    /// Topic (unresolved) of each document before the corpus, in the global
+    /// order; `state.resolve` gives the live topic.
+    pub prefix: Vec<u32>,
     pub as_of: i64,
     pub window: Window,
     /// Window the run started after, when it started from a checkpoint.
@@ -62,6 +65,44 @@ struct WindowKeys {
     start: usize,
     end: usize,
     fingerprint: String,
+}
+
+/// When the documents from `offset` on exceed `budget`: an as-of time that
+/// ends a first part at a grid window (so that part saves a checkpoint there)
+/// holding at most `budget` documents, or, when no grid window fits in the
+/// budget, the first grid window after the start (a part must make progress).
+fn part_end(
+    windows: &[WindowKeys],
+    published: &[i64],
+    offset: usize,
+    window: Window,
+    budget: usize,
+    after: Option<i64>,
+) -> Option<i64> {
+    if budget == 0 || published.len() - offset <= budget {
+        return None;
+    }
+    let grid_windows = windows.iter().enumerate().filter(|(i, w)| {
+        w.key % grid(window) == 0
+            && after.is_none_or(|a| w.key > a)
+            && w.end > offset
+            && i + 1 < windows.len()
+    });
+    let mut chosen = None;
+    for (i, w) in grid_windows {
+        if chosen.is_some() && w.end - offset > budget {
+            break;
+        }
+        chosen = Some(i);
+        if w.end - offset > budget {
+            break;
+        }
+    }
+    // The part's as-of is the last document of the window after the grid
+    // window, so the grid window is complete (and checkpointed) in that part.
+    let i = chosen?;
+    let next = &windows[i + 1];
+    (next.end < published.len()).then(|| published[next.end - 1])
 }
 
 /// Windows between kept checkpoints, besides the two newest complete ones.
@@ -163,6 +204,40 @@ impl View {
                     .min(published.partition_point(|&ts| ts <= history_start))
             }
         };
+        // Too much to hold at once (a first run on a big store): cluster up
+        // to a grid window within the budget on its own, which saves a
+        // checkpoint there, then start again from it.
+        let after = start.as_ref().map(|c| c.window_key);
+        let budget = topics.max_loaded_documents;
+        if let Some(part_as_of) = part_end(&windows, &published, offset, window, budget, after) {
+            tracing::info!(
+                docs = published.len() - offset,
+                budget = topics.max_loaded_documents,
+                part_as_of = %super::rfc3339(part_as_of),
+                "clustering in parts"
+            );
+            drop(start);
+            drop(published);
+            drop(windows);
+            View::build(
+                store,
+                model,
+                part_as_of,
+                window,
+                topics,
+                signals,
+                checkpoints,
+            )?;
+            return View::build(
+                store,
+                model,
+                as_of,
+                window,
+                topics,
+                signals,
+                Checkpoints::Use,
+            );
+        }
         let corpus = match published.get(offset) {
             Some(&from) if offset > 0 => Corpus::load_range(store, model, Some(from), Some(as_of))?,
             Some(_) => Corpus::load(store, model, Some(as_of))?,
@@ -264,6 +339,7 @@ impl View {
             terms,
             state,
             before,
+            prefix,
             as_of,
             window,
             from_checkpoint,

@@ -184,14 +184,29 @@ impl Store {
                         .into(),
             });
         }
-        let conn = Connection::open_with_flags(
-            &path,
-            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )
-        .map_err(|source| Error::Store {
-            path: path.clone(),
-            source,
-        })?;
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let mut conn =
+            Connection::open_with_flags(&path, flags).map_err(|source| Error::Store {
+                path: path.clone(),
+                source,
+            })?;
+        // A WAL store in a directory that cannot take writes (read-only
+        // media, an immutable directory) cannot make its -shm file; nobody can
+        // be writing it then, so it is read as immutable.
+        if conn
+            .query_row("SELECT count(*) FROM sqlite_master", [], |r| {
+                r.get::<_, i64>(0)
+            })
+            .is_err()
+        {
+            let uri = format!("file:{}?immutable=1", path.display());
+            conn = Connection::open_with_flags(&uri, flags | OpenFlags::SQLITE_OPEN_URI).map_err(
+                |source| Error::Store {
+                    path: path.clone(),
+                    source,
+                },
+            )?;
+        }
         let store = Store { conn, path };
         store
             .conn

@@ -35,6 +35,11 @@ pub struct Checkpoint {
 /// clustering, and the build of this program (a rebuilt program may cluster
 /// differently, so it starts afresh once).
 pub fn config_key(model: &str, window: Window, config: &TopicsConfig) -> String {
+    // How a stretch is split into passes does not change the topics.
+    let config = TopicsConfig {
+        max_loaded_documents: 0,
+        ..config.clone()
+    };
     let text = format!(
         "{FORMAT}\n{}\n{}\n{model}\n{}\n{config:?}",
         env!("CARGO_PKG_VERSION"),
