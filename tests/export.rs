@@ -8,50 +8,16 @@ mod common;
 use std::process::Command;
 use std::sync::OnceLock;
 
-use chrono::NaiveDate;
-use common::{guardian_csv, model_dir, Sandbox};
+use common::{guardian_rows, import_guardian, write_config, Sandbox};
 
 /// Guardian headlines from December 2019 to February 2020, imported and embedded.
 fn store() -> &'static Sandbox {
     static SANDBOX: OnceLock<Sandbox> = OnceLock::new();
     SANDBOX.get_or_init(|| {
         let sandbox = Sandbox::new();
-        sandbox.write(
-            "config.toml",
-            format!("[model]\npath = {:?}\n", model_dir().display().to_string()),
-        );
-        let (from, to) = (
-            NaiveDate::from_ymd_opt(2019, 12, 1).unwrap(),
-            NaiveDate::from_ymd_opt(2020, 2, 29).unwrap(),
-        );
-        let mut reader = csv::Reader::from_path(guardian_csv()).expect("guardian csv");
-        let mut writer = csv::Writer::from_path(sandbox.path("guardian.csv")).unwrap();
-        writer.write_record(["Time", "Headlines"]).unwrap();
-        for record in reader.records() {
-            let record = record.unwrap();
-            let Ok(date) = NaiveDate::parse_from_str(record[0].trim(), "%d-%b-%y") else {
-                continue;
-            };
-            if date >= from && date <= to {
-                writer.write_record([&record[0], &record[1]]).unwrap();
-            }
-        }
-        writer.flush().unwrap();
-        ws!(
-            sandbox,
-            "-q",
-            "import",
-            "guardian.csv",
-            "--source",
-            "guardian",
-            "--lang",
-            "en",
-            "--map",
-            "published=Time",
-            "--map",
-            "title=Headlines"
-        )
-        .expect_code(0);
+        write_config(&sandbox, "");
+        guardian_rows(&sandbox, "guardian.csv", (2019, 12, 1), (2020, 2, 29));
+        import_guardian(&sandbox, "guardian.csv").expect_code(0);
         ws!(sandbox, "-q", "embed").expect_code(0);
         sandbox
     })

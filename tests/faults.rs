@@ -9,38 +9,18 @@ use std::collections::BTreeSet;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use chrono::NaiveDate;
-use common::{guardian_csv, model_dir, Sandbox};
+use common::{guardian_rows, import_guardian, write_config, Sandbox};
 
 fn write_corpus(sandbox: &Sandbox) {
-    let (from, to) = (
-        NaiveDate::from_ymd_opt(2020, 1, 1).unwrap(),
-        NaiveDate::from_ymd_opt(2020, 2, 29).unwrap(),
-    );
-    let mut reader = csv::Reader::from_path(guardian_csv()).expect("guardian csv");
-    let mut writer = csv::Writer::from_path(sandbox.path("guardian.csv")).unwrap();
-    writer.write_record(["Time", "Headlines"]).unwrap();
-    for record in reader.records() {
-        let record = record.unwrap();
-        let Ok(date) = NaiveDate::parse_from_str(record[0].trim(), "%d-%b-%y") else {
-            continue;
-        };
-        if date >= from && date <= to {
-            writer.write_record([&record[0], &record[1]]).unwrap();
-        }
-    }
-    writer.flush().unwrap();
+    guardian_rows(sandbox, "guardian.csv", (2020, 1, 1), (2020, 2, 29));
     sandbox.write(
         "pipeline.toml",
         "[[sources]]\nname = \"guardian\"\nkind = \"file\"\npath = \"guardian.csv\"\nformat = \"csv\"\nlang = \"en\"\nmap = { published = \"Time\", title = \"Headlines\" }\n",
     );
     // Small transactions, so kills land between many commits.
-    sandbox.write(
-        "config.toml",
-        format!(
-            "[model]\npath = {:?}\nauto_fetch = false\ncommit_every = 32\n[import]\nbatch_size = 100\n",
-            model_dir().display().to_string()
-        ),
+    write_config(
+        sandbox,
+        "auto_fetch = false\ncommit_every = 32\n[import]\nbatch_size = 100\n",
     );
 }
 
@@ -69,7 +49,7 @@ model_test! {
         // What a run that is never killed stores.
         let reference = Sandbox::new();
         write_corpus(&reference);
-        ws!(reference, "-q", "import", "guardian.csv", "--source", "guardian", "--lang", "en", "--map", "published=Time", "--map", "title=Headlines").expect_code(0);
+        import_guardian(&reference, "guardian.csv").expect_code(0);
         let expected = ids(&reference);
         assert!(expected.len() > 1_000, "{}", expected.len());
 
@@ -212,7 +192,7 @@ shared_test! {
         let sandbox = Sandbox::new();
         write_corpus(&sandbox);
         sandbox.write("config.toml", "[model]\npath = \"no-such-model\"\nauto_fetch = false\n");
-        ws!(sandbox, "-q", "import", "guardian.csv", "--source", "guardian", "--lang", "en", "--map", "published=Time", "--map", "title=Headlines").expect_code(0);
+        import_guardian(&sandbox, "guardian.csv").expect_code(0);
         for args in [vec!["signals"], vec!["embed"], vec!["similar", "strike"]] {
             let run = sandbox.run(&args);
             run.expect_code(2);
@@ -258,21 +238,7 @@ fn a_read_only_data_directory_is_a_clear_error_and_the_store_is_still_read() {
         "config.toml",
         "[model]\npath = \"no-such-model\"\nauto_fetch = false\n",
     );
-    ws!(
-        sandbox,
-        "-q",
-        "import",
-        "guardian.csv",
-        "--source",
-        "guardian",
-        "--lang",
-        "en",
-        "--map",
-        "published=Time",
-        "--map",
-        "title=Headlines"
-    )
-    .expect_code(0);
+    import_guardian(&sandbox, "guardian.csv").expect_code(0);
     sandbox.write("more.csv", "title,published\nA new headline,2020-03-01\n");
     with_immutable(&sandbox.data_dir(), || {
         for args in [

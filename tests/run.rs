@@ -4,35 +4,7 @@
 
 mod common;
 
-use chrono::NaiveDate;
-use common::{guardian_csv, model_dir, Sandbox};
-
-/// Guardian headlines published between `from` and `to`, as a CSV in the sandbox.
-fn guardian_rows(
-    sandbox: &Sandbox,
-    name: &str,
-    from: (i32, u32, u32),
-    to: (i32, u32, u32),
-) -> usize {
-    let from = NaiveDate::from_ymd_opt(from.0, from.1, from.2).unwrap();
-    let to = NaiveDate::from_ymd_opt(to.0, to.1, to.2).unwrap();
-    let mut reader = csv::Reader::from_path(guardian_csv()).expect("guardian csv");
-    let mut writer = csv::Writer::from_path(sandbox.path(name)).unwrap();
-    writer.write_record(["Time", "Headlines"]).unwrap();
-    let mut rows = 0;
-    for record in reader.records() {
-        let record = record.unwrap();
-        let Ok(date) = NaiveDate::parse_from_str(record[0].trim(), "%d-%b-%y") else {
-            continue;
-        };
-        if date >= from && date <= to {
-            writer.write_record([&record[0], &record[1]]).unwrap();
-            rows += 1;
-        }
-    }
-    writer.flush().unwrap();
-    rows
-}
+use common::{guardian_rows, model_dir, Sandbox};
 
 /// A sandbox with a configuration (the test model, no retries, small embed
 /// batches) and a pipeline of one corpus file and, optionally, a feed that

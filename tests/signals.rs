@@ -10,8 +10,7 @@ mod common;
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
-use chrono::NaiveDate;
-use common::{guardian_csv, model_dir, shared, Sandbox};
+use common::{guardian_rows, import_guardian, model_dir, shared, Sandbox};
 
 fn prepare(sandbox: &Sandbox) {
     sandbox.write(
@@ -26,41 +25,9 @@ fn guardian() -> &'static Sandbox {
     SANDBOX.get_or_init(|| {
         let sandbox = Sandbox::new();
         prepare(&sandbox);
-        let (from, to) = (
-            NaiveDate::from_ymd_opt(2019, 6, 1).unwrap(),
-            NaiveDate::from_ymd_opt(2020, 4, 30).unwrap(),
-        );
-        let mut reader = csv::Reader::from_path(guardian_csv()).expect("guardian csv");
-        let mut writer = csv::Writer::from_path(sandbox.path("guardian.csv")).unwrap();
-        writer.write_record(["Time", "Headlines"]).unwrap();
-        let mut rows = 0;
-        for record in reader.records() {
-            let record = record.unwrap();
-            let Ok(date) = NaiveDate::parse_from_str(record[0].trim(), "%d-%b-%y") else {
-                continue;
-            };
-            if date >= from && date <= to {
-                writer.write_record([&record[0], &record[1]]).unwrap();
-                rows += 1;
-            }
-        }
-        writer.flush().unwrap();
+        let rows = guardian_rows(&sandbox, "guardian.csv", (2019, 6, 1), (2020, 4, 30));
         assert!(rows > 4_000, "{rows} Guardian rows in range");
-        ws!(
-            sandbox,
-            "-q",
-            "import",
-            "guardian.csv",
-            "--source",
-            "guardian",
-            "--lang",
-            "en",
-            "--map",
-            "published=Time",
-            "--map",
-            "title=Headlines"
-        )
-        .expect_code(0);
+        import_guardian(&sandbox, "guardian.csv").expect_code(0);
         ws!(sandbox, "-q", "embed").expect_code(0);
         sandbox
     })

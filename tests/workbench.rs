@@ -13,8 +13,7 @@ use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 
-use chrono::NaiveDate;
-use common::{guardian_csv, model_dir, Sandbox};
+use common::{guardian_rows, import_guardian, model_dir, write_config, Sandbox};
 
 /// The never-seen name the hostile documents share.
 const NAME: &str = "zorblax";
@@ -84,43 +83,10 @@ fn store() -> &'static Sandbox {
     static SANDBOX: OnceLock<Sandbox> = OnceLock::new();
     SANDBOX.get_or_init(|| {
         let sandbox = Sandbox::new();
-        sandbox.write(
-            "config.toml",
-            format!("[model]\npath = {:?}\n", model_dir().display().to_string()),
-        );
-        let (from, to) = (
-            NaiveDate::from_ymd_opt(2019, 11, 1).unwrap(),
-            NaiveDate::from_ymd_opt(2020, 2, 29).unwrap(),
-        );
-        let mut reader = csv::Reader::from_path(guardian_csv()).expect("guardian csv");
-        let mut writer = csv::Writer::from_path(sandbox.path("guardian.csv")).unwrap();
-        writer.write_record(["Time", "Headlines"]).unwrap();
-        for record in reader.records() {
-            let record = record.unwrap();
-            let Ok(date) = NaiveDate::parse_from_str(record[0].trim(), "%d-%b-%y") else {
-                continue;
-            };
-            if date >= from && date <= to {
-                writer.write_record([&record[0], &record[1]]).unwrap();
-            }
-        }
-        writer.flush().unwrap();
+        write_config(&sandbox, "");
+        guardian_rows(&sandbox, "guardian.csv", (2019, 11, 1), (2020, 2, 29));
         sandbox.write("hostile.jsonl", hostile_documents());
-        ws!(
-            sandbox,
-            "-q",
-            "import",
-            "guardian.csv",
-            "--source",
-            "guardian",
-            "--lang",
-            "en",
-            "--map",
-            "published=Time",
-            "--map",
-            "title=Headlines"
-        )
-        .expect_code(0);
+        import_guardian(&sandbox, "guardian.csv").expect_code(0);
         let run = ws!(sandbox, "-q", "import", "hostile.jsonl", "--lang", "en");
         run.expect_code(1);
         assert!(

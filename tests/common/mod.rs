@@ -148,3 +148,60 @@ macro_rules! model_test {
         fn $name() $body
     };
 }
+
+/// Writes the Guardian headlines published from `from` to `to` (inclusive,
+/// `(year, month, day)`) as `name` in the sandbox; returns the row count.
+pub fn guardian_rows(
+    sandbox: &Sandbox,
+    name: &str,
+    from: (i32, u32, u32),
+    to: (i32, u32, u32),
+) -> usize {
+    let day =
+        |(y, m, d): (i32, u32, u32)| chrono::NaiveDate::from_ymd_opt(y, m, d).expect("a date");
+    let (from, to) = (day(from), day(to));
+    let mut reader = csv::Reader::from_path(guardian_csv()).expect("guardian csv");
+    let mut writer = csv::Writer::from_path(sandbox.path(name)).expect("write the corpus");
+    writer.write_record(["Time", "Headlines"]).unwrap();
+    let mut rows = 0;
+    for record in reader.records() {
+        let record = record.expect("a Guardian row");
+        let Ok(date) = chrono::NaiveDate::parse_from_str(record[0].trim(), "%d-%b-%y") else {
+            continue;
+        };
+        if date >= from && date <= to {
+            writer.write_record([&record[0], &record[1]]).unwrap();
+            rows += 1;
+        }
+    }
+    writer.flush().unwrap();
+    rows
+}
+
+/// `weaksignal -q import FILE` with the Guardian CSV's column mapping.
+pub fn import_guardian(sandbox: &Sandbox, file: &str) -> Run {
+    sandbox.run(&[
+        "-q",
+        "import",
+        file,
+        "--source",
+        "guardian",
+        "--lang",
+        "en",
+        "--map",
+        "published=Time",
+        "--map",
+        "title=Headlines",
+    ])
+}
+
+/// A `config.toml` naming the test model, plus `extra` TOML.
+pub fn write_config(sandbox: &Sandbox, extra: &str) {
+    sandbox.write(
+        "config.toml",
+        format!(
+            "[model]\npath = {:?}\n{extra}",
+            model_dir().display().to_string()
+        ),
+    );
+}
