@@ -300,19 +300,7 @@ fn a_full_disk_is_a_clear_error_and_what_was_committed_stays() {
             "config.toml",
             "[model]\npath = \"no-such-model\"\n[import]\nbatch_size = 100\n",
         );
-        let run = ws!(
-            sandbox,
-            "import",
-            "guardian.csv",
-            "--source",
-            "guardian",
-            "--lang",
-            "en",
-            "--map",
-            "published=Time",
-            "--map",
-            "title=Headlines"
-        );
+        let run = import_guardian(&sandbox, "guardian.csv");
         run.expect_code(2);
         assert!(
             run.stderr.contains("the disk holding it is full"),
