@@ -334,12 +334,17 @@ fn vectors_are_recomputed_only_for_new_models_and_changed_documents() {
     ws!(sb, "import", "a.csv").expect_code(0);
     {
         let mut store = weaksignal::store::Store::open(&sb.data_dir()).unwrap();
-        let missing = store.missing_vectors("m1", 100).unwrap();
+        let missing = store.missing_vectors("m1", 0, 100).unwrap();
         assert_eq!(missing.len(), 2);
+        let after_first = store.missing_vectors("m1", missing[0].seq, 100).unwrap();
+        assert_eq!(after_first.len(), 1, "a page starts after its cursor");
+        assert_eq!(after_first[0].id, missing[1].id);
         let writer = store.writer().unwrap();
-        for (id, hash, _, _) in &missing {
+        for row in &missing {
             let v = weaksignal::embed::encode_f16(&[0.6, 0.8]);
-            writer.put_vector(id, "m1", hash, &v).unwrap();
+            writer
+                .put_vector(&row.id, "m1", &row.content_hash, &v)
+                .unwrap();
         }
         writer.commit().unwrap();
         assert_eq!(store.count_missing_vectors("m1").unwrap(), 0);
@@ -359,7 +364,7 @@ fn vectors_are_recomputed_only_for_new_models_and_changed_documents() {
     );
     ws!(sb, "import", "b.csv").expect_code(0);
     let store = weaksignal::store::Store::open(&sb.data_dir()).unwrap();
-    let missing = store.missing_vectors("m1", 100).unwrap();
+    let missing = store.missing_vectors("m1", 0, 100).unwrap();
     assert_eq!(missing.len(), 1, "only the changed document: {missing:?}");
-    assert_eq!(missing[0].0, "d2");
+    assert_eq!(missing[0].id, "d2");
 }

@@ -66,25 +66,31 @@ pub(super) fn embed_missing(ctx: &Context, store: &mut Store) -> Result<EmbedSum
     let started = std::time::Instant::now();
     let mut embedded = 0u64;
     let batch = ctx.config.model.commit_every;
-    loop {
-        let rows = store.missing_vectors(&model, batch)?;
-        if rows.is_empty() {
-            break;
-        }
+    let mut rows = store.missing_vectors(&model, 0, batch)?;
+    while let Some(last) = rows.last() {
+        let after_seq = last.seq;
         let texts: Vec<String> = rows
             .iter()
-            .map(|(_, _, title, text)| embed::passage_text(title, text))
+            .map(|row| embed::passage_text(&row.title, &row.text))
             .collect();
         let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-        let vectors = embedder.embed_passages(&refs)?;
+        // The next page is read while this one is embedded: the cores stay
+        // busy with the model instead of waiting for the store.
+        let (vectors, next) = std::thread::scope(|s| {
+            let embedding = s.spawn(|| embedder.embed_passages(&refs));
+            let next = store.missing_vectors(&model, after_seq, batch);
+            (embedding.join().expect("embedding thread panicked"), next)
+        });
+        let vectors = vectors?;
         let writer = store.writer()?;
-        for ((id, hash, _, _), v) in rows.iter().zip(&vectors) {
-            writer.put_vector(id, &model, hash, &embed::encode_f16(v))?;
+        for (row, v) in rows.iter().zip(&vectors) {
+            writer.put_vector(&row.id, &model, &row.content_hash, &embed::encode_f16(v))?;
         }
         writer.commit()?;
         embedded += rows.len() as u64;
         bar.inc(rows.len() as u64);
         tracing::debug!(embedded, missing, "batch committed");
+        rows = next?;
     }
     bar.finish_and_clear();
     let seconds = started.elapsed().as_secs_f64();
