@@ -213,6 +213,29 @@ model_test! {
         for ((x, y), t) in a.iter().zip(&b).zip(&texts) {
             assert!(dot(x, y) > 0.99999, "cosine {} for {t:?}", dot(x, y));
         }
+
+        // doctor knows the exported model by loading it (it has no pins)
+        sb.write(
+            "docs.csv",
+            "id,published,lang,title,text\nd1,2024-03-01,en,One,first text\nd2,2024-03-02,fi,Kaksi,toinen teksti\n",
+        );
+        ws!(sb, "import", "docs.csv").expect_code(0);
+        let before = ws!(sb, "doctor", "--model-dir", "hf");
+        before.expect_code(1);
+        assert!(
+            before.stdout.contains("(Hugging Face layout) loads as hf@")
+                && before.stdout.contains("2 documents without a current vector"),
+            "{}",
+            before.stdout
+        );
+        ws!(sb, "embed", "--model-dir", "hf").expect_code(0);
+        let after = ws!(sb, "doctor", "--model-dir", "hf");
+        after.expect_code(0);
+        assert!(
+            after.stdout.contains("every document has a hf@"),
+            "{}",
+            after.stdout
+        );
     }
 }
 

@@ -81,26 +81,8 @@ pub fn doctor(ctx: &Context, args: DoctorArgs, out: &mut dyn Write) -> Result<Ou
     checks.push(check_index(ctx, &store, documents, args.repair)?);
 
     // the model and the vectors
-    let model_dir = &ctx.config.model.path;
-    let model_ok =
-        match crate::embed::fetch::ensure(model_dir, false, &crate::progress::Progress::hidden()) {
-            Ok(_) => {
-                checks.push(Check::ok(
-                    "model",
-                    format!("{} present, checksums ok", model_dir.display()),
-                ));
-                true
-            }
-            Err(e) => {
-                checks.push(Check::problem(
-                    "model",
-                    e.to_string(),
-                    "run `weaksignal models fetch` (or set model.path in config.toml)",
-                ));
-                false
-            }
-        };
-    match crate::embed::known_model_id(&ctx.config.model) {
+    let (model_ok, model) = check_model(ctx, &mut checks);
+    match model {
         None => checks.push(Check::problem(
             "vectors",
             "cannot check: the model is unknown".into(),
@@ -139,6 +121,58 @@ pub fn doctor(ctx: &Context, args: DoctorArgs, out: &mut dyn Write) -> Result<Ou
     } else {
         Outcome::Success
     })
+}
+
+/// Whether the configured model is usable, and the id its vectors are stored
+/// under. The default model is checked against the manifest's pins; a
+/// Hugging Face-layout directory the user supplied has no pins, so it is
+/// checked by loading it.
+fn check_model(ctx: &Context, checks: &mut Vec<Check>) -> (bool, Option<String>) {
+    let model_dir = &ctx.config.model.path;
+    if crate::embed::ModelLayout::detect(model_dir) == Some(crate::embed::ModelLayout::HuggingFace)
+    {
+        return match crate::embed::E5Embedder::open(model_dir, &ctx.config.model) {
+            Ok(embedder) => {
+                use crate::embed::Embedder;
+                let id = embedder.model_id().to_string();
+                checks.push(Check::ok(
+                    "model",
+                    format!(
+                        "{} (Hugging Face layout) loads as {id}",
+                        model_dir.display()
+                    ),
+                ));
+                (true, Some(id))
+            }
+            Err(e) => {
+                checks.push(Check::problem(
+                    "model",
+                    e.to_string(),
+                    "replace the directory's config.json, model.safetensors and tokenizer.json, or set model.path to another model",
+                ));
+                (false, None)
+            }
+        };
+    }
+    let progress = crate::progress::Progress::hidden();
+    let model_ok = match crate::embed::fetch::ensure(model_dir, false, &progress) {
+        Ok(_) => {
+            checks.push(Check::ok(
+                "model",
+                format!("{} present, checksums ok", model_dir.display()),
+            ));
+            true
+        }
+        Err(e) => {
+            checks.push(Check::problem(
+                "model",
+                e.to_string(),
+                "run `weaksignal models fetch` (or set model.path in config.toml)",
+            ));
+            false
+        }
+    };
+    (model_ok, crate::embed::known_model_id(&ctx.config.model))
 }
 
 fn check_index(ctx: &Context, store: &Store, documents: u64, repair: bool) -> Result<Check> {
