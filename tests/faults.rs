@@ -260,16 +260,16 @@ fn a_read_only_data_directory_is_a_clear_error_and_the_store_is_still_read() {
                 run.stderr
             );
         }
-        // The store (SQLite) is still read; the index is not, because tantivy
-        // takes a lock file to read: that too is named as the cause.
+        // The store (SQLite) and the index are still read: searching a
+        // read-only snapshot works.
         let stats = ws!(sandbox, "stats", "--json").expect_code(0).json();
         assert!(stats["documents"].as_u64().unwrap() > 1_000);
-        let search = ws!(sandbox, "-q", "search", "coronavirus");
-        search.expect_code(2);
+        let search = ws!(sandbox, "-q", "search", "coronavirus", "--json")
+            .expect_code(0)
+            .json();
         assert!(
-            search.stderr.contains("it is not writable"),
-            "{}",
-            search.stderr
+            search["total"].as_u64().unwrap() > 0,
+            "no hits for coronavirus: {search}"
         );
     });
     // and nothing was lost

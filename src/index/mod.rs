@@ -12,11 +12,13 @@
 //! commit) is detected and caught up before it is read.
 
 pub mod analyzers;
+mod read_only;
 mod search;
 
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+use tantivy::directory::error::LockError;
 use tantivy::schema::{
     DateOptions, DateTimePrecision, Field, IndexRecordOption, Schema, TextFieldIndexing,
     TextOptions, FAST, STORED, STRING,
@@ -133,7 +135,28 @@ impl SearchIndex {
             path: dir.to_path_buf(),
             source,
         })?;
-        SearchIndex::wrap(index, dir).map(Some)
+        match SearchIndex::wrap(index, dir) {
+            Err(Error::Index {
+                source: tantivy::TantivyError::LockFailure(LockError::IoError(io), _),
+                ..
+            }) if matches!(
+                io.kind(),
+                std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem
+            ) =>
+            {
+                // Nothing can be written here, so no writer can change the
+                // index under us: read it without the reader's lock file.
+                info!(path = %dir.display(), "index directory is not writable; reading it read-only");
+                let read_only = read_only::ReadOnlyDirectory::open(dir)
+                    .and_then(Index::open)
+                    .map_err(|source| Error::Index {
+                        path: dir.to_path_buf(),
+                        source,
+                    })?;
+                SearchIndex::wrap(read_only, dir).map(Some)
+            }
+            other => other.map(Some),
+        }
     }
 
     fn create(dir: &Path) -> Result<SearchIndex> {
