@@ -25,11 +25,11 @@ impl ReadOnlyDirectory {
     }
 }
 
-fn refused(path: &Path) -> Arc<io::Error> {
-    Arc::new(io::Error::new(
+fn refused(path: &Path) -> io::Error {
+    io::Error::new(
         io::ErrorKind::PermissionDenied,
         format!("{}: the index is open read-only", path.display()),
-    ))
+    )
 }
 
 impl Directory for ReadOnlyDirectory {
@@ -39,7 +39,7 @@ impl Directory for ReadOnlyDirectory {
 
     fn delete(&self, path: &Path) -> Result<(), DeleteError> {
         Err(DeleteError::IoError {
-            io_error: refused(path),
+            io_error: Arc::new(refused(path)),
             filepath: PathBuf::from(path),
         })
     }
@@ -50,7 +50,7 @@ impl Directory for ReadOnlyDirectory {
 
     fn open_write(&self, path: &Path) -> Result<WritePtr, OpenWriteError> {
         Err(OpenWriteError::IoError {
-            io_error: refused(path),
+            io_error: Arc::new(refused(path)),
             filepath: PathBuf::from(path),
         })
     }
@@ -60,10 +60,7 @@ impl Directory for ReadOnlyDirectory {
     }
 
     fn atomic_write(&self, path: &Path, _data: &[u8]) -> io::Result<()> {
-        Err(io::Error::new(
-            io::ErrorKind::PermissionDenied,
-            format!("{}: the index is open read-only", path.display()),
-        ))
+        Err(refused(path))
     }
 
     fn sync_directory(&self) -> io::Result<()> {
