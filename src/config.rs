@@ -21,6 +21,7 @@ pub struct Config {
     pub import: ImportConfig,
     pub index: IndexConfig,
     pub model: ModelConfig,
+    pub morphology: MorphologyConfig,
     pub topics: TopicsConfig,
     pub signals: SignalsConfig,
     pub crawler: CrawlerConfig,
@@ -34,6 +35,7 @@ impl Default for Config {
             import: ImportConfig::default(),
             index: IndexConfig::default(),
             model: ModelConfig::default(),
+            morphology: MorphologyConfig::default(),
             topics: TopicsConfig::default(),
             signals: SignalsConfig::default(),
             crawler: CrawlerConfig::default(),
@@ -212,6 +214,28 @@ impl Default for ModelConfig {
     }
 }
 
+/// The lexicons of the morphology (see `crate::morph`): Voikko's Finnish
+/// transducer and Brill's English tagger lexicon and rules.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MorphologyConfig {
+    /// Lexicon directory: what `weaksignal models fetch` leaves there
+    /// (`voikko.kfst`, `en-lexicon.txt`, `en-context.txt`, see
+    /// `models/lexicons.toml`). Relative paths are resolved like `data_dir`.
+    pub path: PathBuf,
+    /// Download the lexicons when a command needs them and they are missing.
+    pub auto_fetch: bool,
+}
+
+impl Default for MorphologyConfig {
+    fn default() -> Self {
+        MorphologyConfig {
+            path: PathBuf::from("models/lexicons"),
+            auto_fetch: true,
+        }
+    }
+}
+
 /// Time windows: the unit in which topics are clustered and trends counted.
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, serde::Serialize, clap::ValueEnum,
@@ -375,6 +399,12 @@ impl Config {
                 config.model.path = base.join(&config.model.path);
             }
         }
+        if config.morphology.path.is_relative() {
+            let base = path.parent().filter(|p| !p.as_os_str().is_empty());
+            if let Some(base) = base {
+                config.morphology.path = base.join(&config.morphology.path);
+            }
+        }
         Ok(config)
     }
 
@@ -413,6 +443,9 @@ impl Config {
         }
         if model.batch_size == 0 || model.commit_every == 0 {
             return Err("model.batch_size and model.commit_every must be at least 1".into());
+        }
+        if self.morphology.path.as_os_str().is_empty() {
+            return Err("morphology.path must not be empty (default \"models/lexicons\")".into());
         }
         let t = &self.topics;
         for (name, v) in [
@@ -503,6 +536,27 @@ mod tests {
         assert!(err.contains("history_windows"), "{err}");
         let err = Config::parse("[topics]\nwindow = \"year\"\n").unwrap_err();
         assert!(err.contains("day") && err.contains("week"), "{err}");
+    }
+
+    #[test]
+    fn morphology_section_has_defaults_and_is_checked() {
+        let config = Config::parse("").unwrap();
+        assert_eq!(config.morphology.path, PathBuf::from("models/lexicons"));
+        assert!(config.morphology.auto_fetch);
+        let shipped = Config::parse(include_str!("../config.toml")).unwrap();
+        assert_eq!(shipped.morphology.path, config.morphology.path);
+        assert_eq!(shipped.morphology.auto_fetch, config.morphology.auto_fetch);
+        let err = Config::parse("[morphology]\npaht = \"x\"\n").unwrap_err();
+        assert!(err.contains("paht"), "{err}");
+        let err = Config::parse("[morphology]\npath = \"\"\n").unwrap_err();
+        assert!(err.contains("morphology.path"), "{err}");
+        // A relative path is resolved against the configuration's directory.
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("config.toml");
+        std::fs::write(&file, "[morphology]\npath = \"lex\"\nauto_fetch = false\n").unwrap();
+        let config = Config::load(&file, true).unwrap();
+        assert_eq!(config.morphology.path, dir.path().join("lex"));
+        assert!(!config.morphology.auto_fetch);
     }
 
     #[test]

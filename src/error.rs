@@ -137,13 +137,17 @@ pub enum Error {
     #[error("models fetch into {dest}: {message}")]
     ModelFetch { dest: PathBuf, message: String },
 
-    /// A fetched model file does not have the checksum its manifest pins.
+    /// A fetched model or lexicon file does not have the checksum its manifest pins.
     #[error("model file {path}: checksum mismatch (expected sha256 {expected}, got {got}); the file is corrupt or not the pinned release: delete it and run `weaksignal models fetch` again")]
     ModelChecksum {
         path: PathBuf,
         expected: String,
         got: String,
     },
+
+    /// A morphology lexicon (`models/lexicons`) is missing or cannot be loaded.
+    #[error("lexicon {path}: {message}")]
+    Lexicon { path: PathBuf, message: String },
 
     /// The tokenizer file cannot be loaded or a text cannot be tokenised.
     #[error("tokenizer {path}: {message}")]
