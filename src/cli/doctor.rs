@@ -6,8 +6,8 @@
 //! the doctor never touches documents: it checks the store's own integrity,
 //! that the index opens, has sound segments and agrees with the store, that
 //! every document has a vector of the right length for the current model,
-//! and that the model's files are present and intact. Repairs take the run
-//! lock, so they never race a scheduled run.
+//! and that the model's and the lexicons' files are present and intact.
+//! Repairs take the run lock, so they never race a scheduled run.
 
 use std::io::Write;
 
@@ -97,6 +97,8 @@ pub fn doctor(ctx: &Context, args: DoctorArgs, out: &mut dyn Write) -> Result<Ou
         )?),
     }
 
+    checks.push(check_morphology(ctx));
+
     let (count, bytes) = store.checkpoint_size()?;
     checks.push(Check::ok(
         "checkpoints",
@@ -173,6 +175,29 @@ fn check_model(ctx: &Context, checks: &mut Vec<Check>) -> (bool, Option<String>)
         }
     };
     (model_ok, crate::embed::known_model_id(&ctx.config.model))
+}
+
+/// Whether the lexicons are present with their pinned checksums and Voikko's
+/// transducer loads. Never downloads.
+fn check_morphology(ctx: &Context) -> Check {
+    let dir = &ctx.config.morphology.path;
+    let progress = crate::progress::Progress::hidden();
+    let fix = "run `weaksignal models fetch` (or set morphology.path in config.toml)";
+    if let Err(e) = crate::morph::fetch::ensure(dir, false, &progress) {
+        return Check::problem("morphology", e.to_string(), fix);
+    }
+    let voikko = dir.join(crate::morph::fetch::VOIKKO_FILE);
+    match crate::morph::voikko::Voikko::open(&voikko) {
+        Ok(_) => Check::ok(
+            "morphology",
+            format!(
+                "{} present, checksums ok, {} loads",
+                dir.display(),
+                crate::morph::fetch::VOIKKO_FILE
+            ),
+        ),
+        Err(e) => Check::problem("morphology", e.to_string(), fix),
+    }
 }
 
 fn check_index(ctx: &Context, store: &Store, documents: u64, repair: bool) -> Result<Check> {

