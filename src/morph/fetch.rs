@@ -2,11 +2,13 @@
 //! directory (`[morphology] path`, default `models/lexicons`) on demand, so
 //! that a fresh machine needs no manual step.
 //!
-//! Two PyPI wheels, pinned in `models/lexicons.toml` with the sha256 of each
-//! wheel and each extracted file: `pyvoikko` 0.6 for Voikko's Finnish
-//! transducer (`voikko.kfst`, GPL-3.0) and `textblob` 0.20.1 for Brill's
+//! Three PyPI wheels, pinned in `models/lexicons.toml` with the sha256 of
+//! each wheel and each extracted file: `pyvoikko` 0.6 for Voikko's Finnish
+//! transducer (`voikko.kfst`, GPL-3.0), `textblob` 0.20.1 for Brill's
 //! English tagger lexicon and rules (`en-lexicon.txt`, `en-context.txt`,
-//! MIT, with CC-BY 3.0 additions). `models/fetch-lexicons.sh` downloads them
+//! MIT, with CC-BY 3.0 additions) and `wordfreq` 3.1.1 for Finnish word
+//! frequencies (`fi-frequencies.msgpack.gz`, CC BY-SA 4.0; a 57 MB wheel of
+//! which one 4 MB list is kept). `models/fetch-lexicons.sh` downloads them
 //! with pip; manifest and script are compiled into the binary, and the files
 //! are verified here again after the script ran. The verification and the
 //! running of the script are the model's ([`crate::embed::fetch`]).
@@ -29,15 +31,17 @@ pub const VOIKKO_FILE: &str = "voikko.kfst";
 pub const EN_LEXICON_FILE: &str = "en-lexicon.txt";
 /// Brill's English contextual rules.
 pub const EN_CONTEXT_FILE: &str = "en-context.txt";
+/// wordfreq's Finnish word frequencies (see [`super::frequency`]).
+pub const FREQUENCY_FILE: &str = "fi-frequencies.msgpack.gz";
 
 const LEXICONS: Provision = Provision {
     noun: "lexicon",
     what: "the lexicons",
-    size: "about 1.7 MB",
+    size: "about 59 MB",
     manifest: MANIFEST,
     script: FETCH_SCRIPT,
     script_name: "models/fetch-lexicons.sh",
-    wheels: "pyvoikko-0.6-py3-none-any.whl and textblob-0.20.1-py3-none-any.whl",
+    wheels: "pyvoikko-0.6-py3-none-any.whl, textblob-0.20.1-py3-none-any.whl and wordfreq-3.1.1-py3-none-any.whl",
     auto_fetch_key: "morphology.auto_fetch",
     without_python: " Without the lexicons, terms fall back to Snowball stems.",
     missing: lexicon_missing,
@@ -83,8 +87,11 @@ mod tests {
             VOIKKO_FILE,
             EN_LEXICON_FILE,
             EN_CONTEXT_FILE,
+            FREQUENCY_FILE,
             "voikko-LICENSE",
             "textblob-LICENSE",
+            "wordfreq-LICENSE",
+            "wordfreq-README",
         ] {
             let f = files.iter().find(|f| f.dest == want).expect(want);
             assert_eq!(f.sha256.len(), 64, "{want}");
