@@ -44,11 +44,18 @@
 //! documented rule.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use kfst_rs::{FSTState, FST};
 
+use super::frequency::Frequencies;
 use super::{WordAnalysis, WordClass};
 use crate::error::{Error, Result};
+
+/// A derived word at least this frequent (in centibels below 1: Zipf 3,
+/// once per million words) is a word of its own (`käyttö`), not a rare
+/// derivation (rule 2 of [`Voikko::analyse`]).
+const LEXICALISED: u16 = 600;
 
 /// Longer words are not looked up (libvoikko has the same limit): nothing
 /// that long is a word, and lookup time grows with length.
@@ -60,6 +67,9 @@ const MAX_WORD_CHARS: usize = 255;
 pub struct Voikko {
     fst: FST,
     path: PathBuf,
+    /// Word frequencies for choosing between homographs (rule 4 of
+    /// [`Voikko::analyse`]); without them that rule is skipped.
+    frequencies: Option<Arc<Frequencies>>,
 }
 
 // The transducer is plain owned data (maps of symbols); kfst-rs interns
@@ -71,7 +81,13 @@ const _: fn() = || {
 
 impl std::fmt::Debug for Voikko {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Voikko").field("path", &self.path).finish()
+        f.debug_struct("Voikko")
+            .field("path", &self.path)
+            .field(
+                "frequencies",
+                &self.frequencies.as_deref().map(Frequencies::path),
+            )
+            .finish()
     }
 }
 
@@ -95,7 +111,22 @@ impl Voikko {
         Ok(Voikko {
             fst,
             path: path.to_path_buf(),
+            frequencies: None,
         })
+    }
+
+    /// The same analyser, choosing between readings of one class by the
+    /// frequency of their lemmas (see [`Voikko::analyse`]).
+    pub fn with_frequencies(self, frequencies: Arc<Frequencies>) -> Voikko {
+        Voikko {
+            frequencies: Some(frequencies),
+            ..self
+        }
+    }
+
+    /// The word frequencies the choice uses, when given.
+    pub fn frequencies(&self) -> Option<&Frequencies> {
+        self.frequencies.as_deref()
     }
 
     /// The file the transducer was loaded from.
@@ -129,7 +160,7 @@ impl Voikko {
     pub fn analyses(&self, word: &str) -> Vec<WordAnalysis> {
         let readings = self.readings(word);
         let mut out: Vec<WordAnalysis> = Vec::with_capacity(readings.len());
-        for reading in ranked(word, &readings) {
+        for reading in ranked(word, &readings, self.frequencies()) {
             let analysis = reading.to_word_analysis();
             if !out.contains(&analysis) {
                 out.push(analysis);
@@ -142,8 +173,11 @@ impl Voikko {
     /// transducer does not know (the caller counts it as an unknown content
     /// word: often a new name).
     ///
-    /// Without context and without word frequencies, the rule is a fixed
-    /// order, applied until one reading is left:
+    /// Without context, the rule is a fixed order, applied until one reading
+    /// is left. Word frequencies ([`Voikko::with_frequencies`]: wordfreq's
+    /// Finnish list, which counts word forms, not lexemes) take part in rules
+    /// 2 and 4 only; without them those parts are skipped and the choice is
+    /// the same as before they existed.
     ///
     /// 1. Fewest compound parts: Voikko over-segments (`voimaa` is also
     ///    `voi` + `maa`, `esimerkiksi` also `esi` + `merkki`, `perusteluissa`
@@ -160,7 +194,19 @@ impl Voikko {
     ///    as an elative of the participle `hallittu`, `voima` as `voida` +
     ///    `-ma`, `terveyspalveluista` as a partitive of
     ///    `terveyspalveluinen`). News is written in the third person, in
-    ///    common cases, about lexicalised words.
+    ///    common cases, about lexicalised words. With frequencies, a
+    ///    derivation that made a common noun (at least once per million
+    ///    words: `käyttö` from `käyttää`, `kehitys` from `kehittää`,
+    ///    `voitto` from `voittaa`) is such a lexicalised word and costs
+    ///    nothing, so that `voimankäytöstä` is `voimankäyttö`, not
+    ///    `voimankäytös`, and `kehitystä` the noun, not the rare verb
+    ///    `kehiä`. Only nouns (derived adjectives such as `rikollinen`,
+    ///    `työtön` stay behind the noun reading, which rule 3 would
+    ///    otherwise overturn), never participles (`voima` as `voida` +
+    ///    `-ma`, `aiheuttama`), and not when the derived word is written
+    ///    exactly as the word analysed: then its frequency is that of the
+    ///    form itself, shared by every reading (`neuvoja` "advice" is not
+    ///    the agent noun "adviser").
     /// 3. Word class. For a word written with a capital: place names, other
     ///    names (organisations, `Yle`) and surnames first, since a capital
     ///    inside a sentence marks a name (`Ylen` is Yle's, not the adverb
@@ -180,22 +226,40 @@ impl Voikko {
     ///    are in the news; `tuli` "came" would be "fire"), while a noun form
     ///    read as a verb takes one case form away from a noun whose other
     ///    forms still count (`kertaa`, `valtaa`).
-    /// 4. Between readings of the same class (homographs of two lexemes):
-    ///    no plural modifier inside the compound (`asunto|lainoja`, not
+    /// 4. Between readings of the same class (homographs of two lexemes),
+    ///    with frequencies: the more frequent lemma, the lemma looked up as
+    ///    a word (the whole lemma for a compound: `voimankäyttö`), a lemma
+    ///    not in the list counting as the least frequent; equal or both
+    ///    absent, the next rules decide. `lakkoja` is `lakko` "strike", not
+    ///    `lakka` "varnish"; `vuoteen` `vuosi`, not `vuode` "bed";
+    ///    `luokissa` `luokka`, not the rare `luokki`; `pelkää` `pelätä`, not
+    ///    the archaic `peljätä`. This comes after rules 1 to 3 because a
+    ///    list of word forms cannot compare lemmas of different classes: a
+    ///    verb's lemma is its infinitive, one of its rarer forms, while a
+    ///    noun's is its most frequent form, the nominative, and a function
+    ///    word's lemma is frequent whatever the reading; nor does it judge
+    ///    the structure of a reading (a chance compound's lemma is simply
+    ///    absent, a person or case ending is no lemma at all). It comes
+    ///    before rule 5 because the frequency of the lexeme is direct
+    ///    evidence where singular-before-plural and the plural modifier are
+    ///    guesses about the form (`luokissa` fell to the singular of
+    ///    `luokki`). Its known bias: a lemma written like a frequent form of
+    ///    another lexeme gains that form's frequency (`alusta` "platform"
+    ///    over `alku` "beginning", whose elative `alusta` is common).
+    /// 5. Then no plural modifier inside the compound (`asunto|lainoja`, not
     ///    `asuntolain|oja`); then the singular before the plural, as
     ///    singular forms are the more frequent (`kotiin`, `kodissa` are
-    ///    "home", not plurals of `kota` "hut"; but `luokissa` becomes the
-    ///    singular of the rare `luokki`, not the plural of `luokka`).
-    /// 5. Then the alphabetically first lemma and analysis string, so that
+    ///    "home", not plurals of `kota` "hut").
+    /// 6. Then the alphabetically first lemma and analysis string, so that
     ///    the choice never depends on the transducer's output order. This is
-    ///    arbitrary for true homographs (`kirjoja` -> `kirja`, right;
-    ///    `lakkoja` -> `lakka` "varnish", wrong: `lakko` "strike"): the
-    ///    transducer has no word frequencies. A caller with documents can do
-    ///    better by preferring, among [`Voikko::analyses`], the lemma that
-    ///    occurs unambiguously more often.
+    ///    arbitrary for true homographs (`kirjoja` -> `kirja`, right; without
+    ///    frequencies `lakkoja` -> `lakka` "varnish", wrong). A caller with
+    ///    documents can do better still by preferring, among
+    ///    [`Voikko::analyses`], the lemma that occurs unambiguously more
+    ///    often.
     pub fn analyse(&self, word: &str) -> Option<WordAnalysis> {
         let readings = self.readings(word);
-        ranked(word, &readings)
+        ranked(word, &readings, self.frequencies())
             .first()
             .map(|reading| reading.to_word_analysis())
     }
@@ -209,10 +273,16 @@ impl Voikko {
 }
 
 /// `readings` in the order of [`Voikko::analyse`]'s rule, best first.
-fn ranked<'a>(word: &str, readings: &'a [Reading]) -> Vec<&'a Reading> {
+fn ranked<'a>(
+    word: &str,
+    readings: &'a [Reading],
+    frequencies: Option<&Frequencies>,
+) -> Vec<&'a Reading> {
     let capitalised = word.chars().next().is_some_and(char::is_uppercase);
-    let mut keyed: Vec<(Rank<'a>, &'a Reading)> =
-        readings.iter().map(|r| (r.rank(capitalised), r)).collect();
+    let mut keyed: Vec<(Rank<'a>, &'a Reading)> = readings
+        .iter()
+        .map(|r| (r.rank(capitalised, frequencies), r))
+        .collect();
     keyed.sort_by(|a, b| a.0.cmp(&b.0));
     keyed.into_iter().map(|(_, r)| r).collect()
 }
@@ -636,9 +706,23 @@ impl Reading {
     }
 
     /// How many rare forms the reading needs (rule 2 of [`Voikko::analyse`]).
-    fn rarity(&self) -> u32 {
+    fn rarity(&self, frequencies: Option<&Frequencies>) -> u32 {
         let head = self.head();
-        let mut n: u32 = self.parts.iter().map(|p| p.derivations).sum();
+        let lexicalised = |p: &Part| {
+            let base = p.base();
+            p.class() == Some(Class::Noun)
+                && p.participle.is_none()
+                && base.to_lowercase() != p.surface.trim_end_matches('-')
+                && frequencies
+                    .and_then(|f| f.centibels(&base))
+                    .is_some_and(|cb| cb <= LEXICALISED)
+        };
+        let mut n: u32 = self
+            .parts
+            .iter()
+            .filter(|p| !lexicalised(p))
+            .map(|p| p.derivations)
+            .sum();
         if self.parts.iter().any(|p| p.possessive) {
             n += 1;
         }
@@ -692,15 +776,19 @@ impl Reading {
         }
     }
 
-    fn rank(&self, capitalised: bool) -> Rank<'_> {
+    fn rank(&self, capitalised: bool, frequencies: Option<&Frequencies>) -> Rank<'_> {
         let modifiers = &self.parts[..self.parts.len() - 1];
+        let lemma = self.lemma(self.word_class());
         Rank {
             parts: self.parts.len(),
-            rarity: self.rarity(),
+            rarity: self.rarity(frequencies),
             class: self.class_rank(capitalised),
+            rareness: frequencies
+                .and_then(|f| f.centibels(&lemma))
+                .unwrap_or(u16::MAX),
             plural_modifier: modifiers.iter().any(|p| p.number.as_deref() == Some("m")),
             plural: self.head().number.as_deref() == Some("m"),
-            lemma: self.lemma(self.word_class()),
+            lemma,
             raw: &self.raw,
         }
     }
@@ -712,6 +800,9 @@ struct Rank<'a> {
     parts: usize,
     rarity: u32,
     class: u8,
+    /// The lemma's frequency in centibels below 1 (lower is more frequent);
+    /// `u16::MAX` for a lemma not in the list, or without a list.
+    rareness: u16,
     plural_modifier: bool,
     plural: bool,
     lemma: String,
@@ -958,7 +1049,7 @@ mod tests {
     fn ranking_rule_on_literal_readings() {
         let rank = |word: &str, raws: &[&str]| -> String {
             let readings: Vec<Reading> = raws.iter().filter_map(|r| Reading::parse(r)).collect();
-            let best = ranked(word, &readings)[0].to_word_analysis();
+            let best = ranked(word, &readings, None)[0].to_word_analysis();
             format!("{}:{}", best.lemma, best.class.name())
         };
         // tuli: a verb before a noun.
@@ -1042,6 +1133,113 @@ mod tests {
         assert_eq!(rank("asuntolainoja", &asuntolainoja), "asuntolaina:noun");
     }
 
+    /// Rules 2 and 4 of `analyse` with a hand-made frequency list: the
+    /// lemma's frequency decides between readings of one class, and a
+    /// common derived noun is no rare form.
+    #[test]
+    fn frequency_prior_on_literal_readings() {
+        // Bucket i: words i centibels below 1 (lower is more frequent).
+        let mut buckets: Vec<&[&str]> = vec![&[]; 700];
+        buckets[300] = &["tuli"];
+        buckets[365] = &["vuosi"];
+        buckets[392] = &["käyttö"];
+        buckets[450] = &["tulla", "neuvoja"];
+        buckets[468] = &["luokka"];
+        buckets[481] = &["käytös"];
+        buckets[482] = &["lakko"];
+        buckets[500] = &["kehitys", "rikko"];
+        buckets[571] = &["vuode"];
+        buckets[581] = &["lakka"];
+        buckets[628] = &["voimankäyttö"];
+        let path = Path::new("test-frequencies.msgpack");
+        let list =
+            Frequencies::from_msgpack(super::super::frequency::cbpack(&buckets, false), path)
+                .expect("the hand-made list parses");
+        let rank = |word: &str, raws: &[&str], list: Option<&Frequencies>| -> String {
+            let readings: Vec<Reading> = raws.iter().filter_map(|r| Reading::parse(r)).collect();
+            assert_eq!(readings.len(), raws.len(), "{raws:?}");
+            let best = ranked(word, &readings, list)[0].to_word_analysis();
+            format!("{}:{}", best.lemma, best.class.name())
+        };
+        let with = Some(&list);
+        let lakkoja = [
+            "[Ln][Xp]lakka[X]lakk[Sp][Nm]oja",
+            "[Ln][Xp]lakko[X]lakko[Sp][Nm]ja",
+        ];
+        assert_eq!(rank("lakkoja", &lakkoja, None), "lakka:noun");
+        assert_eq!(rank("lakkoja", &lakkoja, with), "lakko:noun");
+        let mut reversed = lakkoja;
+        reversed.reverse();
+        assert_eq!(rank("lakkoja", &reversed, with), "lakko:noun");
+        // The more frequent lemma beats the singular.
+        let vuoteen = [
+            "[Ln][Xp]vuosi[X]vuo[Sill][Ny]teen",
+            "[Ln][Xp]vuode[X]vuote[Sg][Ny]en",
+        ];
+        assert_eq!(rank("vuoteen", &vuoteen, None), "vuode:noun");
+        assert_eq!(rank("vuoteen", &vuoteen, with), "vuosi:noun");
+        // A lemma not in the list is the least frequent...
+        let luokissa = [
+            "[Ln][Xp]luokki[X]luoki[Sine][Ny]ssa",
+            "[Ln][Xp]luokka[X]luok[Sine][Nm]issa",
+        ];
+        assert_eq!(rank("luokissa", &luokissa, None), "luokki:noun");
+        assert_eq!(rank("luokissa", &luokissa, with), "luokka:noun");
+        // ...and when both are absent, the old rules decide.
+        let kotiin = [
+            "[Ln][Xp]kota[X]kot[Sill][Nm]iin",
+            "[Ln][Xp]koti[X]kot[Sill][Ny]iin",
+        ];
+        assert_eq!(rank("kotiin", &kotiin, with), "koti:noun");
+        // Word class still comes first: `tuli` is far more frequent as a
+        // word than `tulla`, and the verb still wins.
+        let tuli = [
+            "[Ln][Xp]tuli[X]tul[Sn][Ny]i",
+            "[Lt][Xp]tulla[X]tul[Tt][Ai][P3][Ny][Ef]i",
+        ];
+        assert_eq!(rank("tuli", &tuli, with), "tulla:verb");
+        // The frequent derived noun `käyttö` costs no rare form (rule 2),
+        // then the compound is looked up whole (rule 4).
+        let voimankaytosta = [
+            "[Ln][Xp]voima[X]voim[Sg][Ny]an[Bh][Bc][Lt][Xp]käyttää[X]käyt[Ln][Xj]tö[X]ö[Sela][Ny]stä",
+            "[Ln][Xp]voima[X]voim[Sg][Ny]an[Bh][Bc][Ln][Xp]käytös[X]käytö[Sp][Ny]stä",
+        ];
+        assert_eq!(
+            rank("voimankäytöstä", &voimankaytosta, None),
+            "voimankäytös:noun"
+        );
+        assert_eq!(
+            rank("voimankäytöstä", &voimankaytosta, with),
+            "voimankäyttö:noun"
+        );
+        // A derivation written as the word itself is no evidence: `neuvoja`
+        // stays the plural of `neuvo`, not the agent noun.
+        let neuvoja = [
+            "[Ln][Xp]neuvo[X]neuvo[Sp][Nm]ja",
+            "[Lt][Xp]neuvoa[X]neuvo[Ln][Xj]ja[X][Sn][Ny]ja",
+        ];
+        assert_eq!(rank("neuvoja", &neuvoja, with), "neuvo:noun");
+        // A common derived noun beats a rare participle's verb.
+        let kehitysta = [
+            "[Lt][Xp]kehiä[X]kehi[Ll][Rt]t[Xj]ty[X]y[Sela][Ny]stä",
+            "[Lt][Xp]kehittää[X]kehit[Ln][Xj]ys[X]y[Sp][Ny]stä",
+        ];
+        assert_eq!(rank("kehitystä", &kehitysta, None), "kehiä:verb");
+        assert_eq!(rank("kehitystä", &kehitysta, with), "kehitys:noun");
+        // Derived adjectives keep their point, so the noun still wins.
+        let rikollinen = [
+            "[Ln][Xp]rikko[X]riko[Ll]lli[Xj]nen[X][Sn][Ny]nen",
+            "[Lnl][Xp]rikollinen[X]rikolli[Sn][Ny]nen",
+        ];
+        assert_eq!(rank("rikollinen", &rikollinen, with), "rikollinen:noun");
+        // Participles too: `hallitusta` is the government.
+        let hallitusta = [
+            "[Lt][Xp]hallita[X]halli[Ll][Rt]t[Xj]tu[X]u[Sela][Ny]sta",
+            "[Ln][Ion][Xp]hallitus[X]hallitu[Sp][Ny]sta",
+        ];
+        assert_eq!(rank("hallitusta", &hallitusta, with), "hallitus:noun");
+    }
+
     /// The transducer's directory, found as the fetch code finds it:
     /// `$WEAKSIGNAL_LEXICON_DIR`, else `models/lexicons` in the crate.
     fn transducer() -> Option<&'static Voikko> {
@@ -1053,6 +1251,25 @@ mod tests {
                     return None;
                 }
                 Some(Voikko::open(&path).expect("voikko.kfst loads"))
+            })
+            .as_ref()
+    }
+
+    /// The transducer with the frequency list beside it, when both are
+    /// there.
+    fn transducer_with_frequencies() -> Option<&'static Voikko> {
+        static VOIKKO: std::sync::OnceLock<Option<Voikko>> = std::sync::OnceLock::new();
+        VOIKKO
+            .get_or_init(|| {
+                let dir = super::super::fetch::dev_dir();
+                let path = dir.join(super::super::fetch::VOIKKO_FILE);
+                let list = dir.join(super::super::fetch::FREQUENCY_FILE);
+                if !path.is_file() || !list.is_file() {
+                    return None;
+                }
+                let list = Frequencies::load(&list).expect("the frequency list loads");
+                let voikko = Voikko::open(&path).expect("voikko.kfst loads");
+                Some(voikko.with_frequencies(Arc::new(list)))
             })
             .as_ref()
     }
@@ -1075,6 +1292,47 @@ mod tests {
     #[test]
     fn real_transducer_expected_words() {
         let voikko = with_transducer!("real_transducer_expected_words");
+        expected_words(voikko);
+    }
+
+    /// The frequency prior fixes homographs and keeps every other choice.
+    #[test]
+    fn real_transducer_with_frequencies() {
+        let Some(voikko) = transducer_with_frequencies() else {
+            eprintln!(
+                "\n*** SKIPPED real_transducer_with_frequencies: voikko.kfst or {} not found in {} (run `weaksignal models fetch` or bash models/fetch-lexicons.sh, or set WEAKSIGNAL_LEXICON_DIR) ***\n",
+                super::super::fetch::FREQUENCY_FILE,
+                super::super::fetch::dev_dir().display()
+            );
+            return;
+        };
+        assert!(voikko.frequencies().is_some_and(|f| f.len() > 500_000));
+        expected_words(voikko);
+        for (word, lemma) in [
+            ("lakkoja", "lakko"),
+            ("Lakkoja", "lakko"),
+            ("vuoteen", "vuosi"),
+            ("luokissa", "luokka"),
+            ("voimankäytöstä", "voimankäyttö"),
+            ("kehitystä", "kehitys"),
+            ("pelkää", "pelätä"),
+            ("nuorille", "nuori"),
+            ("sään", "sää"),
+            ("tulipalossa", "tulipalo"),
+            ("hallitusta", "hallitus"),
+            ("neuvoja", "neuvo"),
+            ("rikollinen", "rikollinen"),
+        ] {
+            let a = voikko.analyse(word).expect(word);
+            assert_eq!(a.lemma, lemma, "{word}: {a:?}");
+            assert_eq!(Some(&a), voikko.analyses(word).first(), "{word}");
+        }
+        let a = voikko.analyse("voimankäytöstä").unwrap();
+        assert_eq!(a.parts, ["voima", "käyttö"]);
+        assert_eq!(voikko.analyse("rikollinen").unwrap().class, WordClass::Noun);
+    }
+
+    fn expected_words(voikko: &Voikko) {
         let check = |word: &str, lemma: &str, class: WordClass| {
             let a = voikko
                 .analyse(word)
