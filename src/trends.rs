@@ -296,7 +296,7 @@ pub fn burst(k: u32, baseline_rate: f64, recent: usize, baseline: usize, alpha: 
         return 0.0;
     }
     // Upper tail summed from k in log space: terms fall quickly once i > lambda.
-    let ln_term = |i: u32| -lambda + i as f64 * lambda.ln() - ln_factorial(i);
+    let ln_term = |i: u32| -lambda + i as f64 * lambda.ln() - crate::stats::ln_factorial(i);
     let first = ln_term(k);
     let mut sum = 0.0;
     let mut i = k;
@@ -310,19 +310,6 @@ pub fn burst(k: u32, baseline_rate: f64, recent: usize, baseline: usize, alpha: 
     }
     let ln_p = (first + sum.ln()).min(0.0);
     (-ln_p / std::f64::consts::LN_10).min(300.0)
-}
-
-fn ln_factorial(n: u32) -> f64 {
-    if n < 2 {
-        return 0.0;
-    }
-    if n < 64 {
-        return (2..=n).map(|i| (i as f64).ln()).sum();
-    }
-    // Stirling with two correction terms: error < 1e-10 for n >= 64.
-    let x = n as f64;
-    x * x.ln() - x + 0.5 * (2.0 * std::f64::consts::PI * x).ln() + 1.0 / (12.0 * x)
-        - 1.0 / (360.0 * x * x * x)
 }
 
 #[cfg(test)]

@@ -83,6 +83,7 @@ impl Sandbox {
             .current_dir(self.dir.path())
             .env("WEAKSIGNAL_DATA_DIR", self.data_dir())
             .env("WEAKSIGNAL_SHARED", shared())
+            .env("WEAKSIGNAL_LEXICON_DIR", lexicon_dir())
             .env_remove("WEAKSIGNAL_LOG")
             .args(args)
             .output()
@@ -132,6 +133,15 @@ pub fn model_dir() -> PathBuf {
         .unwrap_or_else(|| {
             Path::new(env!("CARGO_MANIFEST_DIR")).join("models/multilingual-e5-small")
         })
+}
+
+/// The morphology's lexicons (Voikko, Brill): `$WEAKSIGNAL_LEXICON_DIR`, else
+/// the repository's models/lexicons, where `weaksignal models fetch` and
+/// `.ci/run` put them (a sandbox without them fetches them there).
+pub fn lexicon_dir() -> PathBuf {
+    std::env::var_os("WEAKSIGNAL_LEXICON_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("models/lexicons"))
 }
 
 /// Declares a test that needs the embedding model and the shared data:
