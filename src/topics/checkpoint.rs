@@ -15,11 +15,11 @@
 
 use std::collections::HashMap;
 
-use super::{Topic, TopicEvent, TopicState, UNASSIGNED};
+use super::{Echo, KeyHistory, Topic, TopicEvent, TopicState, UNASSIGNED};
 use crate::config::{TopicsConfig, Window};
 
 /// Bumped whenever the encoding or the clustering changes meaning.
-const FORMAT: u32 = 3;
+const FORMAT: u32 = 4;
 const MAGIC: &[u8; 4] = b"WSCK";
 
 /// Topic state after the documents of every window up to `window_key`.
@@ -34,14 +34,14 @@ pub struct Checkpoint {
 /// The key checkpoints are saved under: the settings that shape the
 /// clustering, and the build of this program (a rebuilt program may cluster
 /// differently, so it starts afresh once).
-pub fn config_key(model: &str, window: Window, config: &TopicsConfig) -> String {
+pub fn config_key(model: &str, morphology: &str, window: Window, config: &TopicsConfig) -> String {
     // How a stretch is split into passes does not change the topics.
     let config = TopicsConfig {
         max_loaded_documents: 0,
         ..config.clone()
     };
     let text = format!(
-        "{FORMAT}\n{}\n{}\n{model}\n{}\n{config:?}",
+        "{FORMAT}\n{}\n{}\n{model}\n{morphology}\n{}\n{config:?}",
         env!("CARGO_PKG_VERSION"),
         build_id(),
         window.name()
@@ -95,7 +95,9 @@ impl TopicState {
             assignment,
             events: self.events.clone(),
             pending: self.pending.iter().map(|&d| d + offset).collect(),
-            term_first: self.term_first.clone(),
+            terms: self.terms.clone(),
+            echoes: self.echoes.clone(),
+            sources: self.sources.clone(),
         }
     }
 
@@ -141,6 +143,19 @@ impl Writer {
     fn text(&mut self, v: &str) {
         self.u64(v.len() as u64);
         self.0.extend_from_slice(v.as_bytes());
+    }
+    fn history(&mut self, h: &KeyHistory) {
+        self.i64(h.first);
+        self.u32(h.docs);
+        self.f32s(&[h.rate]);
+        self.i64(h.seen);
+        self.u32(h.bursts);
+        self.i64(h.last_burst.unwrap_or(i64::MIN));
+        self.u64(h.recent_bursts.len() as u64);
+        for &(start, docs) in &h.recent_bursts {
+            self.i64(start);
+            self.u32(docs);
+        }
     }
 }
 
@@ -189,6 +204,28 @@ impl Reader<'_> {
         let len = self.len()?;
         Some(std::str::from_utf8(self.take(len)?).ok()?.to_string())
     }
+    fn history(&mut self) -> Option<KeyHistory> {
+        let first = self.i64()?;
+        let docs = self.u32()?;
+        let rate = self.f32s(1)?[0];
+        let seen = self.i64()?;
+        let bursts = self.u32()?;
+        let last_burst = Some(self.i64()?).filter(|&k| k != i64::MIN);
+        let n = self.len()?;
+        let mut recent_bursts = Vec::with_capacity(n);
+        for _ in 0..n {
+            recent_bursts.push((self.i64()?, self.u32()?));
+        }
+        Some(KeyHistory {
+            first,
+            docs,
+            rate,
+            seen,
+            bursts,
+            last_burst,
+            recent_bursts,
+        })
+    }
 }
 
 impl Checkpoint {
@@ -211,6 +248,7 @@ impl Checkpoint {
             w.f32s(&t.sum);
             w.f32s(&t.centroid);
             w.text(t.name.as_deref().unwrap_or(""));
+            w.history(&t.history);
         }
         w.u64(s.assignment.len() as u64);
         for &a in &s.assignment {
@@ -240,12 +278,33 @@ impl Checkpoint {
         for &p in &s.pending {
             w.u64(p as u64);
         }
-        let mut terms: Vec<(&String, &i64)> = s.term_first.iter().collect();
-        terms.sort();
+        let mut terms: Vec<(&String, &KeyHistory)> = s.terms.iter().collect();
+        terms.sort_by(|a, b| a.0.cmp(b.0));
         w.u64(terms.len() as u64);
-        for (stem, &ts) in terms {
-            w.text(stem);
-            w.i64(ts);
+        for (key, history) in terms {
+            w.text(key);
+            w.history(history);
+        }
+        let mut sources: Vec<(&String, &i64)> = s.sources.iter().collect();
+        sources.sort();
+        w.u64(sources.len() as u64);
+        for (name, &first) in sources {
+            w.text(name);
+            w.i64(first);
+        }
+        w.u64(s.echoes.len() as u64);
+        for e in &s.echoes {
+            w.i64(e.start);
+            w.u32(e.topic);
+            w.u32(e.docs);
+            w.u64(e.mean.len() as u64);
+            for x in &e.mean {
+                w.0.extend_from_slice(&x.to_bits().to_le_bytes());
+            }
+            w.u64(e.words.len() as u64);
+            for word in &e.words {
+                w.text(word);
+            }
         }
         w.0
     }
@@ -278,6 +337,7 @@ impl Checkpoint {
                 sum: r.f32s(dims)?,
                 centroid: r.f32s(dims)?,
                 name: Some(r.text()?).filter(|n| !n.is_empty()),
+                history: r.history()?,
             });
         }
         let n = r.len()?;
@@ -310,10 +370,39 @@ impl Checkpoint {
             pending.push(r.u64()? as usize);
         }
         let n = r.len()?;
-        let mut term_first = HashMap::with_capacity(n);
+        let mut terms = HashMap::with_capacity(n);
         for _ in 0..n {
-            let stem = r.text()?;
-            term_first.insert(stem, r.i64()?);
+            let key = r.text()?;
+            terms.insert(key, r.history()?);
+        }
+        let n = r.len()?;
+        let mut sources = HashMap::with_capacity(n);
+        for _ in 0..n {
+            let name = r.text()?;
+            sources.insert(name, r.i64()?);
+        }
+        let n = r.len()?;
+        let mut echoes = Vec::with_capacity(n);
+        for _ in 0..n {
+            let (start, topic, docs) = (r.i64()?, r.u32()?, r.u32()?);
+            let dims = r.len()?;
+            let bytes = r.take(dims.checked_mul(2)?)?;
+            let mean = bytes
+                .chunks_exact(2)
+                .map(|c| half::f16::from_bits(u16::from_le_bytes([c[0], c[1]])))
+                .collect();
+            let n = r.len()?;
+            let mut words = Vec::with_capacity(n);
+            for _ in 0..n {
+                words.push(r.text()?);
+            }
+            echoes.push(Echo {
+                start,
+                topic,
+                docs,
+                mean,
+                words,
+            });
         }
         if !r.0.is_empty() {
             return None;
@@ -325,7 +414,9 @@ impl Checkpoint {
                 assignment,
                 events,
                 pending,
-                term_first,
+                terms,
+                echoes,
+                sources,
             },
         })
     }
@@ -348,6 +439,15 @@ mod tests {
             parent: (id == 2).then_some(0),
             novelty: 0.125,
             name: (id == 0).then(|| "koronavirus".to_string()),
+            history: KeyHistory {
+                first: 7,
+                docs: 12,
+                rate: 1.5,
+                seen: 104,
+                bursts: 2,
+                last_burst: (id == 2).then_some(103),
+                recent_bursts: vec![(90_000, 4)],
+            },
         };
         let c = Checkpoint {
             window_key: 104,
@@ -371,7 +471,19 @@ mod tests {
                     },
                 ],
                 pending: vec![1],
-                term_first: [("kasvu".to_string(), 5), ("growth".to_string(), -7)].into(),
+                terms: [
+                    ("kasvu".to_string(), KeyHistory::new(5)),
+                    ("interest rate".to_string(), KeyHistory::new(-7)),
+                ]
+                .into(),
+                echoes: vec![Echo {
+                    start: 86_400,
+                    topic: 2,
+                    docs: 3,
+                    mean: vec![half::f16::from_f32(0.25), half::f16::from_f32(-0.5)],
+                    words: vec!["joulu".into(), "kuusi".into()],
+                }],
+                sources: [("yle".to_string(), 98)].into(),
             },
         };
         let bytes = c.encode();
@@ -392,7 +504,9 @@ mod tests {
             assignment: vec![0, 0, UNASSIGNED, 1, UNASSIGNED],
             events: Vec::new(),
             pending: vec![4],
-            term_first: [("uusi".to_string(), 3)].into(),
+            terms: [("uusi".to_string(), KeyHistory::new(3))].into(),
+            echoes: Vec::new(),
+            sources: HashMap::new(),
         };
         let (local, prefix) = state.clone().into_local(2);
         assert_eq!(prefix, vec![0, 0]);

@@ -14,13 +14,15 @@ pub const KEYWORDS: usize = 6;
 #[derive(Debug, Clone, PartialEq)]
 pub struct TopicLabel {
     pub keywords: Vec<String>,
+    /// The term keys behind `keywords`, in the same order.
+    pub keys: Vec<u32>,
     /// The first three keywords.
     pub label: String,
     /// Documents closest to the topic's centroid, most representative first.
     pub examples: Vec<usize>,
 }
 
-/// Document frequency of every stem among `docs` (the background of c-TF-IDF).
+/// Document frequency of every key among `docs` (the background of c-TF-IDF).
 pub fn document_frequencies(
     doc_terms: &[Vec<Term>],
     docs: impl Iterator<Item = usize>,
@@ -28,7 +30,7 @@ pub fn document_frequencies(
     let mut df = HashMap::new();
     for d in docs {
         for t in &doc_terms[d] {
-            *df.entry(t.stem).or_insert(0) += 1;
+            *df.entry(t.key).or_insert(0) += 1;
         }
     }
     df
@@ -42,7 +44,9 @@ pub fn document_frequencies(
 /// ln(1 + A / f) with A the average class size favoured terms seen once or
 /// twice ("imf" over "coronavirus" in March 2020); this form keeps what most
 /// of the topic says. A keyword must occur in at least two documents and a
-/// tenth of the topic, so one odd headline does not name it.
+/// tenth of the topic, so one odd headline does not name it. A phrase and
+/// its words are one keyword: the phrase when it covers most of the word's
+/// documents (`interest rate` over `rate`), else the word.
 pub fn label(
     corpus: &Corpus,
     extractor: &TermExtractor,
@@ -55,7 +59,7 @@ pub fn label(
     let mut tf: HashMap<u32, Vec<u32>> = HashMap::new();
     for &d in members {
         for t in &doc_terms[d] {
-            tf.entry(t.stem).or_default().push(t.surface);
+            tf.entry(t.key).or_default().push(t.display);
         }
     }
     let min_tf = if members.len() > 2 {
@@ -67,17 +71,51 @@ pub fn label(
     let mut scored: Vec<(f64, &str, u32)> = tf
         .iter()
         .filter(|(_, s)| s.len() >= min_tf)
-        .map(|(&stem, surfaces)| {
-            let df = *background.get(&stem).unwrap_or(&1) as f64;
-            let w = surfaces.len() as f64 / n * (1.0 + background_docs / df).ln();
-            (w, extractor.stem(stem), stem)
+        .map(|(&key, displays)| {
+            let df = *background.get(&key).unwrap_or(&1) as f64;
+            let w = displays.len() as f64 / n * (1.0 + background_docs / df).ln();
+            (w, extractor.key_name(key), key)
         })
         .collect();
     scored.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.cmp(b.1)));
-    let keywords: Vec<String> = scored
+    let mut chosen: Vec<u32> = Vec::new();
+    for &(_, _, key) in &scored {
+        if chosen.len() == KEYWORDS {
+            break;
+        }
+        let words = extractor.key_words(key);
+        let support = tf[&key].len();
+        // a word already inside a chosen phrase, or a phrase whose words are
+        // chosen: one keyword, the more specific one when it covers most
+        let overlapping: Vec<usize> = chosen
+            .iter()
+            .enumerate()
+            .filter(|(_, &c)| {
+                let cw = extractor.key_words(c);
+                cw.iter().any(|w| words.contains(w))
+            })
+            .map(|(i, _)| i)
+            .collect();
+        if overlapping.is_empty() {
+            chosen.push(key);
+            continue;
+        }
+        let more_specific = words.len() > 1
+            && overlapping.iter().all(|&i| {
+                let c = chosen[i];
+                extractor.key_words(c).len() == 1 && support * 5 >= tf[&c].len() * 4
+            });
+        if more_specific {
+            let first = overlapping[0];
+            chosen[first] = key;
+            for &i in overlapping[1..].iter().rev() {
+                chosen.remove(i);
+            }
+        }
+    }
+    let keywords: Vec<String> = chosen
         .iter()
-        .take(KEYWORDS)
-        .map(|&(_, _, stem)| extractor.display(tf[&stem].iter().copied()).to_string())
+        .map(|key| extractor.display(tf[key].iter().copied()).to_string())
         .collect();
     let label = keywords
         .iter()
@@ -99,6 +137,7 @@ pub fn label(
     };
     TopicLabel {
         keywords,
+        keys: chosen,
         label,
         examples,
     }

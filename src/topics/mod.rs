@@ -30,6 +30,7 @@
 //! result is deterministic.
 
 pub mod checkpoint;
+pub mod history;
 pub mod labels;
 
 use std::collections::HashMap;
@@ -41,6 +42,7 @@ use crate::config::{TopicsConfig, Window};
 use crate::error::Result;
 use crate::store::Store;
 use crate::terms::DocTerms;
+pub use history::{Echo, KeyHistory};
 
 /// No topic.
 pub const UNASSIGNED: u32 = u32::MAX;
@@ -218,9 +220,11 @@ pub struct Topic {
     pub parent: Option<u32>,
     /// 1 - the highest cosine to any older topic at birth.
     pub novelty: f32,
-    /// The new term (stem) the topic was founded on, if any: documents that
+    /// The new term (key) the topic was founded on, if any: documents that
     /// carry it join the topic at the lower threshold.
     pub name: Option<String>,
+    /// Its documents per window and bursts since birth.
+    pub history: KeyHistory,
 }
 
 impl Topic {
@@ -239,9 +243,16 @@ pub struct TopicState {
     pub events: Vec<TopicEvent>,
     /// Unassigned documents of the last window, which may still found a topic.
     pending: Vec<usize>,
-    /// First publication time of every term (by stem) seen so far: a term
-    /// not seen before is a new name (a hashtag, a place, a disease).
-    pub term_first: HashMap<String, i64>,
+    /// Every term (by key) seen so far: first sighting (a term not seen
+    /// before is a new name: a hashtag, a place, a disease), documents and
+    /// bursts.
+    pub terms: HashMap<String, KeyHistory>,
+    /// Topic bursts of the last three years, oldest first (seasonality).
+    pub echoes: Vec<Echo>,
+    /// The first window of each source: a source's first
+    /// [`history::ONBOARDING_WINDOWS`] windows bring its whole vocabulary to
+    /// the store at once, which is no rise of anything.
+    pub sources: HashMap<String, i64>,
 }
 
 impl TopicState {
@@ -315,7 +326,7 @@ impl TopicState {
             // A topic founded on a name this document carries, when close enough.
             let by_name = terms.terms[doc]
                 .iter()
-                .filter_map(|t| named.get(terms.extractor.stem(t.stem)))
+                .filter_map(|t| named.get(terms.extractor.key_name(t.key)))
                 .flatten()
                 .map(|&col| (sims[row * active.len() + col], active[col]))
                 .filter(|&(s, _)| s >= config.attach_threshold)
@@ -358,10 +369,10 @@ impl TopicState {
         }
         for d in docs.clone() {
             for term in &terms.terms[d] {
-                let stem = terms.extractor.stem(term.stem);
-                if !self.term_first.contains_key(stem) {
-                    self.term_first
-                        .insert(stem.to_string(), corpus.published[d]);
+                let name = terms.extractor.key_name(term.key);
+                if !self.terms.contains_key(name) {
+                    self.terms
+                        .insert(name.to_string(), KeyHistory::new(corpus.published[d]));
                 }
             }
         }
@@ -416,6 +427,83 @@ impl TopicState {
             self.maybe_split(corpus, t, &members, key, config);
         }
         self.merge_close(key, &touched, config);
+        // 6. what the store's history remembers: term and topic bursts
+        self.record_history(corpus, terms, key, docs);
+    }
+
+    /// Counts this window's documents per term and per topic into their
+    /// histories, and keeps each topic burst as an echo for the seasonal
+    /// look-back.
+    fn record_history(&mut self, corpus: &Corpus, terms: &DocTerms, key: i64, docs: Range<usize>) {
+        let Some(&start) = corpus.published.get(docs.start) else {
+            return;
+        };
+        for d in docs.clone() {
+            let source = &corpus.sources[corpus.source[d] as usize];
+            if !self.sources.contains_key(source) {
+                self.sources.insert(source.clone(), key);
+            }
+        }
+        // Documents of sources past their onboarding: the ones whose rises count.
+        let established: Vec<usize> = docs
+            .clone()
+            .filter(|&d| {
+                let source = &corpus.sources[corpus.source[d] as usize];
+                self.sources
+                    .get(source)
+                    .is_some_and(|&first| key - first >= history::ONBOARDING_WINDOWS)
+            })
+            .collect();
+        let mut per_term: HashMap<u32, u32> = HashMap::new();
+        for &d in &established {
+            for term in &terms.terms[d] {
+                *per_term.entry(term.key).or_insert(0) += 1;
+            }
+        }
+        let mut counted: Vec<(u32, u32)> = per_term.into_iter().collect();
+        counted.sort_unstable();
+        let cutoff = start - history::LOOK_BACK_SECONDS;
+        let volume = established.len() as u32;
+        for (term, n) in counted {
+            if let Some(h) = self.terms.get_mut(terms.extractor.key_name(term)) {
+                if h.add_window(key, start, n, volume) {
+                    h.prune(cutoff);
+                }
+            }
+        }
+        let mut per_topic: std::collections::BTreeMap<u32, Vec<usize>> = Default::default();
+        for d in established {
+            let t = self.assignment[d];
+            if t != UNASSIGNED {
+                per_topic.entry(self.resolve(t)).or_default().push(d);
+            }
+        }
+        self.echoes.retain(|e| e.start >= cutoff);
+        for (t, members) in per_topic {
+            let topic = &mut self.topics[t as usize];
+            if topic.history.docs == 0 {
+                topic.history.first = corpus.published[members[0]];
+            }
+            if !topic
+                .history
+                .add_window(key, start, members.len() as u32, volume)
+            {
+                continue;
+            }
+            topic.history.prune(cutoff);
+            let n = members.len() as f32;
+            let mean = sum_of(corpus, &members)
+                .into_iter()
+                .map(|x| half::f16::from_f32(x / n))
+                .collect();
+            self.echoes.push(Echo {
+                start,
+                topic: t,
+                docs: members.len() as u32,
+                mean,
+                words: shared_words(terms, &members),
+            });
+        }
     }
 
     /// A new topic of `members` (born in window `key`).
@@ -445,6 +533,7 @@ impl TopicState {
             parent: None,
             novelty,
             name,
+            history: KeyHistory::new(corpus.published[members[0]]),
         });
         self.events.push(TopicEvent::Birth {
             window: key,
@@ -477,16 +566,20 @@ impl TopicState {
         let mut by_term: HashMap<u32, Vec<usize>> = HashMap::new();
         for &d in &unassigned {
             for term in &terms.terms[d] {
-                let first = self.term_first.get(terms.extractor.stem(term.stem));
-                if first.is_none_or(|&ts| ts >= since) {
-                    by_term.entry(term.stem).or_default().push(d);
+                // A new name is a word, not a phrase of known words.
+                if *terms.extractor.key_kind(term.key) != crate::terms::KeyKind::Word {
+                    continue;
+                }
+                let first = self.terms.get(terms.extractor.key_name(term.key));
+                if first.is_none_or(|h| h.first >= since) {
+                    by_term.entry(term.key).or_default().push(d);
                 }
             }
         }
         let mut groups: Vec<(&str, Vec<usize>)> = by_term
             .into_iter()
             .filter(|(_, members)| members.len() >= config.min_topic_docs)
-            .map(|(stem, members)| (terms.extractor.stem(stem), members))
+            .map(|(key, members)| (terms.extractor.key_name(key), members))
             .collect();
         groups.sort_by(|a, b| b.1.len().cmp(&a.1.len()).then(a.0.cmp(b.0)));
         let mut taken = std::collections::HashSet::new();
@@ -586,6 +679,7 @@ impl TopicState {
             parent: Some(t),
             novelty,
             name: None,
+            history: KeyHistory::new(corpus.published[b[0]]),
         });
         self.events.push(TopicEvent::Split {
             window: key,
@@ -637,6 +731,35 @@ impl TopicState {
             });
         }
     }
+}
+
+/// Words (term keys of single words, phrases split into theirs) shared by
+/// at least two and a third of `members`, most frequent first, at most eight.
+fn shared_words(terms: &DocTerms, members: &[usize]) -> Vec<String> {
+    let mut counts: HashMap<u32, usize> = HashMap::new();
+    for &d in members {
+        let mut words: Vec<u32> = terms.terms[d]
+            .iter()
+            .flat_map(|t| terms.extractor.key_words(t.key))
+            .collect();
+        words.sort_unstable();
+        words.dedup();
+        for w in words {
+            *counts.entry(w).or_insert(0) += 1;
+        }
+    }
+    let floor = 2.max(members.len().div_ceil(3));
+    let mut shared: Vec<(usize, &str)> = counts
+        .into_iter()
+        .filter(|&(_, n)| n >= floor)
+        .map(|(w, n)| (n, terms.extractor.key_name(w)))
+        .collect();
+    shared.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(b.1)));
+    shared
+        .into_iter()
+        .take(8)
+        .map(|(_, w)| w.to_string())
+        .collect()
 }
 
 /// Runs the clustering over every window of `corpus`, up to the end.
@@ -765,6 +888,10 @@ mod tests {
     use super::*;
 
     /// A corpus of unit vectors around a few directions, one document per hour.
+    fn snowball() -> std::sync::Arc<crate::morph::Morphology> {
+        std::sync::Arc::new(crate::morph::Morphology::snowball())
+    }
+
     fn synthetic(groups: &[(usize, usize, i64)]) -> Corpus {
         // (direction, count, first day)
         let dims = 8;
@@ -805,7 +932,12 @@ mod tests {
             attach_threshold: 0.9,
             ..Default::default()
         };
-        let state = cluster(&corpus, &DocTerms::extract(&corpus), Window::Week, &config);
+        let state = cluster(
+            &corpus,
+            &DocTerms::extract(&corpus, &snowball()),
+            Window::Week,
+            &config,
+        );
         let a = state.resolved_assignment();
         let first_week: Vec<u32> = a[..5].to_vec();
         assert!(first_week.iter().all(|&t| t == 0), "{a:?}");
@@ -828,7 +960,12 @@ mod tests {
             ]
         );
         // deterministic
-        let again = cluster(&corpus, &DocTerms::extract(&corpus), Window::Week, &config);
+        let again = cluster(
+            &corpus,
+            &DocTerms::extract(&corpus, &snowball()),
+            Window::Week,
+            &config,
+        );
         assert_eq!(again.resolved_assignment(), a);
     }
 
@@ -864,7 +1001,12 @@ mod tests {
             "Huling namataan ang TD #MaringPH",
             "MaringPH moving east southeast",
         ]);
-        let state = cluster(&named, &DocTerms::extract(&named), Window::Week, &config);
+        let state = cluster(
+            &named,
+            &DocTerms::extract(&named, &snowball()),
+            Window::Week,
+            &config,
+        );
         assert_eq!(state.resolved_assignment(), vec![0, 0, 0]);
         assert_eq!(state.topics[0].name.as_deref(), Some("maringph"));
         let unnamed = corpus_with([
@@ -874,7 +1016,7 @@ mod tests {
         ]);
         let state = cluster(
             &unnamed,
-            &DocTerms::extract(&unnamed),
+            &DocTerms::extract(&unnamed, &snowball()),
             Window::Week,
             &config,
         );
@@ -891,7 +1033,12 @@ mod tests {
             attach_threshold: 0.9,
             ..Default::default()
         };
-        let state = cluster(&corpus, &DocTerms::extract(&corpus), Window::Week, &config);
+        let state = cluster(
+            &corpus,
+            &DocTerms::extract(&corpus, &snowball()),
+            Window::Week,
+            &config,
+        );
         assert_eq!(state.resolved_assignment(), vec![0, 0, 0]);
     }
 
@@ -917,7 +1064,12 @@ mod tests {
             merge_threshold: 0.6,
             ..Default::default()
         };
-        let state = cluster(&corpus, &DocTerms::extract(&corpus), Window::Week, &config);
+        let state = cluster(
+            &corpus,
+            &DocTerms::extract(&corpus, &snowball()),
+            Window::Week,
+            &config,
+        );
         let births = state
             .events
             .iter()
@@ -942,7 +1094,12 @@ mod tests {
             merge_threshold: 0.9,
             ..config
         };
-        let apart = cluster(&corpus, &DocTerms::extract(&corpus), Window::Week, &strict);
+        let apart = cluster(
+            &corpus,
+            &DocTerms::extract(&corpus, &snowball()),
+            Window::Week,
+            &strict,
+        );
         assert_eq!(
             apart
                 .topics
