@@ -338,6 +338,19 @@ pub struct SignalsConfig {
     pub term_min_docs: usize,
     /// Example documents per signal.
     pub examples: usize,
+    /// `weak` and `emerging` need their rise to be significant at this false
+    /// discovery rate (Benjamini-Hochberg over every key with recent documents).
+    pub fdr: f64,
+    /// A recent window holding fewer documents than this share of the median
+    /// window is `thin`: visibility is then measured against the median.
+    pub thin_window: f64,
+    /// A rise that repeats one of the same calendar weeks (within
+    /// `recurring_days`) of one of the last `recurring_years` years is `recurring`.
+    pub recurring_years: u32,
+    pub recurring_days: u32,
+    /// The learned ranking needs at least this many labelled weak flags;
+    /// with fewer, weak signals are ranked by their score.
+    pub rank_min_flags: usize,
 }
 
 impl SignalsConfig {
@@ -369,6 +382,11 @@ impl Default for SignalsConfig {
             fading_growth: 0.34,
             term_min_docs: 3,
             examples: 3,
+            fdr: 0.05,
+            thin_window: 0.5,
+            recurring_years: 3,
+            recurring_days: 21,
+            rank_min_flags: 100,
         }
     }
 }
@@ -487,6 +505,21 @@ impl Config {
         }
         if sig.smoothing <= 0.0 {
             return Err("signals.smoothing must be positive (it keeps growth finite)".into());
+        }
+        if !(sig.fdr > 0.0 && sig.fdr <= 1.0) {
+            return Err(format!("signals.fdr must be in (0, 1] (got {})", sig.fdr));
+        }
+        if !(0.0..=1.0).contains(&sig.thin_window) {
+            return Err(format!(
+                "signals.thin_window must be in 0..=1 (got {})",
+                sig.thin_window
+            ));
+        }
+        if sig.recurring_years > 3 || sig.recurring_days > 35 {
+            return Err(format!(
+                "signals.recurring_years must be at most 3 and signals.recurring_days at most 35 (the clustering keeps bursts of the last three years and five weeks; got {} and {})",
+                sig.recurring_years, sig.recurring_days
+            ));
         }
         if self.index.writer_memory_mb < 16 {
             return Err("index.writer_memory_mb must be at least 16".into());

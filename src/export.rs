@@ -60,6 +60,7 @@ pub struct ExportRequest<'a> {
     pub window: Window,
     pub topics: &'a TopicsConfig,
     pub signals: &'a SignalsConfig,
+    pub morphology: &'a std::sync::Arc<crate::morph::Morphology>,
 }
 
 fn polars_err(path: &Path) -> impl Fn(polars::error::PolarsError) -> Error + '_ {
@@ -107,6 +108,7 @@ pub fn export(store: &mut Store, request: &ExportRequest) -> Result<Manifest> {
     let view = View::build(
         store,
         request.model,
+        request.morphology,
         request.as_of,
         request.window,
         request.topics,

@@ -155,6 +155,15 @@ committed every model.commit_every documents, so a kill loses at most that many.
     Embed(EmbedArgs),
     /// Embed lines of stdin (UTF-8), one vector per line.
     EmbedText(EmbedTextArgs),
+    /// The terms of each line of stdin: base forms, word classes, phrases.
+    #[command(after_help = "\
+What topic labels and term signals are made of: each word's base form and
+class (Voikko for Finnish, Brill's tagger for English), and the terms kept:
+content words, phrases of a modifier and a noun, a compound's phrase and
+head word.
+  echo 'Poliisin voimankäytöstä puhutaan' | weaksignal terms --lang fi
+  echo 'UK factory exports tumble as Brexit chaos takes toll' | weaksignal terms --lang en --json")]
+    Terms(TermsArgs),
     /// Semantic search: documents closest in meaning to TEXT, in any language.
     Similar(SimilarArgs),
     /// Weak, emerging, strong and fading signals as of a date, with the numbers behind each.
@@ -165,6 +174,17 @@ vector are embedded first (the model is fetched when needed).
   weaksignal signals --as-of 2020-01-31 --class weak,emerging --limit 10
   weaksignal signals --window month --json > signals.json")]
     Signals(SignalsArgs),
+    /// The learned ranking of weak signals: fit it on the store's history.
+    #[command(after_help = "\
+Replays every past window of the store, follows each weak flag for eight
+weeks and fits a logistic model of which grew (the key at least tripled) on
+the flags whose eight weeks ended by --as-of. Later analyses as of that date
+or after rank weak signals by the model's p(grows 3x in 8 weeks); `run`
+refits it weekly. With fewer than signals.rank_min_flags labelled flags no
+model is stored and weak signals keep their score ranking.
+  weaksignal rank fit
+  weaksignal rank fit --as-of 2020-01-31 --json")]
+    Rank(RankArgs),
     /// Topics as of a date: size, timeline and label.
     Topics(TopicsArgs),
     /// One topic with its documents.
@@ -300,6 +320,23 @@ pub struct BacktestArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct RankArgs {
+    #[command(subcommand)]
+    pub action: RankAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RankAction {
+    /// Fit the model on the history before --as-of (default: the newest document) and store it.
+    Fit {
+        #[command(flatten)]
+        at: AsOfArgs,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Args)]
 pub struct ModelsArgs {
     #[command(subcommand)]
     pub action: ModelsAction,
@@ -321,6 +358,15 @@ pub enum ModelsAction {
 #[derive(Debug, Args)]
 pub struct EmbedArgs {
     /// Print the summary as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct TermsArgs {
+    /// Language of the lines (ISO 639-1: fi, en, ...).
+    #[arg(long, default_value = "fi")]
+    pub lang: String,
     #[arg(long)]
     pub json: bool,
 }
@@ -611,6 +657,8 @@ pub struct Context {
     pub data_dir: PathBuf,
     pub progress: Progress,
     pub quiet: bool,
+    /// Loaded (and fetched) on first use.
+    morphology: std::sync::OnceLock<std::sync::Arc<crate::morph::Morphology>>,
 }
 
 impl Context {
@@ -636,7 +684,19 @@ impl Context {
             data_dir,
             progress: Progress::new(cli.quiet),
             quiet: cli.quiet,
+            morphology: std::sync::OnceLock::new(),
         })
+    }
+
+    /// The morphology for terms and labels: the lexicons in
+    /// `morphology.path`, fetched on first use (or Snowball, with a warning).
+    pub fn morphology(&self) -> std::sync::Arc<crate::morph::Morphology> {
+        std::sync::Arc::clone(self.morphology.get_or_init(|| {
+            std::sync::Arc::new(crate::morph::Morphology::load(
+                &self.config.morphology,
+                &self.progress,
+            ))
+        }))
     }
 
     /// Imports one file with this context's limits, index settings and progress bars.
@@ -826,11 +886,61 @@ fn dispatch(ctx: Context, cli: Cli) -> Result<Outcome> {
         },
         Command::Embed(args) => embed::embed_store(&ctx, args.json, &mut out),
         Command::EmbedText(args) => embed::embed_text(&ctx, args.query, args.json, &mut out),
+        Command::Terms(args) => {
+            let morphology = ctx.morphology();
+            let mut extractor = crate::terms::TermExtractor::new(morphology.clone());
+            let mut rows = Vec::new();
+            for line in std::io::stdin().lines() {
+                let line = line.map_err(|e| Error::io("<stdin>", e))?;
+                let words = extractor.explain(&line, &args.lang);
+                let terms: Vec<serde_json::Value> = extractor
+                    .terms(&[&line], &args.lang)
+                    .iter()
+                    .map(|t| {
+                        serde_json::json!({
+                            "key": extractor.key_name(t.key),
+                            "shown": extractor.shown(t.display),
+                            "phrase": *extractor.key_kind(t.key) != crate::terms::KeyKind::Word,
+                        })
+                    })
+                    .collect();
+                rows.push(serde_json::json!({"text": line, "words": words, "terms": terms}));
+            }
+            if args.json {
+                return output::json(&mut out, &rows).map(|_| Outcome::Success);
+            }
+            output::line(&mut out, &format!("morphology: {}", morphology.id()))?;
+            for row in &rows {
+                output::line(&mut out, row["text"].as_str().unwrap_or(""))?;
+                for w in row["words"].as_array().into_iter().flatten() {
+                    output::line(
+                        &mut out,
+                        &format!(
+                            "  {:<20} {:<20} {}",
+                            w["written"].as_str().unwrap_or(""),
+                            w["lemma"].as_str().unwrap_or(""),
+                            w["class"].as_str().unwrap_or("")
+                        ),
+                    )?;
+                }
+                let shown: Vec<&str> = row["terms"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|t| t["shown"].as_str())
+                    .collect();
+                output::line(&mut out, &format!("  terms: {}", shown.join(" | ")))?;
+            }
+            Ok(Outcome::Success)
+        }
         Command::Similar(args) => embed::similar(&ctx, args, &mut out),
         Command::Signals(args) => signals::signals(&ctx, args, &mut out),
         Command::Topics(args) => signals::topics(&ctx, args, &mut out),
         Command::Topic(args) => signals::topic(&ctx, args, &mut out),
         Command::Backtest(args) => signals::backtest(&ctx, args, &mut out),
+        Command::Rank(args) => match args.action {
+            RankAction::Fit { at, json } => signals::rank_fit(&ctx, &at, json, &mut out),
+        },
         Command::Report(args) => signals::report(&ctx, args, &mut out),
         Command::Serve(args) => {
             let addr = args.addr.as_deref().unwrap_or(&ctx.config.serve.addr);
@@ -865,6 +975,7 @@ fn dispatch(ctx: Context, cli: Cli) -> Result<Outcome> {
                     window: args.window.unwrap_or(ctx.config.topics.window),
                     topics: &ctx.config.topics,
                     signals: &ctx.config.signals,
+                    morphology: &ctx.morphology(),
                 },
             )?;
             spinner.finish_and_clear();

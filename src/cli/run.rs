@@ -352,6 +352,49 @@ fn stages(
         }
     };
 
+    // the learned ranking, refitted when the stored one is a week old
+    let _ranked = ledger.stage("rank", |stage| {
+        let mut store = Store::open(&ctx.data_dir)?;
+        let as_of = match &args.as_of {
+            Some(date) => crate::time::parse_bound(date, true)?.timestamp(),
+            None => store
+                .published_range()?
+                .map(|(_, newest)| newest)
+                .ok_or_else(|| Error::Usage("the store has no documents".into()))?,
+        };
+        let (window, topics, signals) = (
+            ctx.config.topics.window,
+            &ctx.config.topics,
+            &ctx.config.signals,
+        );
+        let morphology = ctx.morphology();
+        let settings =
+            crate::signals::rank::settings_key(&model, morphology.id(), window, topics, signals);
+        let fresh = store
+            .rank_model(&settings, as_of)?
+            .is_some_and(|row| as_of - row.as_of < 7 * 86_400);
+        if fresh {
+            stage.count("refitted", 0);
+            return Ok(());
+        }
+        let spinner = ctx.progress.spinner("fitting the ranking");
+        let (fit, _) = crate::signals::backtest::fit_and_save(
+            &mut store,
+            &model,
+            &morphology,
+            as_of,
+            window,
+            topics,
+            signals,
+            |_, _| {},
+        )?;
+        spinner.finish_and_clear();
+        stage.count("refitted", 1);
+        stage.count("labelled_flags", fit.labelled as u64);
+        stage.count("model", u64::from(fit.model.is_some()));
+        Ok(())
+    })?;
+
     // cluster + trends + signals + report
     let reported = ledger.stage("signals", |stage| {
         let mut store = Store::open(&ctx.data_dir)?;
@@ -370,6 +413,7 @@ fn stages(
             signals: &ctx.config.signals,
             per_class: 15,
             checkpoints: Checkpoints::Use,
+            morphology: &ctx.morphology(),
         };
         let report = crate::report::generate(&mut store, &request)?;
         for class in crate::report::CLASS_ORDER {

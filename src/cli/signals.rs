@@ -53,7 +53,7 @@ fn load(ctx: &Context, at: &AsOfArgs, until: Option<i64>) -> Result<Loaded> {
     let as_of = as_of_time(&store, ctx, at)?;
     let started = std::time::Instant::now();
     let corpus = Corpus::load(&store, &model, Some(until.unwrap_or(as_of)))?;
-    let terms = DocTerms::extract(&corpus);
+    let terms = DocTerms::extract(&corpus, &ctx.morphology());
     tracing::debug!(
         docs = corpus.len(),
         secs = started.elapsed().as_secs_f64(),
@@ -79,6 +79,7 @@ fn view(ctx: &Context, at: &AsOfArgs) -> Result<View> {
     let view = View::build(
         &mut store,
         &model,
+        &ctx.morphology(),
         as_of,
         at.window.unwrap_or(ctx.config.topics.window),
         &ctx.config.topics,
@@ -339,6 +340,7 @@ pub fn report(ctx: &Context, args: ReportArgs, out: &mut dyn Write) -> Result<Ou
         } else {
             Checkpoints::Use
         },
+        morphology: &ctx.morphology(),
     };
     let spinner = ctx.progress.spinner("analysing signals");
     let report = crate::report::generate(&mut store, &request)?;
@@ -455,6 +457,61 @@ pub fn backtest(ctx: &Context, args: BacktestArgs, out: &mut dyn Write) -> Resul
                 s.unmatched_terms
             ),
         )?;
+    }
+    Ok(Outcome::Success)
+}
+
+/// `weaksignal rank fit`.
+pub fn rank_fit(ctx: &Context, at: &AsOfArgs, json: bool, out: &mut dyn Write) -> Result<Outcome> {
+    let mut store = Store::open(&ctx.data_dir)?;
+    let model = super::embed::ensure_vectors(ctx, &mut store)?;
+    let as_of = as_of_time(&store, ctx, at)?;
+    let window = at.window.unwrap_or(ctx.config.topics.window);
+    let bar = ctx.progress.items(0, "replaying");
+    let (fit, row) = backtest::fit_and_save(
+        &mut store,
+        &model,
+        &ctx.morphology(),
+        as_of,
+        window,
+        &ctx.config.topics,
+        &ctx.config.signals,
+        |done, all| {
+            bar.set_length(all as u64);
+            bar.set_position(done as u64);
+        },
+    )?;
+    bar.finish_and_clear();
+    if json {
+        let value = serde_json::json!({
+            "as_of": crate::signals::rfc3339(as_of),
+            "replayed": fit.steps,
+            "weak_flags": fit.flags,
+            "labelled": fit.labelled,
+            "grew": fit.grew,
+            "note": row.note,
+            "model": fit.model,
+        });
+        return output::json(out, &value).map(|_| Outcome::Success);
+    }
+    output::line(
+        out,
+        &format!(
+            "ranking as of {}: {}",
+            &crate::signals::rfc3339(as_of)[..10],
+            row.note
+        ),
+    )?;
+    if let Some(m) = &fit.model {
+        let v = &m.validation;
+        output::line(
+            out,
+            &format!(
+                "time-ordered validation ({} folds, {} flags): Brier {:.3}, a constant {:.3}",
+                v.folds, v.predicted, v.brier, v.brier_constant
+            ),
+        )?;
+        output::line(out, &format!("weighs most: {}", m.explain().join(", ")))?;
     }
     Ok(Outcome::Success)
 }

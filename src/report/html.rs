@@ -11,7 +11,7 @@ use crate::html::{escape, link_target};
 use crate::signals::{Class, Signal, TimelinePoint};
 
 const STYLE: &str = r#"
-:root { --weak: #2a7ab8; --emerging: #d9822b; --strong: #c23b3b; --fading: #7a7a7a; --ink: #1d2330; --muted: #5b6475; --line: #dde2ea; }
+:root { --weak: #2a7ab8; --emerging: #d9822b; --recurring: #8a6bb0; --strong: #c23b3b; --fading: #7a7a7a; --ink: #1d2330; --muted: #5b6475; --line: #dde2ea; }
 * { box-sizing: border-box; }
 body { font: 15px/1.5 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: var(--ink); margin: 0; background: #f6f7f9; }
 main { max-width: 980px; margin: 0 auto; padding: 24px 20px 60px; }
@@ -22,7 +22,10 @@ h3 { font-size: 17px; margin: 0 0 4px; }
 .card { background: #fff; border: 1px solid var(--line); border-radius: 8px; padding: 10px 14px; min-width: 120px; }
 .card b { display: block; font-size: 22px; }
 .badge { display: inline-block; border-radius: 10px; padding: 0 8px; font-size: 12px; color: #fff; vertical-align: middle; }
-.weak { background: var(--weak); } .emerging { background: var(--emerging); } .strong { background: var(--strong); } .fading { background: var(--fading); }
+.weak { background: var(--weak); } .emerging { background: var(--emerging); } .recurring { background: var(--recurring); } .strong { background: var(--strong); } .fading { background: var(--fading); }
+.warn { background: #fff4e5; border: 1px solid #f0c27a; border-radius: 8px; padding: 8px 12px; }
+.pgrow { font-size: 13px; font-weight: normal; color: var(--ink); background: #eef4fa; border-radius: 8px; padding: 0 6px; }
+ul.recurring li { margin: 2px 0; }
 article.signal { background: #fff; border: 1px solid var(--line); border-radius: 8px; padding: 14px 16px; margin: 12px 0; }
 .numbers { display: grid; grid-template-columns: repeat(auto-fill, minmax(150px, 1fr)); gap: 2px 16px; margin: 8px 0; font-size: 14px; }
 .numbers span { color: var(--muted); }
@@ -66,6 +69,7 @@ pub fn render(report: &Report) -> String {
         f.outlier_share * 100.0,
         escape(&report.generated_at)
     );
+    window_note(&mut out, report);
     summary(&mut out, report);
     sources(&mut out, report);
     changes(&mut out, report);
@@ -88,6 +92,7 @@ pub fn render(report: &Report) -> String {
             signal_article(&mut out, i, s);
         }
     }
+    recurring(&mut out, report);
     let _ = write!(
         out,
         "<footer>Visibility: share of the latest {0}'s documents. Growth: recent rate over baseline rate (smoothed). \
@@ -112,6 +117,64 @@ fn capitalised(word: &str) -> String {
 
 fn anchor(index: usize) -> String {
     format!("s{index}")
+}
+
+/// How much the latest window holds, what ranks the weak signals, and a
+/// warning when the window is thin.
+fn window_note(out: &mut String, report: &Report) {
+    let r = &report.current;
+    if r.thin {
+        let _ = writeln!(
+            out,
+            "<p class=\"warn\"><b>Thin window.</b> The latest {} holds {} documents, fewer than half the usual {:.0}: shares are measured against the usual volume, and its signals rest on little.</p>",
+            r.window.name(),
+            r.window_docs,
+            r.median_window_docs
+        );
+    }
+    let _ = writeln!(
+        out,
+        "<p class=\"muted\">The latest {} holds {} documents (the {}s before: median {:.0}). A rise counts only when it is significant: {} of {} keys tested. {}.</p>",
+        r.window.name(),
+        r.window_docs,
+        r.window.name(),
+        r.median_window_docs,
+        r.signals.iter().filter(|s| matches!(s.class, Class::Weak | Class::Emerging)).count(),
+        r.tested,
+        escape(&r.ranking.describe())
+    );
+}
+
+/// Rises that repeat earlier years' same weeks: listed apart, briefly.
+fn recurring(out: &mut String, report: &Report) {
+    let signals: Vec<(usize, &Signal)> = report.of_class(Class::Recurring).collect();
+    let _ = write!(
+        out,
+        "<h2 id=\"recurring\">Recurring <span class=\"badge recurring\">{}</span></h2>\n<p class=\"muted\">{}</p>\n",
+        signals.len(),
+        class_meaning(Class::Recurring)
+    );
+    if signals.is_empty() {
+        out.push_str("<p>None.</p>\n");
+        return;
+    }
+    out.push_str("<ul class=\"recurring\">\n");
+    for (i, s) in signals {
+        let years: Vec<String> = s
+            .recurs
+            .iter()
+            .map(|r| format!("{} ({} documents from {})", r.year, r.docs, day(&r.start)))
+            .collect();
+        let _ = writeln!(
+            out,
+            "<li id=\"{}\"><b>{}</b> <span class=\"muted\">{} recent documents; rose in the same weeks of {}</span></li>",
+            anchor(i),
+            escape(&s.label),
+            s.recent_docs,
+            escape(&years.join(", "))
+        );
+    }
+    out.push_str("</ul>\n");
 }
 
 fn summary(out: &mut String, report: &Report) {
@@ -140,14 +203,17 @@ fn summary(out: &mut String, report: &Report) {
     for (i, s) in top {
         let _ = writeln!(
             out,
-            "<li><a href=\"#{}\">{}</a> <span class=\"badge {}\">{}</span> <span class=\"muted\">growth {:.1}x, {} recent documents from {} sources</span></li>",
+            "<li><a href=\"#{}\">{}</a> <span class=\"badge {}\">{}</span> <span class=\"muted\">{}growth {:.1}x, {} recent documents from {}</span></li>",
             anchor(i),
             escape(&s.label),
             s.class.name(),
             s.class.name(),
+            s.p_grow
+                .map(|p| format!("p(grows 3x in 8 weeks) = {p:.2}, "))
+                .unwrap_or_default(),
             s.growth,
             s.recent_docs,
-            s.sources
+            sources_phrase(s)
         );
     }
     out.push_str("</ol>\n");
@@ -245,17 +311,34 @@ fn emergence_map(out: &mut String, report: &Report) {
     const BOTTOM: f64 = 40.0;
     const TOP: f64 = 16.0;
     const RIGHT: f64 = 16.0;
-    let signals = &report.current.signals;
+    // Recurring signals are listed apart, not mapped.
+    let signals: Vec<(usize, &Signal)> = report
+        .current
+        .signals
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| s.class != Class::Recurring)
+        .collect();
     let finite = |v: f64, lo: f64, hi: f64| if v.is_finite() { v.clamp(lo, hi) } else { hi };
+    let split = report.map;
+    // A weak signal is small by its class (a handful of documents can be a
+    // large share of a small window): it stays left of the visibility line,
+    // so picture and class agree.
     let vis: Vec<f64> = signals
         .iter()
-        .map(|s| finite(s.visibility, 1e-4, 1.0))
+        .map(|(_, s)| {
+            let v = finite(s.visibility, 1e-4, 1.0);
+            if s.class == Class::Weak {
+                v.min(split.visibility / 1.15)
+            } else {
+                v
+            }
+        })
         .collect();
     let growth: Vec<f64> = signals
         .iter()
-        .map(|s| finite(s.growth, 0.05, 100.0))
+        .map(|(_, s)| finite(s.growth, 0.05, 100.0))
         .collect();
-    let split = report.map;
     let (mut vmin, mut vmax) = (split.visibility / 10.0, split.visibility * 4.0);
     let (mut gmin, mut gmax) = (0.5f64, split.growth * 4.0);
     for (&v, &g) in vis.iter().zip(&growth) {
@@ -331,8 +414,8 @@ fn emergence_map(out: &mut String, report: &Report) {
     // Points; labels in score order, each only where it overlaps no earlier
     // label (the point keeps its tooltip).
     let mut placed: Vec<(f64, f64, f64, f64)> = Vec::new();
-    for (i, s) in signals.iter().enumerate() {
-        let (px, py) = (x(vis[i]), y(growth[i]));
+    for (k, &(i, s)) in signals.iter().enumerate() {
+        let (px, py) = (x(vis[k]), y(growth[k]));
         let _ = write!(
             out,
             "<a href=\"#{}\"><circle cx=\"{px:.1}\" cy=\"{py:.1}\" r=\"5\" class=\"{}\" fill=\"{}\"><title>{} ({}: growth {:.1}x, visibility {:.2}%)</title></circle>",
@@ -369,10 +452,20 @@ fn emergence_map(out: &mut String, report: &Report) {
     out.push_str("</svg>\n");
 }
 
+/// "3 sources", or that one source carried it alone.
+fn sources_phrase(s: &Signal) -> String {
+    if s.single_source {
+        "one source only".to_string()
+    } else {
+        format!("{} sources", s.sources)
+    }
+}
+
 fn class_color(class: Class) -> &'static str {
     match class {
         Class::Weak => "#2a7ab8",
         Class::Emerging => "#d9822b",
+        Class::Recurring => "#8a6bb0",
         Class::Strong => "#c23b3b",
         Class::Fading => "#7a7a7a",
         Class::Noise => "#bbbbbb",
@@ -390,14 +483,23 @@ fn signal_article(out: &mut String, index: usize, s: &Signal) {
         .collect();
     let _ = write!(
         out,
-        "<article class=\"signal\" id=\"{}\">\n<h3>{} <span class=\"badge {}\">{}</span></h3>\n<div class=\"muted\">keywords: {} · found by {} · first seen {}</div>\n",
+        "<article class=\"signal\" id=\"{}\">\n<h3>{} <span class=\"badge {}\">{}</span>{}</h3>\n<div class=\"muted\">keywords: {} · found by {} · first seen {} · {} · {}</div>\n",
         anchor(index),
         escape(&s.label),
         s.class.name(),
         s.class.name(),
+        s.p_grow
+            .map(|p| format!(" <span class=\"pgrow\">p(grows 3x in 8 weeks) = {p:.2}</span>"))
+            .unwrap_or_default(),
         escape(&s.keywords.join(", ")),
         found.join(" and "),
-        escape(day(&s.first_seen))
+        escape(day(&s.first_seen)),
+        match s.previous_bursts {
+            0 => "no earlier rise".to_string(),
+            1 => "1 earlier rise".to_string(),
+            n => format!("{n} earlier rises"),
+        },
+        sources_phrase(s)
     );
     let _ = writeln!(
         out,
@@ -409,6 +511,7 @@ fn signal_article(out: &mut String, index: usize, s: &Signal) {
          <div><span>sources</span> {}</div>\
          <div><span>diffusion</span> {:.2}</div>\
          <div><span>burst</span> {:.1}</div>\
+         <div><span>q</span> {:.1e}</div>\
          <div><span>score</span> {:.1}</div>\
          </div>",
         s.growth,
@@ -420,6 +523,7 @@ fn signal_article(out: &mut String, index: usize, s: &Signal) {
         s.sources,
         s.diffusion,
         s.burst,
+        s.q_value,
         s.score
     );
     timeline(out, &s.timeline);

@@ -9,7 +9,7 @@ use std::fmt::Write;
 
 use super::{class_meaning, day, Change, Report, CLASS_ORDER};
 use crate::html::link_target;
-use crate::signals::Signal;
+use crate::signals::{Class, Signal};
 
 /// Escapes document text for Markdown (inline context, one line).
 pub fn escape(text: &str) -> String {
@@ -85,6 +85,25 @@ pub fn render(report: &Report) -> String {
         .map(|&c| format!("{} {}", report.of_class(c).count(), c.name()))
         .collect();
     let _ = writeln!(out, "**Signals:** {}\n", counts.join(", "));
+    if r.thin {
+        let _ = writeln!(
+            out,
+            "**Thin window:** the latest {} holds {} documents, fewer than half the usual {:.0}; shares are measured against the usual volume, and its signals rest on little.\n",
+            r.window.name(),
+            r.window_docs,
+            r.median_window_docs
+        );
+    }
+    let _ = writeln!(
+        out,
+        "The latest {} holds {} documents (median of the {}s before: {:.0}); {} keys were tested for a significant rise. {}.\n",
+        r.window.name(),
+        r.window_docs,
+        r.window.name(),
+        r.median_window_docs,
+        r.tested,
+        escape(&r.ranking.describe())
+    );
 
     if let Some(run) = &report.run {
         let _ = writeln!(
@@ -149,18 +168,27 @@ pub fn render(report: &Report) -> String {
         );
         for s in signals {
             let _ = writeln!(out, "### {}\n", escape(&s.label));
+            if let Some(p) = s.p_grow {
+                let _ = writeln!(out, "**p(grows 3x in 8 weeks) = {p:.2}**\n");
+            }
             let _ = writeln!(
                 out,
-                "- keywords: {}\n- growth {:.1}x, visibility {:.2}% (baseline {:.2}%), {} recent documents of {}, {} sources, diffusion {:.2}\n- first seen {}; timeline `{}`\n- why: {}",
+                "- keywords: {}\n- growth {:.1}x, visibility {:.2}% (baseline {:.2}%), {} recent documents of {}, {}, diffusion {:.2}, q = {:.1e}\n- first seen {}, {} earlier rises; timeline `{}`\n- why: {}",
                 escape(&s.keywords.join(", ")),
                 s.growth,
                 s.visibility * 100.0,
                 s.visibility_baseline.max(0.0) * 100.0,
                 s.recent_docs,
                 s.docs,
-                s.sources,
+                if s.single_source {
+                    "one source only".to_string()
+                } else {
+                    format!("{} sources", s.sources)
+                },
                 s.diffusion,
+                s.q_value,
                 day(&s.first_seen),
+                s.previous_bursts,
                 sparkline(s),
                 escape(&s.why)
             );
@@ -180,6 +208,27 @@ pub fn render(report: &Report) -> String {
             out.push('\n');
         }
     }
+    let recurring: Vec<&Signal> = report.of_class(Class::Recurring).map(|(_, s)| s).collect();
+    let _ = writeln!(
+        out,
+        "## Recurring ({})\n\n_{}_\n",
+        recurring.len(),
+        class_meaning(Class::Recurring)
+    );
+    for s in recurring {
+        let years: Vec<String> = s
+            .recurs
+            .iter()
+            .map(|r| format!("{} ({} documents from {})", r.year, r.docs, day(&r.start)))
+            .collect();
+        let _ = writeln!(
+            out,
+            "- **{}**: {} recent documents; rose in the same weeks of {}",
+            escape(&s.label),
+            s.recent_docs,
+            years.join(", ")
+        );
+    }
     out
 }
 
@@ -188,7 +237,7 @@ mod tests {
     use super::*;
     use crate::report::tests::{report, signal};
     use crate::report::{Changes, MapSplit};
-    use crate::signals::{Class, Example};
+    use crate::signals::Example;
 
     #[test]
     fn markup_in_titles_is_inert_and_only_http_links_are_made() {

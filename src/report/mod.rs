@@ -118,7 +118,7 @@ fn rank(class: Class) -> Option<u8> {
         Class::Weak => Some(1),
         Class::Emerging => Some(2),
         Class::Strong => Some(3),
-        Class::Fading | Class::Noise => None,
+        Class::Recurring | Class::Fading | Class::Noise => None,
     }
 }
 
@@ -187,6 +187,7 @@ pub struct ReportRequest<'a> {
     /// Most signals listed per class.
     pub per_class: usize,
     pub checkpoints: Checkpoints,
+    pub morphology: &'a std::sync::Arc<crate::morph::Morphology>,
 }
 
 /// Analyses the store as of the request's date and one window earlier, and
@@ -197,6 +198,7 @@ pub fn generate(store: &mut Store, request: &ReportRequest) -> Result<Report> {
         let view = View::build(
             store,
             request.model,
+            request.morphology,
             as_of,
             request.window,
             request.topics,
@@ -276,6 +278,7 @@ pub fn class_meaning(class: Class) -> &'static str {
         Class::Weak => "small and growing fast: early, uncertain, worth watching",
         Class::Emerging => "growth sustained over two windows, visibility rising",
         Class::Strong => "visible and still growing: an established trend",
+        Class::Recurring => "rose in the same weeks of an earlier year: a season, not news",
         Class::Fading => "visibility falling",
         Class::Noise => "too few documents or too little surprise to trust",
     }
@@ -311,6 +314,10 @@ mod tests {
             burst: 2.0,
             novelty: 0.1,
             first_seen: "2020-01-01T00:00:00Z".into(),
+            previous_bursts: 0,
+            p_value: 0.001,
+            q_value: 0.01,
+            single_source: true,
             dov: 0.0,
             dod: 0.0,
             dov_growth: 0.0,
@@ -318,7 +325,12 @@ mod tests {
             why: "because".into(),
             timeline: vec![],
             examples: vec![],
+            recurs: vec![],
+            also: vec![],
             members: vec![],
+            words: vec![],
+            strength: 1.0,
+            p_grow: None,
         }
     }
 
@@ -327,6 +339,11 @@ mod tests {
             as_of: "2020-01-31T23:59:59Z".into(),
             window: Window::Week,
             figures: TopicFigures::default(),
+            window_docs: 100,
+            median_window_docs: 100.0,
+            thin: false,
+            tested: 1,
+            ranking: crate::signals::Ranking::default(),
             signals,
             term_signals: vec![],
         }

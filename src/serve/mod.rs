@@ -88,6 +88,8 @@ pub(crate) struct Workbench {
     analyses: Mutex<VecDeque<CachedAnalysis>>,
     embedder: Mutex<Option<Arc<crate::embed::E5Embedder>>>,
     token: Option<String>,
+    /// Lemmas and word classes for terms and labels, loaded once.
+    morphology: Arc<crate::morph::Morphology>,
 }
 
 impl Workbench {
@@ -105,7 +107,12 @@ impl Workbench {
                 );
             }
         }
+        let morphology = Arc::new(crate::morph::Morphology::load(
+            &config.morphology,
+            &crate::progress::Progress::hidden(),
+        ));
         Ok(Workbench {
+            morphology,
             config,
             data_dir,
             model,
@@ -183,6 +190,7 @@ impl Workbench {
         let view = View::build(
             &mut store,
             model,
+            &self.morphology,
             as_of,
             window,
             topics_config,

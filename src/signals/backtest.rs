@@ -10,7 +10,12 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use super::{rfc3339, Analysis, Before, Class, DocTerms, Level, SignalReport, TopicSummary};
+use std::collections::HashMap;
+
+use super::rank::{self, Flag, RankModel, HORIZON_SECONDS};
+use super::{
+    rfc3339, Analysis, Before, Class, DocTerms, Level, Ranking, SignalReport, TopicSummary,
+};
 use crate::config::{SignalsConfig, TopicsConfig, Window};
 use crate::error::{Error, Result};
 use crate::topics::{Corpus, TopicState};
@@ -78,20 +83,290 @@ pub fn analyse(
     replay: &mut Replay<'_>,
     as_of: i64,
     signals: &SignalsConfig,
+    ranking: &Ranking,
 ) -> Result<(SignalReport, Vec<TopicSummary>)> {
     let (state, docs) = replay.at(as_of);
+    analyse_state(corpus, terms, replay, &state, docs, as_of, signals, ranking)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn analyse_state(
+    corpus: &Corpus,
+    terms: &DocTerms,
+    replay: &Replay<'_>,
+    state: &TopicState,
+    docs: usize,
+    as_of: i64,
+    signals: &SignalsConfig,
+    ranking: &Ranking,
+) -> Result<(SignalReport, Vec<TopicSummary>)> {
     Analysis {
         corpus,
         before: &Before::default(),
         terms,
-        state: &state,
+        state,
         docs,
         as_of,
         window: replay.window,
         topics_config: replay.config,
         config: signals,
+        ranking,
     }
     .run()
+}
+
+/// What a weak flag's outcome is measured on.
+#[derive(Debug, Clone)]
+enum FlagKey {
+    Topic(u32),
+    Term(u32),
+}
+
+/// Weak flags of replayed dates, each labelled once its eight weeks are
+/// over, with what the store held then (no later data decides a label).
+pub struct FlagBook {
+    pub flags: Vec<Flag>,
+    keys: Vec<FlagKey>,
+    /// Flags not labelled yet, oldest first.
+    pending: Vec<usize>,
+    /// Publication times of the documents holding each term key.
+    term_times: HashMap<u32, Vec<i64>>,
+}
+
+impl FlagBook {
+    pub fn new(corpus: &Corpus, terms: &DocTerms) -> FlagBook {
+        let mut term_times: HashMap<u32, Vec<i64>> = HashMap::new();
+        for (d, doc_terms) in terms.terms.iter().enumerate() {
+            for t in doc_terms {
+                term_times
+                    .entry(t.key)
+                    .or_default()
+                    .push(corpus.published[d]);
+            }
+        }
+        FlagBook {
+            flags: Vec::new(),
+            keys: Vec::new(),
+            pending: Vec::new(),
+            term_times,
+        }
+    }
+
+    /// Adds the weak signals of `report` (as of `as_of`); returns their indexes.
+    pub fn record(&mut self, as_of: i64, report: &SignalReport, terms: &DocTerms) -> Vec<usize> {
+        let mut added = Vec::new();
+        for s in report.signals.iter().filter(|s| rank::is_weak(s)) {
+            let key = match s.level {
+                Level::Topic => {
+                    s.id.strip_prefix("topic-")
+                        .and_then(|n| n.parse().ok())
+                        .map(FlagKey::Topic)
+                }
+                Level::Term => s
+                    .words
+                    .first()
+                    .and_then(|name| terms.extractor.key_id(name))
+                    .map(FlagKey::Term),
+            };
+            let Some(key) = key else {
+                continue;
+            };
+            added.push(self.flags.len());
+            self.pending.push(self.flags.len());
+            self.flags.push(Flag::of(as_of, s));
+            self.keys.push(key);
+        }
+        added
+    }
+
+    /// Labels the flags whose eight weeks ended by `now`, with the topics
+    /// as they are at `now` (`state`, covering the first `docs` documents).
+    pub fn label_until(&mut self, now: i64, corpus: &Corpus, state: &TopicState, docs: usize) {
+        let due: Vec<usize> = self
+            .pending
+            .iter()
+            .copied()
+            .filter(|&i| self.flags[i].as_of + HORIZON_SECONDS <= now)
+            .collect();
+        if due.is_empty() {
+            return;
+        }
+        let assignment = state.resolved_assignment();
+        for &i in &due {
+            let (t, end) = (self.flags[i].as_of, self.flags[i].as_of + HORIZON_SECONDS);
+            let (before, after) = match self.keys[i] {
+                FlagKey::Topic(topic) => {
+                    let topic = state.resolve(topic);
+                    let size_at = |until: i64| {
+                        let n = corpus.published[..docs].partition_point(|&p| p <= until);
+                        assignment[..n].iter().filter(|&&a| a == topic).count()
+                    };
+                    (size_at(t), size_at(end))
+                }
+                FlagKey::Term(key) => {
+                    let times = self.term_times.get(&key).map_or(&[][..], |v| v.as_slice());
+                    (
+                        times.partition_point(|&p| p <= t),
+                        times.partition_point(|&p| p <= end),
+                    )
+                }
+            };
+            self.flags[i].grew = Some(before > 0 && after >= rank::GROWTH_FACTOR as usize * before);
+        }
+        self.pending.retain(|i| !due.contains(i));
+    }
+
+    /// Flags labelled by `now` (their eight weeks ended by then).
+    pub fn labelled_by(&self, now: i64) -> Vec<Flag> {
+        self.flags
+            .iter()
+            .filter(|f| f.grew.is_some() && f.as_of + HORIZON_SECONDS <= now)
+            .cloned()
+            .collect()
+    }
+}
+
+/// The result of fitting the ranking as of a date.
+#[derive(Debug, Clone)]
+pub struct RankFit {
+    pub as_of: i64,
+    /// Replayed as-of dates, and the weak flags they raised.
+    pub steps: usize,
+    pub flags: usize,
+    /// Flags whose eight weeks had ended, and of them how many grew.
+    pub labelled: usize,
+    pub grew: usize,
+    pub model: Option<RankModel>,
+}
+
+/// Replays every `step` from the first documents to `as_of`, records the
+/// weak flags and fits the ranking on those whose eight weeks ended by
+/// `as_of`.
+#[allow(clippy::too_many_arguments)]
+pub fn rank_fit(
+    corpus: &Corpus,
+    terms: &DocTerms,
+    as_of: i64,
+    step: Window,
+    window: Window,
+    topics: &TopicsConfig,
+    signals: &SignalsConfig,
+    mut progress: impl FnMut(usize, usize),
+) -> Result<RankFit> {
+    let mut replay = Replay::new(corpus, terms, window, topics);
+    let mut book = FlagBook::new(corpus, terms);
+    let Some(&first) = corpus.published.first() else {
+        return Ok(RankFit {
+            as_of,
+            steps: 0,
+            flags: 0,
+            labelled: 0,
+            grew: 0,
+            model: None,
+        });
+    };
+    // From one baseline after the first document, on the as-of date's grid.
+    let start = first + (signals.baseline_windows as i64 + 1) * window.seconds();
+    let last = as_of - HORIZON_SECONDS;
+    let mut dates = Vec::new();
+    let mut t = as_of;
+    while t >= start {
+        if t <= last {
+            dates.push(t);
+        }
+        t = retreat(t, step);
+    }
+    dates.reverse();
+    let scored = Ranking::default();
+    for (i, &t) in dates.iter().enumerate() {
+        let (state, docs) = replay.at(t);
+        // nothing new in the recent windows: no flags, skip the analysis
+        let recent_start = t - signals.recent_windows.max(1) as i64 * window.seconds();
+        let any_recent = corpus.published[..docs]
+            .last()
+            .is_some_and(|&p| p > recent_start);
+        if any_recent {
+            let (report, _) =
+                analyse_state(corpus, terms, &replay, &state, docs, t, signals, &scored)?;
+            book.record(t, &report, terms);
+        }
+        progress(i + 1, dates.len());
+    }
+    let (state, docs) = replay.at(as_of);
+    book.label_until(as_of, corpus, &state, docs);
+    let labelled = book.labelled_by(as_of);
+    let grew = labelled.iter().filter(|f| f.grew == Some(true)).count();
+    Ok(RankFit {
+        as_of,
+        steps: dates.len(),
+        flags: book.flags.len(),
+        labelled: labelled.len(),
+        grew,
+        model: RankModel::fit(&labelled, as_of, signals.rank_min_flags),
+    })
+}
+
+/// Fits the ranking on the store as of `as_of` and saves the fit (a model,
+/// or why there is none) under its settings.
+#[allow(clippy::too_many_arguments)]
+pub fn fit_and_save(
+    store: &mut crate::store::Store,
+    model: &str,
+    morphology: &std::sync::Arc<crate::morph::Morphology>,
+    as_of: i64,
+    window: Window,
+    topics: &TopicsConfig,
+    signals: &SignalsConfig,
+    progress: impl FnMut(usize, usize),
+) -> Result<(RankFit, crate::store::RankModelRow)> {
+    let corpus = Corpus::load(store, model, Some(as_of))?;
+    let terms = DocTerms::extract(&corpus, morphology);
+    let fit = rank_fit(
+        &corpus, &terms, as_of, window, window, topics, signals, progress,
+    )?;
+    let note = match &fit.model {
+        Some(_) => format!(
+            "fitted on {} labelled weak flags ({} grew) of {} replayed dates",
+            fit.labelled, fit.grew, fit.steps
+        ),
+        None if fit.labelled < signals.rank_min_flags => format!(
+            "too little history to learn from: {} weak flags could be followed for eight weeks before {}, {} needed",
+            fit.labelled,
+            &rfc3339(as_of)[..10],
+            signals.rank_min_flags
+        ),
+        None => format!(
+            "no model: of {} labelled weak flags {} grew, so there is nothing to tell apart",
+            fit.labelled, fit.grew
+        ),
+    };
+    let row = crate::store::RankModelRow {
+        settings: rank::settings_key(model, morphology.id(), window, topics, signals),
+        as_of,
+        fitted_at: chrono::Utc::now().timestamp(),
+        flags: fit.labelled,
+        grew: fit.grew,
+        model: fit
+            .model
+            .as_ref()
+            .map(|m| serde_json::to_string(m).expect("a model serialises")),
+        note,
+    };
+    store.save_rank_model(&row)?;
+    Ok((fit, row))
+}
+
+/// `ts` moved one step back (months: same day a month earlier, clamped).
+fn retreat(ts: i64, step: Window) -> i64 {
+    match step {
+        Window::Day | Window::Week => ts - step.seconds(),
+        Window::Month => {
+            let d = chrono::DateTime::from_timestamp(ts, 0).unwrap_or_default();
+            d.checked_sub_months(chrono::Months::new(1))
+                .map(|n| n.timestamp())
+                .unwrap_or(ts - 30 * 86_400)
+        }
+    }
 }
 
 /// An events file: known events to look for in a backtest.
@@ -236,9 +511,43 @@ pub struct BacktestReport {
     /// tripled by T + 8 weeks; topic membership as known at the end.
     pub weak_precision: Option<f64>,
     pub weak_flags_evaluated: usize,
+    /// The same for weak term flags (documents holding the term), and for
+    /// all weak flags, each labelled with what the store held at T + 8 weeks.
+    pub weak_term_precision: Option<f64>,
+    pub weak_term_flags_evaluated: usize,
+    /// How the learned ranking did against today's score.
+    pub ranking: RankingEvaluation,
+    /// Every weak flag from `from` on, with its features and, when it could
+    /// be followed for eight weeks, whether it grew.
+    pub weak_flags: Vec<Flag>,
 }
 
-/// Replays as-of runs from `from` to `to` every `step` and records when each event was first flagged.
+/// The learned ranking replayed: at each step a model fitted on the weak
+/// flags whose eight weeks had ended ranks that step's weak flags.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct RankingEvaluation {
+    /// Steps with a model (enough labelled flags before them), and their
+    /// weak flags that could be followed for eight weeks.
+    pub steps_with_model: usize,
+    pub flags_ranked: usize,
+    /// Of the top 10 weak topic flags per step, how many later tripled:
+    /// ranked by the model, and by today's score.
+    pub top10_topics_model: usize,
+    pub top10_topics_score: usize,
+    /// The same over weak flags of both levels.
+    pub top10_all_model: usize,
+    pub top10_all_score: usize,
+    /// Brier score of the model's predictions, and of predicting each
+    /// step's training share of flags that grew.
+    pub brier: f64,
+    pub brier_constant: f64,
+    pub reliability: Vec<rank::ReliabilityBin>,
+}
+
+/// Replays as-of runs from `from` to `to` every `step` and records when each
+/// event was first flagged. Steps from the store's first documents on feed
+/// the learned ranking (the flags a run on that date would have learned
+/// from); events and figures count from `from`.
 #[allow(clippy::too_many_arguments)]
 pub fn backtest(
     corpus: &Corpus,
@@ -253,6 +562,7 @@ pub fn backtest(
     mut progress: impl FnMut(usize),
 ) -> Result<BacktestReport> {
     let mut replay = Replay::new(corpus, terms, window, topics);
+    let mut book = FlagBook::new(corpus, terms);
     let mut results: Vec<EventResult> = events
         .events
         .iter()
@@ -277,11 +587,62 @@ pub fn backtest(
         .iter()
         .map(|e| e.keywords.iter().map(|k| k.to_lowercase()).collect())
         .collect();
+    // Earlier steps on the same grid, from one baseline after the first
+    // document: what the ranking learns from.
+    let mut dates = Vec::new();
+    if let Some(&first) = corpus.published.first() {
+        let start = first + (signals.baseline_windows as i64 + 1) * window.seconds();
+        let mut t = retreat(from, step);
+        while t >= start {
+            dates.push(t);
+            t = retreat(t, step);
+        }
+        dates.reverse();
+    }
+    let warmup = dates.len();
+    let mut t = from;
+    while t <= to {
+        dates.push(t);
+        t = advance(t, step);
+    }
     let mut steps = Vec::new();
     let mut weak_flags: Vec<(i64, u32)> = Vec::new();
-    let mut as_of = from;
-    while as_of <= to {
-        let (report, _) = analyse(corpus, terms, &mut replay, as_of, signals)?;
+    // per evaluated step: its flags (index into the book) with p, and the training share
+    let mut ranked: Vec<(Vec<(usize, f64)>, f64)> = Vec::new();
+    for (n, &as_of) in dates.iter().enumerate() {
+        let (state, docs) = replay.at(as_of);
+        book.label_until(as_of, corpus, &state, docs);
+        let training = book.labelled_by(as_of);
+        let model = RankModel::fit_without_validation(&training, as_of, signals.rank_min_flags);
+        let share = training.iter().filter(|f| f.grew == Some(true)).count() as f64
+            / training.len().max(1) as f64;
+        let ranking = match &model {
+            Some(m) => Ranking::Model {
+                model: Box::new(m.clone()),
+            },
+            None => Ranking::default(),
+        };
+        let (report, _) = analyse_state(
+            corpus, terms, &replay, &state, docs, as_of, signals, &ranking,
+        )?;
+        let added = book.record(as_of, &report, terms);
+        if n < warmup {
+            continue;
+        }
+        if model.is_some() {
+            let p: HashMap<&str, f64> = report
+                .signals
+                .iter()
+                .filter_map(|s| s.p_grow.map(|p| (s.id.as_str(), p)))
+                .collect();
+            ranked.push((
+                added
+                    .iter()
+                    .map(|&i| (i, p.get(book.flags[i].id.as_str()).copied().unwrap_or(0.0)))
+                    .collect(),
+                share,
+            ));
+        }
         for s in &report.signals {
             if s.level == Level::Topic && s.class == Class::Weak {
                 if let Some(id) = s.id.strip_prefix("topic-").and_then(|n| n.parse().ok()) {
@@ -349,10 +710,23 @@ pub fn backtest(
         }
         steps.push(step_row);
         progress(steps.len());
-        as_of = advance(as_of, step);
     }
+    let (state, docs) = replay.at(to);
+    book.label_until(to, corpus, &state, docs);
     let (weak_flags_evaluated, weak_precision) =
         weak_precision(corpus, &mut replay, to, &weak_flags);
+    let followed_terms: Vec<&Flag> = book
+        .flags
+        .iter()
+        .filter(|f| f.as_of >= from && f.id.starts_with("term-") && f.grew.is_some())
+        .collect();
+    let weak_term_precision = (!followed_terms.is_empty()).then(|| {
+        followed_terms
+            .iter()
+            .filter(|f| f.grew == Some(true))
+            .count() as f64
+            / followed_terms.len() as f64
+    });
     Ok(BacktestReport {
         from: rfc3339(from),
         to: rfc3339(to),
@@ -362,7 +736,56 @@ pub fn backtest(
         steps,
         weak_precision,
         weak_flags_evaluated,
+        weak_term_precision,
+        weak_term_flags_evaluated: followed_terms.len(),
+        ranking: evaluate_ranking(&book, &ranked),
+        weak_flags: book
+            .flags
+            .iter()
+            .filter(|f| f.as_of >= from)
+            .cloned()
+            .collect(),
     })
+}
+
+/// Top-10 hits of the model against today's score, and calibration, over
+/// the steps that had a model (only flags that could be followed count).
+fn evaluate_ranking(book: &FlagBook, ranked: &[(Vec<(usize, f64)>, f64)]) -> RankingEvaluation {
+    let mut e = RankingEvaluation::default();
+    let mut predictions: Vec<(f64, f64, bool)> = Vec::new();
+    for (flags, share) in ranked {
+        let followed: Vec<(usize, f64)> = flags
+            .iter()
+            .copied()
+            .filter(|&(i, _)| book.flags[i].grew.is_some())
+            .collect();
+        if followed.is_empty() {
+            continue;
+        }
+        e.steps_with_model += 1;
+        e.flags_ranked += followed.len();
+        let grew = |i: usize| book.flags[i].grew == Some(true);
+        for &(i, p) in &followed {
+            predictions.push((p, *share, grew(i)));
+        }
+        let top10 = |only_topics: bool, by_model: bool| -> usize {
+            let mut pool: Vec<(usize, f64)> = followed
+                .iter()
+                .copied()
+                .filter(|&(i, _)| !only_topics || book.flags[i].id.starts_with("topic-"))
+                .map(|(i, p)| (i, if by_model { p } else { book.flags[i].score }))
+                .collect();
+            pool.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+            pool.iter().take(10).filter(|&&(i, _)| grew(i)).count()
+        };
+        e.top10_topics_model += top10(true, true);
+        e.top10_topics_score += top10(true, false);
+        e.top10_all_model += top10(false, true);
+        e.top10_all_score += top10(false, false);
+    }
+    (e.brier, e.brier_constant) = rank::brier_scores(&predictions);
+    e.reliability = rank::reliability(&predictions);
+    e
 }
 
 /// How many weak flags could be followed for 8 weeks, and the share of them

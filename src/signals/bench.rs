@@ -56,6 +56,7 @@ pub fn timed_run(ctx: &Context, store: &mut Store, model: &str, as_of: i64) -> R
     let view = View::build(
         store,
         model,
+        &ctx.morphology(),
         as_of,
         window,
         topics,

@@ -1,5 +1,14 @@
-//! Signals: topics and terms classified as `weak`, `emerging`, `strong`,
-//! `fading` or `noise`, each with the numbers behind its class.
+//! Signals: topics and terms classified as `weak`, `emerging`, `recurring`,
+//! `strong`, `fading` or `noise`, each with the numbers behind its class.
+//!
+//! A rise is a weak or emerging signal only when it is significant (a
+//! binomial test of the recent against the baseline rate, at a false
+//! discovery rate controlled over every key of the run, [`crate::stats`]),
+//! and only when it does not repeat a rise of the same calendar weeks of an
+//! earlier year: that is `recurring` (Christmas, Independence Day, summer
+//! heat), listed apart. Whether a key is new, and how often it burst before,
+//! is judged against the whole store (the clustering carries it:
+//! [`crate::topics::history`]).
 //!
 //! An analysis is always *as of* a time: only documents published up to it
 //! exist, topics are those the clustering had found by then, and trends use
@@ -14,6 +23,7 @@
 
 pub mod backtest;
 pub mod bench;
+pub mod rank;
 pub mod view;
 
 use std::collections::{HashMap, HashSet};
@@ -22,9 +32,10 @@ use serde::Serialize;
 
 use crate::config::{SignalsConfig, TopicsConfig, Window};
 use crate::error::Result;
+use crate::stats;
 pub use crate::terms::DocTerms;
 use crate::topics::labels::{self, TopicLabel};
-use crate::topics::{Corpus, TopicEvent, TopicState, UNASSIGNED};
+use crate::topics::{Corpus, KeyHistory, TopicEvent, TopicState, UNASSIGNED};
 use crate::trends::{self, Occurrence, Trend};
 
 /// The class of a signal.
@@ -35,6 +46,9 @@ pub enum Class {
     Weak,
     /// Growth sustained over two windows, visibility rising.
     Emerging,
+    /// A rise that repeats one of the same calendar weeks of an earlier
+    /// year: a season, not news (Christmas, summer heat).
+    Recurring,
     /// High visibility and growth.
     Strong,
     /// Visibility falling.
@@ -48,6 +62,7 @@ impl Class {
         match self {
             Class::Weak => "weak",
             Class::Emerging => "emerging",
+            Class::Recurring => "recurring",
             Class::Strong => "strong",
             Class::Fading => "fading",
             Class::Noise => "noise",
@@ -110,7 +125,22 @@ pub struct Signal {
     pub burst: f64,
     /// Topics: 1 - cosine to the closest older topic at birth. Terms: 1 if first seen recently.
     pub novelty: f64,
+    /// When its key was first seen in the whole store.
     pub first_seen: String,
+    /// Bursts of its key before the recent windows, over the whole store.
+    pub previous_bursts: u32,
+    /// The significance of the rise: p-value of the binomial test of the
+    /// recent against the history's rate, and its Benjamini-Hochberg q-value
+    /// over every key of the analysis with recent documents. 1 for keys that
+    /// do not rise.
+    pub p_value: f64,
+    pub q_value: f64,
+    /// Carried by one source only in the recent windows.
+    pub single_source: bool,
+    /// Weak signals, with a ranking model: the predicted probability that
+    /// the key at least triples within eight weeks.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub p_grow: Option<f64>,
     /// Yoon (2012) degree of visibility / diffusion and their growth.
     pub dov: f64,
     pub dod: f64,
@@ -120,9 +150,33 @@ pub struct Signal {
     pub why: String,
     pub timeline: Vec<TimelinePoint>,
     pub examples: Vec<Example>,
-    /// Term signals: the recent documents holding the term.
+    /// `recurring`: the rises of earlier years it repeats.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub recurs: Vec<Recurrence>,
+    /// Other signals about the same thing (the same label, or the same
+    /// documents), folded into this one.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub also: Vec<String>,
+    /// The recent documents behind the signal.
     #[serde(skip)]
     pub members: Vec<usize>,
+    /// The words of its key or label (term keys), for matching.
+    #[serde(skip)]
+    pub words: Vec<String>,
+    /// The score before a learned ranking replaced it.
+    #[serde(skip)]
+    pub strength: f64,
+}
+
+/// A rise in an earlier year that a `recurring` signal repeats.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Recurrence {
+    pub year: i32,
+    /// Start of the earlier window (RFC 3339).
+    pub start: String,
+    pub docs: u32,
+    /// The key or topic words that rose then.
+    pub matched: String,
 }
 
 /// A topic as `weaksignal topics` lists it.
@@ -164,6 +218,17 @@ pub struct SignalReport {
     pub as_of: String,
     pub window: Window,
     pub figures: TopicFigures,
+    /// Documents in the recent windows, and the median of the windows before.
+    pub window_docs: u32,
+    pub median_window_docs: f64,
+    /// The recent windows hold fewer than `signals.thin_window` of the
+    /// median: visibility is measured against the median, and the report says so.
+    pub thin: bool,
+    /// Keys (topics and terms) with recent documents: the significance
+    /// tests whose false discovery rate is controlled together.
+    pub tested: usize,
+    /// What ranks the weak signals.
+    pub ranking: Ranking,
     pub signals: Vec<Signal>,
     /// Every term-level signal, also those a topic signal absorbed: what the
     /// term detector alone would have said (backtests compare the two).
@@ -180,8 +245,6 @@ pub struct Before {
     pub assigned: usize,
     /// Per live topic: its documents before the corpus and the first one's publication time.
     pub topics: HashMap<u32, (u32, i64)>,
-    /// First publication time of each term (by stem), over at least the documents before the corpus.
-    pub term_first: HashMap<String, i64>,
 }
 
 /// Inputs of one as-of analysis.
@@ -197,18 +260,125 @@ pub struct Analysis<'a> {
     pub window: Window,
     pub topics_config: &'a TopicsConfig,
     pub config: &'a SignalsConfig,
+    /// What ranks weak signals: a model fitted on the history before
+    /// `as_of`, or why there is none.
+    pub ranking: &'a Ranking,
+}
+
+/// What ranks the weak signals of an analysis.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "by", rename_all = "snake_case")]
+pub enum Ranking {
+    /// The learned model: weak signals by p(grows 3x in 8 weeks).
+    Model {
+        #[serde(flatten)]
+        model: Box<rank::RankModel>,
+    },
+    /// Today's score (the Poisson burst weighted by novelty), with the reason.
+    Score { reason: String },
+}
+
+impl Default for Ranking {
+    fn default() -> Ranking {
+        Ranking::Score {
+            reason: "no ranking model has been fitted (`weaksignal rank fit`)".into(),
+        }
+    }
+}
+
+impl Ranking {
+    /// One line for people.
+    pub fn describe(&self) -> String {
+        match self {
+            Ranking::Model { model } => format!(
+                "weak signals ranked by p(grows 3x in 8 weeks): a logistic model fitted on {} weak flags up to {} ({} grew; validation Brier {:.3} against {:.3} for a constant)",
+                model.flags,
+                &rfc3339(model.as_of)[..10],
+                model.grew,
+                model.validation.brier,
+                model.validation.brier_constant
+            ),
+            Ranking::Score { reason } => format!("weak signals ranked by score: {reason}"),
+        }
+    }
 }
 
 struct Window0 {
     /// Trailing window of each document up to `docs` (u32::MAX beyond history).
     back: Vec<u32>,
+    /// Documents per trailing window, newest first...
     totals: Vec<u32>,
+    /// ...and the volume shares are measured against: in a thin recent
+    /// window, the median window instead of its own few documents.
+    volume: Vec<u32>,
+    recent_docs: u32,
+    median: f64,
+    thin: bool,
+}
+
+impl Window0 {
+    fn recent_volume(&self, recent: usize) -> f64 {
+        self.totals[..recent].iter().map(|&t| t as f64).sum()
+    }
+
+    fn history_volume(&self, recent: usize) -> f64 {
+        self.totals[recent..].iter().map(|&t| t as f64).sum()
+    }
+}
+
+/// The significance of each key's rise, tested together.
+struct Evidence {
+    /// (p, q) per key with recent documents.
+    topics: HashMap<u32, (f64, f64)>,
+    terms: HashMap<u32, (f64, f64)>,
+    tested: usize,
+}
+
+impl Evidence {
+    fn of(topics: &[Trend], terms: &[Trend], w: &Window0, recent: usize) -> Evidence {
+        let (rv, hv) = (w.recent_volume(recent), w.history_volume(recent));
+        let p = |t: &Trend| {
+            let all: u32 = t.timeline.iter().sum();
+            stats::rate_test(t.recent_docs, all - t.recent_docs, rv, hv)
+        };
+        let rising = |ts: &[Trend]| -> Vec<(u32, f64)> {
+            ts.iter()
+                .filter(|t| t.recent_docs > 0)
+                .map(|t| (t.key, p(t)))
+                .collect()
+        };
+        let (topic_p, term_p) = (rising(topics), rising(terms));
+        let all: Vec<f64> = topic_p.iter().chain(&term_p).map(|x| x.1).collect();
+        let q = stats::benjamini_hochberg(&all);
+        let split = topic_p.len();
+        Evidence {
+            topics: topic_p
+                .iter()
+                .zip(&q[..split])
+                .map(|(&(k, p), &q)| (k, (p, q)))
+                .collect(),
+            terms: term_p
+                .iter()
+                .zip(&q[split..])
+                .map(|(&(k, p), &q)| (k, (p, q)))
+                .collect(),
+            tested: all.len(),
+        }
+    }
+}
+
+/// The term trends of an analysis, with what the signals need besides.
+struct TermTrends {
+    trends: Vec<Trend>,
+    /// Documents of each term in the history windows.
+    history_docs: HashMap<u32, u32>,
 }
 
 impl<'a> Analysis<'a> {
     fn windows(&self) -> Window0 {
         let len = self.window.seconds();
         let history = self.config.history();
+        let recent = self.config.recent_windows.max(1);
         let mut totals = vec![0u32; history];
         let back: Vec<u32> = self.corpus.published[..self.docs]
             .iter()
@@ -222,7 +392,29 @@ impl<'a> Analysis<'a> {
                 }
             })
             .collect();
-        Window0 { back, totals }
+        let mut before: Vec<u32> = totals[recent..].to_vec();
+        before.sort_unstable();
+        let median = match before.len() {
+            0 => 0.0,
+            n if n % 2 == 1 => before[n / 2] as f64,
+            n => (before[n / 2 - 1] + before[n / 2]) as f64 / 2.0,
+        };
+        let recent_docs: u32 = totals[..recent].iter().sum();
+        let thin = (recent_docs as f64) < self.config.thin_window * median * recent as f64;
+        let mut volume = totals.clone();
+        if thin {
+            for v in &mut volume[..recent] {
+                *v = (*v).max(median.round() as u32);
+            }
+        }
+        Window0 {
+            back,
+            totals,
+            volume,
+            recent_docs,
+            median,
+            thin,
+        }
     }
 
     /// Sources other than its own that carried document `d`.
@@ -246,6 +438,19 @@ impl<'a> Analysis<'a> {
         }))
     }
 
+    /// The names of the sources that carried `docs`.
+    fn source_names(&self, docs: &[usize]) -> Vec<&str> {
+        let mut ids: Vec<u32> = docs
+            .iter()
+            .flat_map(|&d| std::iter::once(self.corpus.source[d]).chain(self.carriers(d)))
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        ids.iter()
+            .map(|&s| self.corpus.sources[s as usize].as_str())
+            .collect()
+    }
+
     fn timeline(&self, counts: &[u32]) -> Vec<TimelinePoint> {
         let n = counts.len() as i64;
         counts
@@ -267,6 +472,151 @@ impl<'a> Analysis<'a> {
             title: one_line(&c.titles[d]),
             url: c.urls[d].clone(),
         }
+    }
+
+    /// The history of a term key over the whole store.
+    fn term_history(&self, key: u32) -> Option<&KeyHistory> {
+        self.state.terms.get(self.terms.extractor.key_name(key))
+    }
+
+    /// Start of the recent windows.
+    fn recent_start(&self) -> i64 {
+        self.as_of + 1 - self.config.recent_windows.max(1) as i64 * self.window.seconds()
+    }
+
+    /// Earlier years' rises of any of `names` (term keys) in the same
+    /// calendar weeks as the recent windows, for each name whose rises of
+    /// the look-back were mostly in those weeks (a season's word rises in
+    /// its season; a common word that happened to rise then too does not).
+    fn term_recurrences(&self, names: &[String]) -> Vec<Recurrence> {
+        let mut out = Vec::new();
+        for name in names {
+            let Some(h) = self.state.terms.get(name) else {
+                continue;
+            };
+            let rises: Vec<(i64, u32, String)> = h
+                .recent_bursts
+                .iter()
+                .map(|&(start, docs)| (start, docs, name.clone()))
+                .collect();
+            out.extend(self.seasonal(rises));
+        }
+        tidy_recurrences(out)
+    }
+
+    /// Earlier years' topic rises whose documents are as similar to `members`
+    /// as a document must be to join a topic and that share one of `words`,
+    /// when such rises of the look-back were mostly in the same calendar
+    /// weeks as now.
+    fn topic_recurrences(&self, members: &[usize], words: &[String]) -> Vec<Recurrence> {
+        if members.is_empty() || words.is_empty() {
+            return Vec::new();
+        }
+        let mut mean = vec![0.0f32; self.corpus.dims];
+        for &d in members {
+            for (m, x) in mean.iter_mut().zip(self.corpus.vector(d)) {
+                *m += x / members.len() as f32;
+            }
+        }
+        let mut rises = Vec::new();
+        for e in &self.state.echoes {
+            let shared: Vec<&String> = e.words.iter().filter(|w| words.contains(w)).collect();
+            if shared.is_empty() || e.mean.len() != mean.len() {
+                continue;
+            }
+            let similarity = crate::topics::dot(&mean, &e.mean_f32());
+            if similarity < self.topics_config.join_threshold {
+                continue;
+            }
+            let matched = shared
+                .iter()
+                .map(|w| w.as_str())
+                .collect::<Vec<_>>()
+                .join(", ");
+            rises.push((e.start, e.docs, matched));
+        }
+        tidy_recurrences(self.seasonal(rises))
+    }
+
+    /// Of earlier rises (window start, documents, what rose), those in the
+    /// same calendar weeks of an earlier year, when such rise episodes (rises
+    /// at most two windows apart are one) are at least as many as those of
+    /// another season (more than two months from these weeks, in any year
+    /// of the look-back): a season's word rises in its season, a common word
+    /// that happened to rise then too rises all year round. None otherwise.
+    fn seasonal(&self, mut rises: Vec<(i64, u32, String)>) -> Vec<Recurrence> {
+        let len = self.window.seconds();
+        let recent_start = self.recent_start();
+        let look_back = self.config.recurring_years as i64 * 366 * 86_400
+            + self.config.recurring_days as i64 * 86_400
+            + len;
+        rises.retain(|r| r.0 < recent_start && r.0 >= recent_start - look_back);
+        rises.sort_by(|a, b| a.0.cmp(&b.0).then(a.2.cmp(&b.2)));
+        // (in season, other season) per episode
+        let mut episodes: Vec<(bool, bool)> = Vec::new();
+        let mut last: Option<i64> = None;
+        let mut out = Vec::new();
+        for (start, docs, matched) in rises {
+            if last.is_none_or(|l| start - l > 2 * len) {
+                episodes.push((false, true));
+            }
+            last = Some(start);
+            let episode = episodes.last_mut().expect("pushed");
+            let distance = self.season_distance(start);
+            episode.1 &= distance > 61 * 86_400;
+            if let Some(year) = self.same_weeks(start) {
+                episode.0 = true;
+                out.push(Recurrence {
+                    year,
+                    start: rfc3339(start),
+                    docs,
+                    matched,
+                });
+            }
+        }
+        let in_season = episodes.iter().filter(|e| e.0).count();
+        let other_season = episodes.iter().filter(|e| !e.0 && e.1).count();
+        if in_season == 0 || in_season < other_season {
+            return Vec::new();
+        }
+        out
+    }
+
+    /// How far (seconds) the middle of the window starting at `start` is from
+    /// the middle of the recent windows shifted by whole years (0 to
+    /// `recurring_years`).
+    fn season_distance(&self, start: i64) -> i64 {
+        let len = self.window.seconds();
+        let recent = self.config.recent_windows.max(1) as i64 * len;
+        let now_mid = self.as_of + 1 - recent / 2;
+        let then_mid = start + len / 2;
+        let Some(now) = chrono::DateTime::from_timestamp(now_mid, 0) else {
+            return i64::MAX;
+        };
+        (0..=self.config.recurring_years)
+            .filter_map(|y| now.checked_sub_months(chrono::Months::new(12 * y)))
+            .map(|shifted| (then_mid - shifted.timestamp()).abs())
+            .min()
+            .unwrap_or(i64::MAX)
+    }
+
+    /// The earlier year (1 to `recurring_years` back) whose same calendar
+    /// weeks hold the window starting at `start`, if any.
+    fn same_weeks(&self, start: i64) -> Option<i32> {
+        use chrono::Datelike;
+        let len = self.window.seconds();
+        let recent = self.config.recent_windows.max(1) as i64 * len;
+        let now_mid = self.as_of + 1 - recent / 2;
+        let then_mid = start + len / 2;
+        let tolerance = self.config.recurring_days as i64 * 86_400 + len / 2;
+        let now = chrono::DateTime::from_timestamp(now_mid, 0)?;
+        for years in 1..=self.config.recurring_years {
+            let shifted = now.checked_sub_months(chrono::Months::new(12 * years))?;
+            if (then_mid - shifted.timestamp()).abs() <= tolerance {
+                return Some(shifted.year());
+            }
+        }
+        None
     }
 
     /// Topic figures, signals and per-topic summaries.
@@ -298,31 +648,36 @@ impl<'a> Analysis<'a> {
             .collect();
         let network = active_sources.len().max(1) as f64;
 
-        // topic trends
+        // topic and term trends, and the significance of every rise
         let topic_occ: Vec<Occurrence> = (0..self.docs)
             .filter(|&d| assignment[d] != UNASSIGNED && w.back[d] != u32::MAX)
             .flat_map(|d| self.occurrences(d, assignment[d], w.back[d]))
             .collect();
-        let topic_trends = trends::compute(&topic_occ, &w.totals, cfg)?;
+        let topic_trends = trends::compute(&topic_occ, &w.volume, cfg)?;
+        let term_trends = self.term_trends(&w)?;
+        let evidence = Evidence::of(&topic_trends, &term_trends.trends, &w, recent as usize);
         let in_history = |d: &usize| w.back[*d] != u32::MAX;
         let background =
             labels::document_frequencies(&self.terms.terms, (0..self.docs).filter(in_history));
         let background_docs = w.totals.iter().map(|&t| t as f64).sum::<f64>();
 
-        let mut term_signals = self.term_signals(&w, network)?;
+        let mut term_signals = self.term_signals(&w, network, &term_trends, &evidence)?;
         term_signals.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.id.cmp(&b.id)));
+        fold_same_documents(&mut term_signals);
         let mut signals = Vec::new();
         let mut summaries = Vec::new();
         for trend in &topic_trends {
             let all = &members[&trend.key];
             let earlier = self.before.topics.get(&trend.key);
-            let first = earlier.map_or(corpus.published[all[0]], |e| {
-                e.1.min(corpus.published[all[0]])
-            });
+            let topic = &self.state.topics[trend.key as usize];
+            let first = earlier
+                .map_or(corpus.published[all[0]], |e| {
+                    e.1.min(corpus.published[all[0]])
+                })
+                .min(topic.history.first);
             let total_docs = all.len() as u32 + earlier.map_or(0, |e| e.0);
             let age = ((self.as_of - first) / self.window.seconds()) as usize + 1;
             let is_new = age <= recent as usize;
-            let topic = &self.state.topics[trend.key as usize];
             let novelty = topic.novelty as f64;
             let recent_members: Vec<usize> = all
                 .iter()
@@ -341,7 +696,22 @@ impl<'a> Analysis<'a> {
                     cfg.examples,
                 )
             };
-            let mut class = classify(trend, age, is_new, cfg);
+            let (p_value, q_value) = evidence
+                .topics
+                .get(&trend.key)
+                .copied()
+                .unwrap_or((1.0, 1.0));
+            let mut class = classify(
+                trend,
+                age,
+                is_new,
+                cfg,
+                Significance {
+                    p: p_value,
+                    q: q_value,
+                    tested: evidence.tested,
+                },
+            );
             let mut promoted: Option<(f64, String)> = None;
             if class.as_ref().is_none_or(|(c, _)| *c == Class::Noise) {
                 if let Some((term, carried)) = carried_term(&term_signals, &recent_members) {
@@ -385,7 +755,7 @@ impl<'a> Analysis<'a> {
                 timeline: self.timeline(&trend.timeline),
                 examples: label.examples.iter().map(|&d| self.example(d)).collect(),
             });
-            let Some((class, why)) = class else {
+            let Some((mut class, mut why)) = class else {
                 continue;
             };
             // A signal is about what the topic says now: label and evidence
@@ -409,7 +779,41 @@ impl<'a> Analysis<'a> {
                     .collect::<Vec<_>>()
                     .join(", ");
             }
-            let evidence = label.examples.clone();
+            let words = self.label_words(&label);
+            let mut recurs = Vec::new();
+            if matches!(class, Class::Weak | Class::Emerging) {
+                recurs = self.topic_recurrences(&recent_members, &words);
+                if recurs.is_empty() {
+                    // its keywords (or what modifies them) rose in these
+                    // weeks before, and mostly then: a season's word
+                    // (joulu, helle)
+                    let mut names: Vec<String> = Vec::new();
+                    for &k in &label.keys {
+                        for n in self.season_names(k) {
+                            if !names.contains(&n) {
+                                names.push(n);
+                            }
+                        }
+                    }
+                    recurs = self.term_recurrences(&names);
+                }
+                if !recurs.is_empty() {
+                    why = recurring_why(class, &recurs, &why);
+                    class = Class::Recurring;
+                }
+            }
+            let sources = self.source_names(&recent_members);
+            let single_source = sources.len() <= 1;
+            if single_source && network >= 2.0 && class != Class::Fading {
+                why.push_str(&format!(
+                    "; seen in one source only ({}), ranked at half its strength",
+                    sources.first().copied().unwrap_or("-")
+                ));
+            }
+            let evidence_docs = label.examples.clone();
+            let strength = promoted
+                .as_ref()
+                .map_or_else(|| score(class, trend, novelty, cfg), |p| p.0);
             signals.push(Signal {
                 id: format!("topic-{}", trend.key),
                 level: Level::Topic,
@@ -417,9 +821,7 @@ impl<'a> Analysis<'a> {
                 class,
                 label: label.label,
                 keywords: label.keywords,
-                score: promoted
-                    .as_ref()
-                    .map_or_else(|| score(class, trend, novelty, cfg), |p| p.0),
+                score: strength * source_weight(single_source, network, class),
                 growth: trend.growth,
                 acceleration: trend.acceleration,
                 visibility: trend.visibility,
@@ -431,29 +833,87 @@ impl<'a> Analysis<'a> {
                 burst: trend.burst,
                 novelty,
                 first_seen: rfc3339(first),
+                previous_bursts: topic.history.bursts_before(self.recent_start()),
+                p_value,
+                q_value,
+                single_source,
+                p_grow: None,
                 dov: trend.dov,
                 dod: trend.dod,
                 dov_growth: trend.dov_growth,
                 dod_growth: trend.dod_growth,
                 why,
                 timeline: self.timeline(&trend.timeline),
-                examples: evidence.iter().map(|&d| self.example(d)).collect(),
-                members: Vec::new(),
+                examples: evidence_docs.iter().map(|&d| self.example(d)).collect(),
+                recurs,
+                also: Vec::new(),
+                members: recent_members,
+                words,
+                strength: strength * source_weight(single_source, network, class),
             });
         }
         merge_levels(&mut signals, term_signals.clone());
+        if let Ranking::Model { model } = self.ranking {
+            for s in signals.iter_mut().filter(|s| rank::is_weak(s)) {
+                let p = model.predict(&rank::features(s));
+                s.p_grow = Some(p);
+                s.score = 100.0 * p * source_weight(s.single_source, network, s.class);
+            }
+        }
         signals.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.id.cmp(&b.id)));
+        fold_same_labels(&mut signals);
         summaries.sort_by(|a, b| b.recent_docs.cmp(&a.recent_docs).then(a.id.cmp(&b.id)));
         Ok((
             SignalReport {
                 as_of: rfc3339(self.as_of),
                 window: self.window,
                 figures,
+                window_docs: w.recent_docs,
+                median_window_docs: w.median,
+                thin: w.thin,
+                tested: evidence.tested,
+                ranking: self.ranking.clone(),
                 signals,
                 term_signals,
             },
             summaries,
         ))
+    }
+
+    /// A term key's name, then the names of the keys inside it (a phrase's
+    /// words, a compound's parts).
+    fn key_and_words(&self, key: u32) -> Vec<String> {
+        let x = &self.terms.extractor;
+        let mut names: Vec<String> = Vec::new();
+        for k in x.key_and_inner(key) {
+            let name = x.key_name(k).to_string();
+            if !names.contains(&name) {
+                names.push(name);
+            }
+        }
+        names
+    }
+
+    /// The names of the keys whose season a key shares (itself and its modifiers).
+    fn season_names(&self, key: u32) -> Vec<String> {
+        let x = &self.terms.extractor;
+        x.season_keys(key)
+            .into_iter()
+            .map(|k| x.key_name(k).to_string())
+            .collect()
+    }
+
+    /// The term keys of a label's keywords, split into their words.
+    fn label_words(&self, label: &TopicLabel) -> Vec<String> {
+        let mut words: Vec<String> = label
+            .keys
+            .iter()
+            .flat_map(|&k| self.terms.extractor.key_words(k))
+            .map(|k| self.terms.extractor.key_name(k).to_string())
+            .collect();
+        words.sort();
+        words.dedup();
+        words
     }
 
     /// Outliers over every document; coherence over those of the history
@@ -515,19 +975,17 @@ impl<'a> Analysis<'a> {
         }
     }
 
-    fn term_signals(&self, w: &Window0, network: f64) -> Result<Vec<Signal>> {
+    /// Trends of every term in at least `term_min_docs` documents of the history.
+    fn term_trends(&self, w: &Window0) -> Result<TermTrends> {
         let cfg = self.config;
-        let recent = cfg.recent_windows.max(1) as u32;
         let terms = &self.terms.terms;
-        // first publication of each term, over everything up to the as-of time
-        let mut first: HashMap<u32, i64> = HashMap::new();
         let mut history_docs: HashMap<u32, u32> = HashMap::new();
         for (d, doc_terms) in terms.iter().enumerate().take(self.docs) {
+            if w.back[d] == u32::MAX {
+                continue;
+            }
             for t in doc_terms {
-                first.entry(t.stem).or_insert(self.corpus.published[d]);
-                if w.back[d] != u32::MAX {
-                    *history_docs.entry(t.stem).or_insert(0) += 1;
-                }
+                *history_docs.entry(t.key).or_insert(0) += 1;
             }
         }
         let mut occ = Vec::new();
@@ -536,34 +994,63 @@ impl<'a> Analysis<'a> {
                 continue;
             }
             for t in doc_terms {
-                if history_docs[&t.stem] as usize >= cfg.term_min_docs {
-                    occ.extend(self.occurrences(d, t.stem, w.back[d]));
+                if history_docs[&t.key] as usize >= cfg.term_min_docs {
+                    occ.extend(self.occurrences(d, t.key, w.back[d]));
                 }
             }
         }
-        let trends = trends::compute(&occ, &w.totals, cfg)?;
+        Ok(TermTrends {
+            trends: trends::compute(&occ, &w.volume, cfg)?,
+            history_docs,
+        })
+    }
+
+    fn term_signals(
+        &self,
+        w: &Window0,
+        network: f64,
+        term_trends: &TermTrends,
+        evidence: &Evidence,
+    ) -> Result<Vec<Signal>> {
+        let cfg = self.config;
+        let recent = cfg.recent_windows.max(1) as u32;
+        let terms = &self.terms.terms;
+        // first publication of each term among the loaded documents
+        let mut first: HashMap<u32, i64> = HashMap::new();
+        for (d, doc_terms) in terms.iter().enumerate().take(self.docs) {
+            for t in doc_terms {
+                first.entry(t.key).or_insert(self.corpus.published[d]);
+            }
+        }
         let mut out = Vec::new();
-        for trend in &trends {
+        for trend in &term_trends.trends {
             let own = first[&trend.key];
-            let stem = self.terms.extractor.stem(trend.key);
-            let first_ts = self
-                .before
-                .term_first
-                .get(stem)
-                .map_or(own, |&e| e.min(own));
+            let history = self.term_history(trend.key);
+            let first_ts = history.map_or(own, |h| h.first.min(own));
             let age = ((self.as_of - first_ts) / self.window.seconds()) as usize + 1;
             let is_new = age <= recent as usize;
-            let Some((class, why)) = classify(trend, age, is_new, cfg) else {
+            let (p_value, q_value) = evidence
+                .terms
+                .get(&trend.key)
+                .copied()
+                .unwrap_or((1.0, 1.0));
+            let significance = Significance {
+                p: p_value,
+                q: q_value,
+                tested: evidence.tested,
+            };
+            let Some((mut class, mut why)) = classify(trend, age, is_new, cfg, significance) else {
                 continue;
             };
-            let has = |d: &usize| terms[*d].iter().any(|t| t.stem == trend.key);
-            let mut evidence: Vec<usize> = (0..self.docs)
+            let has = |d: &usize| terms[*d].iter().any(|t| t.key == trend.key);
+            let mut evidence_docs: Vec<usize> = (0..self.docs)
                 .filter(|&d| w.back[d] < recent)
                 .filter(has)
                 .collect();
-            if evidence.is_empty() {
+            let members = evidence_docs.clone();
+            if evidence_docs.is_empty() {
                 // fading: show the documents it faded from
-                evidence = (0..self.docs)
+                evidence_docs = (0..self.docs)
                     .filter(|&d| w.back[d] != u32::MAX)
                     .filter(has)
                     .collect();
@@ -571,15 +1058,32 @@ impl<'a> Analysis<'a> {
             let display = self
                 .terms
                 .extractor
-                .display(evidence.iter().flat_map(|&d| {
+                .display(evidence_docs.iter().flat_map(|&d| {
                     terms[d]
                         .iter()
-                        .filter(|t| t.stem == trend.key)
-                        .map(|t| t.surface)
+                        .filter(|t| t.key == trend.key)
+                        .map(|t| t.display)
                 }))
                 .to_string();
+            let names = self.key_and_words(trend.key);
+            let mut recurs = Vec::new();
+            if matches!(class, Class::Weak | Class::Emerging) {
+                recurs = self.term_recurrences(&self.season_names(trend.key));
+                if !recurs.is_empty() {
+                    why = recurring_why(class, &recurs, &why);
+                    class = Class::Recurring;
+                }
+            }
+            let sources = self.source_names(&members);
+            let single_source = sources.len() <= 1;
+            if single_source && network >= 2.0 && class != Class::Fading {
+                why.push_str(&format!(
+                    "; seen in one source only ({}), ranked at half its strength",
+                    sources.first().copied().unwrap_or("-")
+                ));
+            }
             let novelty = if is_new { 1.0 } else { 0.0 };
-            let examples = labels::representative(self.corpus, &evidence, cfg.examples);
+            let examples = labels::representative(self.corpus, &evidence_docs, cfg.examples);
             out.push(Signal {
                 id: format!("term-{display}"),
                 level: Level::Term,
@@ -587,18 +1091,25 @@ impl<'a> Analysis<'a> {
                 class,
                 label: display.clone(),
                 keywords: vec![display],
-                score: score(class, trend, 0.0, cfg),
+                score: score(class, trend, 0.0, cfg) * source_weight(single_source, network, class),
                 growth: trend.growth,
                 acceleration: trend.acceleration,
                 visibility: trend.visibility,
                 visibility_baseline: trend.visibility_baseline,
                 diffusion: trend.sources_recent as f64 / network,
                 recent_docs: trend.recent_docs,
-                docs: history_docs[&trend.key],
+                docs: history.map_or(term_trends.history_docs[&trend.key], |h| {
+                    h.docs.max(term_trends.history_docs[&trend.key])
+                }),
                 sources: trend.sources_recent,
                 burst: trend.burst,
                 novelty,
                 first_seen: rfc3339(first_ts),
+                previous_bursts: history.map_or(0, |h| h.bursts_before(self.recent_start())),
+                p_value,
+                q_value,
+                single_source,
+                p_grow: None,
                 dov: trend.dov,
                 dod: trend.dod,
                 dov_growth: trend.dov_growth,
@@ -606,11 +1117,134 @@ impl<'a> Analysis<'a> {
                 why,
                 timeline: self.timeline(&trend.timeline),
                 examples: examples.iter().map(|&d| self.example(d)).collect(),
-                members: evidence,
+                recurs,
+                also: Vec::new(),
+                members,
+                words: names,
+                strength: score(class, trend, 0.0, cfg)
+                    * source_weight(single_source, network, class),
             });
         }
         Ok(out)
     }
+}
+
+/// Recurrences sorted by year (newest first), one per year and key: the
+/// largest rise.
+fn tidy_recurrences(mut found: Vec<Recurrence>) -> Vec<Recurrence> {
+    found.sort_by(|a, b| {
+        b.year
+            .cmp(&a.year)
+            .then(b.docs.cmp(&a.docs))
+            .then(a.start.cmp(&b.start))
+            .then(a.matched.cmp(&b.matched))
+    });
+    let mut out: Vec<Recurrence> = Vec::new();
+    for r in found {
+        if !out.iter().any(|o| o.year == r.year) {
+            out.push(r);
+        }
+    }
+    out
+}
+
+/// The `why` of a rise that repeats earlier years'.
+fn recurring_why(class: Class, recurs: &[Recurrence], why: &str) -> String {
+    let years: Vec<String> = recurs
+        .iter()
+        .map(|r| {
+            format!(
+                "{} ({} docs of '{}' in the window from {})",
+                r.year,
+                r.docs,
+                r.matched,
+                &r.start[..10.min(r.start.len())]
+            )
+        })
+        .collect();
+    let rule = why
+        .split_once(';')
+        .map_or(why, |(_, rest)| rest.trim_start());
+    format!(
+        "recurring: would be {} but rose in the same weeks of {}; {rule}",
+        class.name(),
+        years.join(" and ")
+    )
+}
+
+/// Single-source signals rank below multi-source ones at equal strength:
+/// in a store with several active sources their score is halved.
+fn source_weight(single_source: bool, network: f64, class: Class) -> f64 {
+    if single_source && network >= 2.0 && class != Class::Fading {
+        0.5
+    } else {
+        1.0
+    }
+}
+
+/// Term signals of exactly the same recent documents are one finding (a
+/// compound and its head word, a name and its phrase): the most specific
+/// (most words), then the most significant, keeps it and names the others.
+fn fold_same_documents(signals: &mut Vec<Signal>) {
+    let mut kept: Vec<Signal> = Vec::with_capacity(signals.len());
+    let mut order: Vec<usize> = (0..signals.len()).collect();
+    order.sort_by(|&a, &b| {
+        let (x, y) = (&signals[a], &signals[b]);
+        y.words
+            .len()
+            .cmp(&x.words.len())
+            .then(x.q_value.total_cmp(&y.q_value))
+            .then(a.cmp(&b))
+    });
+    let mut folded = vec![false; signals.len()];
+    let mut into: Vec<(usize, usize)> = Vec::new();
+    for (i, &a) in order.iter().enumerate() {
+        if folded[a] || signals[a].members.is_empty() {
+            continue;
+        }
+        for &b in &order[i + 1..] {
+            if !folded[b] && signals[b].members == signals[a].members {
+                folded[b] = true;
+                into.push((b, a));
+            }
+        }
+    }
+    for (b, a) in into {
+        let id = signals[b].id.clone();
+        signals[a].also.push(id);
+    }
+    for (i, s) in signals.drain(..).enumerate() {
+        if !folded[i] {
+            kept.push(s);
+        }
+    }
+    *signals = kept;
+}
+
+/// Signals whose labels name the same words (one's label words are all in
+/// the other's, case aside) are one story found twice: the first in score
+/// order keeps it and names the others.
+fn fold_same_labels(signals: &mut Vec<Signal>) {
+    let words = |s: &Signal| -> Vec<String> {
+        let mut w: Vec<String> = s.label.split(", ").map(|x| x.to_lowercase()).collect();
+        w.sort();
+        w.dedup();
+        w
+    };
+    let mut kept: Vec<(Vec<String>, Signal)> = Vec::with_capacity(signals.len());
+    for s in signals.drain(..) {
+        let mine = words(&s);
+        let same = kept.iter().position(|(theirs, other)| {
+            (other.class == Class::Fading) == (s.class == Class::Fading)
+                && (mine.iter().all(|w| theirs.contains(w))
+                    || theirs.iter().all(|w| mine.contains(w)))
+        });
+        match same {
+            Some(i) => kept[i].1.also.push(s.id),
+            None => kept.push((mine, s)),
+        }
+    }
+    *signals = kept.into_iter().map(|(_, s)| s).collect();
 }
 
 /// The strongest rising term signal (weak or emerging) whose recent
@@ -643,18 +1277,38 @@ fn carried_term<'s>(terms: &'s [Signal], recent_members: &[usize]) -> Option<(&'
         })
 }
 
-/// Topic signals whose keywords include a flagged term of the same kind
-/// (rising: weak, emerging, strong; or fading) absorb it; the rest of the
-/// term signals stay as found by terms only.
+/// Topic signals absorb the flagged terms of the same kind (rising: weak,
+/// emerging, recurring, strong; or fading) that they name (a keyword, or
+/// the term's words among theirs) or whose recent documents are mostly
+/// theirs; the rest of the term signals stay as found by terms only.
 fn merge_levels(signals: &mut Vec<Signal>, terms: Vec<Signal>) {
-    let rising = |c: Class| matches!(c, Class::Weak | Class::Emerging | Class::Strong);
+    let rising = |c: Class| {
+        matches!(
+            c,
+            Class::Weak | Class::Emerging | Class::Recurring | Class::Strong
+        )
+    };
     let mut rest = Vec::new();
     for term in terms {
         let mut absorbed = false;
         for topic in signals.iter_mut().filter(|s| s.level == Level::Topic) {
             let same_kind = rising(topic.class) == rising(term.class)
                 && (topic.class == Class::Noise) == (term.class == Class::Noise);
-            if same_kind && topic.keywords.iter().any(|k| k == &term.label) {
+            // the topic names it, or its words, or most of its documents are the topic's
+            let named = topic.keywords.iter().any(|k| k == &term.label)
+                || (!term.words.is_empty()
+                    && term
+                        .words
+                        .iter()
+                        .skip(usize::from(term.words.len() > 1))
+                        .all(|w| topic.words.contains(w)));
+            let shared = term
+                .members
+                .iter()
+                .filter(|d| topic.members.binary_search(d).is_ok())
+                .count();
+            let inside = !term.members.is_empty() && shared * 3 >= term.members.len() * 2;
+            if same_kind && (named || inside) {
                 if !topic.found_by.contains(&Level::Term) {
                     topic.found_by.push(Level::Term);
                 }
@@ -668,24 +1322,40 @@ fn merge_levels(signals: &mut Vec<Signal>, terms: Vec<Signal>) {
     signals.extend(rest);
 }
 
+/// The evidence that a key's rise is not chance.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Significance {
+    /// One-sided p-value of the recent against the history's rate.
+    pub p: f64,
+    /// Benjamini-Hochberg q-value over the `tested` keys of the analysis.
+    pub q: f64,
+    pub tested: usize,
+}
+
 /// The class of a trend, with the rule and numbers that gave it, or `None`
-/// for a steady topic.
+/// for a steady topic. `weak` and `emerging` also need the rise to be
+/// significant at the configured false discovery rate.
 pub fn classify(
     t: &Trend,
     age_windows: usize,
     is_new: bool,
     cfg: &SignalsConfig,
+    evidence: Significance,
 ) -> Option<(Class, String)> {
     let pct = |x: f64| format!("{:.1}%", x * 100.0);
     let numbers = format!(
-        "{} recent docs, baseline {:.2}/window, growth {:.2}x (previous {:.2}x), visibility {} (baseline {}), burst {:.1}",
+        "{} recent docs, baseline {:.2}/window, growth {:.2}x (previous {:.2}x), visibility {} (baseline {}), burst {:.1}, p = {:.1e}, q = {:.1e} ({}, {} keys)",
         t.recent_docs,
         t.baseline_rate,
         t.growth,
         t.growth_prev,
         pct(t.visibility),
         pct(t.visibility_baseline),
-        t.burst
+        t.burst,
+        evidence.p,
+        evidence.q,
+        stats::TEST_NAME,
+        evidence.tested
     );
     let min_docs = cfg.min_docs as u32;
     if t.visibility >= cfg.strong_visibility
@@ -727,6 +1397,23 @@ pub fn classify(
         );
         return Some((Class::Noise, why));
     }
+    // Strong needs ten documents and a visible share: evidence enough. A
+    // weak or emerging rise must beat the number of keys tested.
+    let significant = evidence.q <= cfg.fdr;
+    let gate = |class: Class, why: String| -> Option<(Class, String)> {
+        if significant {
+            return Some((class, why));
+        }
+        Some((
+            Class::Noise,
+            format!(
+                "noise: would be {} but the rise is not significant at a false discovery rate of {} (q = {:.2e}); {numbers}",
+                class.name(),
+                cfg.fdr,
+                evidence.q
+            ),
+        ))
+    };
     let quiet = t.baseline_rate < cfg.strong_min_baseline;
     // A handful of documents is a weak signal whatever its share: in a thin
     // window (a small corpus, a quiet day) three documents can be 10%.
@@ -755,7 +1442,7 @@ pub fn classify(
             },
             pct(cfg.strong_visibility)
         );
-        return Some((Class::Emerging, why));
+        return gate(Class::Emerging, why);
     }
     if sustained && t.visibility > t.visibility_baseline && t.visibility >= cfg.emerging_visibility
     {
@@ -764,7 +1451,7 @@ pub fn classify(
             cfg.emerging_growth,
             pct(cfg.emerging_visibility)
         );
-        return Some((Class::Emerging, why));
+        return gate(Class::Emerging, why);
     }
     if growing && (t.visibility < cfg.strong_visibility || thin) {
         let reason = if is_new {
@@ -778,7 +1465,7 @@ pub fn classify(
             format!("visibility below {}", pct(cfg.strong_visibility))
         };
         let why = format!("weak: {reason}, {small}; {numbers}");
-        return Some((Class::Weak, why));
+        return gate(Class::Weak, why);
     }
     None
 }

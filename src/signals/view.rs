@@ -11,6 +11,7 @@
 //! know of the documents it did not load ([`Before`]). The result is the same
 //! as clustering from the first window; `--from-scratch` does that.
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use serde::Serialize;
@@ -18,6 +19,7 @@ use serde::Serialize;
 use super::{Analysis, Before, DocTerms, SignalReport, TopicSummary};
 use crate::config::{SignalsConfig, TopicsConfig, Window};
 use crate::error::{Error, Result};
+use crate::morph::Morphology;
 use crate::store::{CheckpointEntry, Store};
 use crate::topics::checkpoint::{config_key, Checkpoint, Fingerprint};
 use crate::topics::{Corpus, TopicState, UNASSIGNED};
@@ -57,6 +59,8 @@ pub struct View {
     pub from_checkpoint: Option<i64>,
     pub checkpoints_saved: usize,
     pub timings: ViewTimings,
+    /// What ranks weak signals: the newest model fitted as of `as_of` or earlier.
+    pub ranking: super::Ranking,
 }
 
 /// One calendar window of the stored documents, in the global order.
@@ -121,6 +125,7 @@ impl View {
     pub fn build(
         store: &mut Store,
         model: &str,
+        morphology: &Arc<Morphology>,
         as_of: i64,
         window: Window,
         topics: &TopicsConfig,
@@ -129,7 +134,7 @@ impl View {
     ) -> Result<View> {
         let mut timings = ViewTimings::default();
         let started = Instant::now();
-        let config = config_key(model, window, topics);
+        let config = config_key(model, morphology.id(), window, topics);
         let now = window.key(as_of);
 
         // Every document's key: global order, window boundaries, fingerprints.
@@ -222,6 +227,7 @@ impl View {
             View::build(
                 store,
                 model,
+                morphology,
                 part_as_of,
                 window,
                 topics,
@@ -231,6 +237,7 @@ impl View {
             return View::build(
                 store,
                 model,
+                morphology,
                 as_of,
                 window,
                 topics,
@@ -253,7 +260,7 @@ impl View {
         }
         timings.load = t.elapsed().as_secs_f64();
         let t = Instant::now();
-        let terms = DocTerms::extract(&corpus);
+        let terms = DocTerms::extract(&corpus, morphology);
         timings.terms = t.elapsed().as_secs_f64();
 
         // Cluster the windows after the checkpoint.
@@ -312,7 +319,6 @@ impl View {
 
         let mut before = Before {
             docs: offset,
-            term_first: state.term_first.clone(),
             ..Before::default()
         };
         for (d, &t) in prefix.iter().enumerate() {
@@ -334,7 +340,10 @@ impl View {
             saved,
             "topics as of {as_of}"
         );
+        let settings = super::rank::settings_key(model, morphology.id(), window, topics, signals);
+        let ranking = super::rank::ranking_from(store.rank_model(&settings, as_of)?);
         Ok(View {
+            ranking,
             corpus,
             terms,
             state,
@@ -364,6 +373,7 @@ impl View {
             window: self.window,
             topics_config: topics,
             config: signals,
+            ranking: &self.ranking,
         }
         .run()
     }

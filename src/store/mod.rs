@@ -76,6 +76,18 @@ CREATE TABLE IF NOT EXISTS checkpoints (
     data        BLOB NOT NULL,
     PRIMARY KEY (config, window_key)
 );
+-- The learned ranking of weak signals (derived: refitted from the store).
+-- model is NULL when there was too little history; note says why.
+CREATE TABLE IF NOT EXISTS rank_models (
+    settings   TEXT NOT NULL,
+    as_of      INTEGER NOT NULL,
+    fitted_at  INTEGER NOT NULL,
+    flags      INTEGER NOT NULL,
+    grew       INTEGER NOT NULL,
+    model      TEXT,
+    note       TEXT NOT NULL,
+    PRIMARY KEY (settings, as_of)
+);
 CREATE TABLE IF NOT EXISTS runs (
     id         INTEGER PRIMARY KEY AUTOINCREMENT,
     started_at INTEGER NOT NULL,
@@ -90,6 +102,19 @@ CREATE TABLE IF NOT EXISTS runs (
     stages     TEXT NOT NULL DEFAULT '[]'
 );
 ";
+
+/// One fit of the learned ranking.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RankModelRow {
+    /// The settings it was fitted under (model, morphology, windows, thresholds).
+    pub settings: String,
+    pub as_of: i64,
+    pub fitted_at: i64,
+    pub flags: usize,
+    pub grew: usize,
+    pub model: Option<String>,
+    pub note: String,
+}
 
 /// One row of [`Store::for_each_document_vector`].
 pub struct DocumentVector<'a> {
@@ -757,6 +782,61 @@ impl Store {
             )
             .optional()
             .map_err(|e| self.err(e))
+    }
+
+    /// Records a fit of the learned ranking (`model`: its JSON, or `None`
+    /// when there was too little history, with the reason in `note`).
+    pub fn save_rank_model(&mut self, row: &RankModelRow) -> Result<()> {
+        self.conn
+            .execute(
+                "INSERT INTO rank_models (settings, as_of, fitted_at, flags, grew, model, note)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+                 ON CONFLICT(settings, as_of) DO UPDATE SET fitted_at = excluded.fitted_at,
+                   flags = excluded.flags, grew = excluded.grew, model = excluded.model,
+                   note = excluded.note",
+                params![
+                    row.settings,
+                    row.as_of,
+                    row.fitted_at,
+                    row.flags as i64,
+                    row.grew as i64,
+                    row.model,
+                    row.note
+                ],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    /// The newest fit of the ranking for `settings` made as of `as_of` or
+    /// earlier (a model knows nothing after its as-of date). `None` in a
+    /// store from before the ranking existed.
+    pub fn rank_model(&self, settings: &str, as_of: i64) -> Result<Option<RankModelRow>> {
+        let found = self.conn.query_row(
+            "SELECT settings, as_of, fitted_at, flags, grew, model, note FROM rank_models
+             WHERE settings = ?1 AND as_of <= ?2 ORDER BY as_of DESC LIMIT 1",
+            params![settings, as_of],
+            |r| {
+                Ok(RankModelRow {
+                    settings: r.get(0)?,
+                    as_of: r.get(1)?,
+                    fitted_at: r.get(2)?,
+                    flags: r.get::<_, i64>(3)? as usize,
+                    grew: r.get::<_, i64>(4)? as usize,
+                    model: r.get(5)?,
+                    note: r.get(6)?,
+                })
+            },
+        );
+        match found {
+            Ok(row) => Ok(Some(row)),
+            Err(rusqlite::Error::QueryReturnedNoRows) => Ok(None),
+            // a read-only store written before the table existed
+            Err(rusqlite::Error::SqliteFailure(_, Some(m))) if m.contains("no such table") => {
+                Ok(None)
+            }
+            Err(e) => Err(self.err(e)),
+        }
     }
 
     /// Saves a checkpoint and, in the same transaction, drops those of `config`
