@@ -3,8 +3,8 @@
 //! A term is a *key* an analyst can read: the base form of a content word
 //! (`poliisi` for `poliisin`, `tariff` for `tariffs`), or a two-word phrase
 //! of a modifier and a noun (`sähkön hinta`, `interest rate`). A Finnish
-//! compound counts under its phrase and its head word (`sähköhinta` counts
-//! for `sähkön hinta` and for `hinta`). Only nouns, names and unknown words
+//! compound counts under its base form, its phrase and its head word
+//! (`sähköhinta` counts for `sähköhinta`, `sähkön hinta` and `hinta`). Only nouns, names and unknown words
 //! (often new names) are terms on their own; adjectives only inside
 //! phrases; verbs, adverbs, pronouns, numerals and conjunctions never. Word
 //! classes and base forms come from [`crate::morph`] (Voikko for Finnish,
@@ -670,27 +670,21 @@ impl TermExtractor {
                 continue;
             }
             if w.class.is_content() {
-                match w.parts.as_slice() {
-                    [modifier, head] => {
-                        // sähkö|hinta is sähkön hinta, and counts for hinta
+                // The word under its base form, whichever way it was parsed.
+                push(out, w.lemma, w.display);
+                if let [.., head] = w.parts.as_slice() {
+                    self.compound_parts
+                        .entry(w.lemma)
+                        .or_insert_with(|| w.parts.clone());
+                    // sähkö|hinta is also sähkön hinta, and counts for hinta
+                    if let [modifier, head] = w.parts.as_slice() {
                         let key = self.key_of_phrase(*modifier, *head);
                         push(out, key, w.display);
-                        if !self.is_stop_key(*head) {
-                            let shown = self.display_id(&self.key_names[*head as usize].clone());
-                            push(out, *head, shown);
-                        }
                     }
-                    [.., head] => {
-                        self.compound_parts
-                            .entry(w.lemma)
-                            .or_insert_with(|| w.parts.clone());
-                        push(out, w.lemma, w.display);
-                        if !self.is_stop_key(*head) {
-                            let shown = self.display_id(&self.key_names[*head as usize].clone());
-                            push(out, *head, shown);
-                        }
+                    if !self.is_stop_key(*head) {
+                        let shown = self.display_id(&self.key_names[*head as usize].clone());
+                        push(out, *head, shown);
                     }
-                    [] => push(out, w.lemma, w.display),
                 }
             }
             // a modifier and the noun after it
@@ -716,8 +710,7 @@ impl TermExtractor {
             if next.stop || !head_ok || !modifier_ok || w.lemma == next.lemma {
                 continue;
             }
-            let (modifier_key, head_key) = (self.term_key(w), self.term_key(next));
-            let key = self.key_of_phrase(modifier_key, head_key);
+            let key = self.key_of_phrase(w.lemma, next.lemma);
             let head_shown = if name && next.class != WordClass::ProperNoun {
                 capitalise(&self.display_names[next.display as usize])
             } else {
@@ -729,16 +722,6 @@ impl TermExtractor {
             );
             let display = self.display_id(&shown);
             push(out, key, display);
-        }
-    }
-
-    /// The key a word counts under on its own: a two-part compound is the
-    /// phrase of its parts (`sähköhinta` is `sähkö hinta`), anything else
-    /// its base form.
-    fn term_key(&mut self, w: &Word) -> u32 {
-        match w.parts.as_slice() {
-            [m, h] => self.key_of_phrase(*m, *h),
-            _ => w.lemma,
         }
     }
 
@@ -805,26 +788,6 @@ impl TermExtractor {
                 out.extend(self.key_and_inner(a));
                 out.extend(self.key_and_inner(b));
             }
-        }
-        out.dedup();
-        out
-    }
-
-    /// The keys whose season a key shares: itself, and what modifies its
-    /// head (a phrase's first key, a compound's parts before its head):
-    /// `joulu aatto` recurs when `joulu` does, `usea lapsi` not because
-    /// `lapsi` does.
-    pub fn season_keys(&self, id: u32) -> Vec<u32> {
-        let mut out = vec![id];
-        match self.key_kinds[id as usize] {
-            KeyKind::Word => {
-                if let Some([modifiers @ .., _head]) =
-                    self.compound_parts.get(&id).map(Vec::as_slice)
-                {
-                    out.extend(modifiers.iter().copied().filter(|&p| p != id));
-                }
-            }
-            KeyKind::Phrase([a, _]) => out.extend(self.season_keys(a)),
         }
         out.dedup();
         out

@@ -35,7 +35,7 @@ use crate::error::Result;
 use crate::stats;
 pub use crate::terms::DocTerms;
 use crate::topics::labels::{self, TopicLabel};
-use crate::topics::{Corpus, KeyHistory, TopicEvent, TopicState, UNASSIGNED};
+use crate::topics::{history, Corpus, KeyHistory, TopicEvent, TopicState, UNASSIGNED};
 use crate::trends::{self, Occurrence, Trend};
 
 /// The class of a signal.
@@ -166,6 +166,13 @@ pub struct Signal {
     /// The score before a learned ranking replaced it.
     #[serde(skip)]
     pub strength: f64,
+    /// Tests of a season (p-value, the earlier rise), decided for the whole
+    /// run at once.
+    #[serde(skip)]
+    pub season: Vec<(f64, Recurrence)>,
+    /// A topic that takes its class from a term growing inside it: that term.
+    #[serde(skip)]
+    pub promoted_by: Option<String>,
 }
 
 /// A rise in an earlier year that a `recurring` signal repeats.
@@ -484,31 +491,136 @@ impl<'a> Analysis<'a> {
         self.as_of + 1 - self.config.recent_windows.max(1) as i64 * self.window.seconds()
     }
 
-    /// Earlier years' rises of any of `names` (term keys) in the same
-    /// calendar weeks as the recent windows, for each name whose rises of
-    /// the look-back were mostly in those weeks (a season's word rises in
-    /// its season; a common word that happened to rise then too does not).
-    fn term_recurrences(&self, names: &[String]) -> Vec<Recurrence> {
+    /// Tests of whether `keys` (term keys), or the words `inner` to them that
+    /// are words of the season, kept to these calendar weeks in earlier
+    /// years: per name and year with at least two documents within
+    /// `signals.recurring_days` of the same date, the p-value of the
+    /// binomial test of two Poisson rates that signals use (those weeks
+    /// against the rest of that year, as shares of all documents). A season's
+    /// word concentrates in its season; a common word that happened to rise
+    /// in those weeks does not. The run decides on all tests together
+    /// ([`decide_recurring`]).
+    fn term_recurrences(
+        &self,
+        keys: &[String],
+        inner: &[String],
+        share_now: f64,
+    ) -> Vec<(f64, Recurrence)> {
+        use crate::topics::history::MONTH_SECONDS;
+        let years = self.earlier_years();
+        let season = self.config.recurring_days as i64 * 86_400 + MONTH_SECONDS / 2;
+        let count = |months: &[(i32, u32)], near: &dyn Fn(i64) -> bool| -> u32 {
+            months
+                .iter()
+                .filter(|&&(m, _)| near(m as i64 * MONTH_SECONDS + MONTH_SECONDS / 2))
+                .map(|&(_, n)| n)
+                .sum()
+        };
         let mut out = Vec::new();
-        for name in names {
+        let names = keys.iter().map(|k| (k, false)).chain(
+            inner
+                .iter()
+                .filter(|n| !keys.contains(n))
+                .map(|n| (n, true)),
+        );
+        for (name, is_inner) in names {
             let Some(h) = self.state.terms.get(name) else {
                 continue;
             };
-            let rises: Vec<(i64, u32, String)> = h
-                .recent_bursts
-                .iter()
-                .map(|&(start, docs)| (start, docs, name.clone()))
-                .collect();
-            out.extend(self.seasonal(rises));
+            let mut tests = Vec::new();
+            // Years the store covers (documents in those weeks and in the
+            // rest of the year), and those in which it kept to those weeks
+            // (most of that year's documents of it were there).
+            let (mut covered, mut kept) = (0, 0);
+            for &(year, centre) in &years {
+                let in_season = |t: i64| (t - centre).abs() <= season;
+                let rest_of_year = |t: i64| (t - centre).abs() <= 183 * 86_400 && !in_season(t);
+                let season_volume = count(&self.state.volume_months, &in_season) as f64;
+                let rest_volume = count(&self.state.volume_months, &rest_of_year) as f64;
+                if season_volume == 0.0 || rest_volume == 0.0 {
+                    continue;
+                }
+                // Covered: the weeks themselves (within `recurring_days`)
+                // held at least half the documents per window of the rest of
+                // that year (not a source's first weeks, not a gap).
+                let days = self.config.recurring_days as i64 * 86_400;
+                let (mut near, mut far) = (0u64, 0u64);
+                for &(start, n) in &self.state.volume_windows {
+                    let d = (start + self.window.seconds() / 2 - centre).abs();
+                    if d <= days {
+                        near += n as u64;
+                    } else if d <= 183 * 86_400 {
+                        far += n as u64;
+                    }
+                }
+                let span = (2 * days / self.window.seconds()).max(1) as f64;
+                let rest_span = ((366 * 86_400 - 2 * days) / self.window.seconds()).max(1) as f64;
+                if near as f64 / span >= 0.5 * far as f64 / rest_span {
+                    covered += 1;
+                }
+                let s = count(&h.months, &in_season);
+                let rest = count(&h.months, &rest_of_year);
+                if s < history::BURST_MIN_DOCS {
+                    continue;
+                }
+                kept += usize::from(s >= rest);
+                // The season explains a rise of its own size, not one far
+                // above it (Thomas Cook collapsing in the weeks of last
+                // year's profit warning): the share now must be within the
+                // weak rule's growth of that year's peak share in the season.
+                let peak_share = h
+                    .recent_bursts
+                    .iter()
+                    .filter(|&&(start, _)| {
+                        (start + self.window.seconds() / 2 - centre).abs() <= days
+                    })
+                    .filter_map(|&(start, n)| {
+                        let volume = self.state.volume_windows.iter().find(|w| w.0 == start)?.1;
+                        Some(n as f64 / volume.max(1) as f64)
+                    })
+                    .fold(s as f64 / season_volume, f64::max);
+                if share_now > history::BURST_GROWTH as f64 * peak_share {
+                    continue;
+                }
+                let p = stats::rate_test(s, rest, season_volume, rest_volume);
+                let peak = h
+                    .months
+                    .iter()
+                    .filter(|&&(m, _)| in_season(m as i64 * MONTH_SECONDS + MONTH_SECONDS / 2))
+                    .max_by_key(|&&(m, n)| (n, -m))
+                    .map_or(centre, |&(m, _)| m as i64 * MONTH_SECONDS);
+                tests.push((
+                    p,
+                    Recurrence {
+                        year,
+                        start: rfc3339(peak),
+                        docs: s,
+                        matched: name.clone(),
+                    },
+                ));
+            }
+            // A word inside a phrase or compound stands for it only when it is
+            // a word of the season: it kept to these weeks in every year the
+            // store covers (`joulu` in `jouluvalo` and `pikkujoulu`; not
+            // `suomi` in `Suomen puolustus`, nor a word that happened to
+            // cluster in those weeks once).
+            if is_inner && (covered == 0 || kept < covered) {
+                continue;
+            }
+            out.extend(tests);
         }
-        tidy_recurrences(out)
+        out
     }
 
-    /// Earlier years' topic rises whose documents are as similar to `members`
-    /// as a document must be to join a topic and that share one of `words`,
-    /// when such rises of the look-back were mostly in the same calendar
-    /// weeks as now.
-    fn topic_recurrences(&self, members: &[usize], words: &[String]) -> Vec<Recurrence> {
+    /// Earlier years' topic rises in the same calendar weeks whose documents
+    /// are as similar to `members` as two topics the clustering merges, and
+    /// that share one of `words` (their most distinctive words).
+    fn topic_recurrences(
+        &self,
+        members: &[usize],
+        words: &[String],
+        share_now: f64,
+    ) -> Vec<Recurrence> {
         if members.is_empty() || words.is_empty() {
             return Vec::new();
         }
@@ -518,86 +630,56 @@ impl<'a> Analysis<'a> {
                 *m += x / members.len() as f32;
             }
         }
-        let mut rises = Vec::new();
+        let mut out = Vec::new();
         for e in &self.state.echoes {
+            let Some(year) = self.same_weeks(e.start) else {
+                continue;
+            };
             let shared: Vec<&String> = e.words.iter().filter(|w| words.contains(w)).collect();
             if shared.is_empty() || e.mean.len() != mean.len() {
                 continue;
             }
             let similarity = crate::topics::dot(&mean, &e.mean_f32());
-            if similarity < self.topics_config.join_threshold {
+            if similarity < self.topics_config.merge_threshold {
                 continue;
             }
-            let matched = shared
+            // a rise far above that year's is more than the season
+            let volume = self
+                .state
+                .volume_windows
                 .iter()
-                .map(|w| w.as_str())
-                .collect::<Vec<_>>()
-                .join(", ");
-            rises.push((e.start, e.docs, matched));
+                .find(|w| w.0 == e.start)
+                .map_or(0, |w| w.1);
+            if share_now > history::BURST_GROWTH as f64 * e.docs as f64 / volume.max(1) as f64 {
+                continue;
+            }
+            out.push(Recurrence {
+                year,
+                start: rfc3339(e.start),
+                docs: e.docs,
+                matched: shared
+                    .iter()
+                    .map(|w| w.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            });
         }
-        tidy_recurrences(self.seasonal(rises))
+        tidy_recurrences(out)
     }
 
-    /// Of earlier rises (window start, documents, what rose), those in the
-    /// same calendar weeks of an earlier year, when such rise episodes (rises
-    /// at most two windows apart are one) are at least as many as those of
-    /// another season (more than two months from these weeks, in any year
-    /// of the look-back): a season's word rises in its season, a common word
-    /// that happened to rise then too rises all year round. None otherwise.
-    fn seasonal(&self, mut rises: Vec<(i64, u32, String)>) -> Vec<Recurrence> {
-        let len = self.window.seconds();
-        let recent_start = self.recent_start();
-        let look_back = self.config.recurring_years as i64 * 366 * 86_400
-            + self.config.recurring_days as i64 * 86_400
-            + len;
-        rises.retain(|r| r.0 < recent_start && r.0 >= recent_start - look_back);
-        rises.sort_by(|a, b| a.0.cmp(&b.0).then(a.2.cmp(&b.2)));
-        // (in season, other season) per episode
-        let mut episodes: Vec<(bool, bool)> = Vec::new();
-        let mut last: Option<i64> = None;
-        let mut out = Vec::new();
-        for (start, docs, matched) in rises {
-            if last.is_none_or(|l| start - l > 2 * len) {
-                episodes.push((false, true));
-            }
-            last = Some(start);
-            let episode = episodes.last_mut().expect("pushed");
-            let distance = self.season_distance(start);
-            episode.1 &= distance > 61 * 86_400;
-            if let Some(year) = self.same_weeks(start) {
-                episode.0 = true;
-                out.push(Recurrence {
-                    year,
-                    start: rfc3339(start),
-                    docs,
-                    matched,
-                });
-            }
-        }
-        let in_season = episodes.iter().filter(|e| e.0).count();
-        let other_season = episodes.iter().filter(|e| !e.0 && e.1).count();
-        if in_season == 0 || in_season < other_season {
-            return Vec::new();
-        }
-        out
-    }
-
-    /// How far (seconds) the middle of the window starting at `start` is from
-    /// the middle of the recent windows shifted by whole years (0 to
-    /// `recurring_years`).
-    fn season_distance(&self, start: i64) -> i64 {
-        let len = self.window.seconds();
-        let recent = self.config.recent_windows.max(1) as i64 * len;
+    /// The earlier years of the look-back with the middle of the recent
+    /// windows shifted to them (unix seconds).
+    fn earlier_years(&self) -> Vec<(i32, i64)> {
+        use chrono::Datelike;
+        let recent = self.config.recent_windows.max(1) as i64 * self.window.seconds();
         let now_mid = self.as_of + 1 - recent / 2;
-        let then_mid = start + len / 2;
         let Some(now) = chrono::DateTime::from_timestamp(now_mid, 0) else {
-            return i64::MAX;
+            return Vec::new();
         };
-        (0..=self.config.recurring_years)
+        (1..=self.config.recurring_years)
             .filter_map(|y| now.checked_sub_months(chrono::Months::new(12 * y)))
-            .map(|shifted| (then_mid - shifted.timestamp()).abs())
-            .min()
-            .unwrap_or(i64::MAX)
+            .map(|shifted| (shifted.year(), shifted.timestamp()))
+            .collect()
     }
 
     /// The earlier year (1 to `recurring_years` back) whose same calendar
@@ -712,7 +794,7 @@ impl<'a> Analysis<'a> {
                     tested: evidence.tested,
                 },
             );
-            let mut promoted: Option<(f64, String)> = None;
+            let mut promoted: Option<(f64, String, String)> = None;
             if class.as_ref().is_none_or(|(c, _)| *c == Class::Noise) {
                 if let Some((term, carried)) = carried_term(&term_signals, &recent_members) {
                     class = Some((
@@ -726,7 +808,7 @@ impl<'a> Analysis<'a> {
                             term.why
                         ),
                     ));
-                    promoted = Some((term.score, term.label.clone()));
+                    promoted = Some((term.score, term.label.clone(), term.id.clone()));
                 }
             }
             let label = label_of(&history_members);
@@ -755,7 +837,7 @@ impl<'a> Analysis<'a> {
                 timeline: self.timeline(&trend.timeline),
                 examples: label.examples.iter().map(|&d| self.example(d)).collect(),
             });
-            let Some((mut class, mut why)) = class else {
+            let Some((class, mut why)) = class else {
                 continue;
             };
             // A signal is about what the topic says now: label and evidence
@@ -766,7 +848,7 @@ impl<'a> Analysis<'a> {
                 }
                 _ => label,
             };
-            if let Some((_, term)) = &promoted {
+            if let Some((_, term, _)) = &promoted {
                 // The growing term is what the signal is about: it leads the label.
                 label.keywords.retain(|k| k != term);
                 label.keywords.insert(0, term.clone());
@@ -780,27 +862,30 @@ impl<'a> Analysis<'a> {
                     .join(", ");
             }
             let words = self.label_words(&label);
-            let mut recurs = Vec::new();
+            let mut season = Vec::new();
             if matches!(class, Class::Weak | Class::Emerging) {
-                recurs = self.topic_recurrences(&recent_members, &words);
-                if recurs.is_empty() {
-                    // its keywords (or what modifies them) rose in these
-                    // weeks before, and mostly then: a season's word
-                    // (joulu, helle)
-                    let mut names: Vec<String> = Vec::new();
-                    for &k in &label.keys {
-                        for n in self.season_names(k) {
-                            if !names.contains(&n) {
-                                names.push(n);
-                            }
+                // an earlier year's topic like it in these weeks (certain),
+                // or what its label names kept to these weeks (tested)
+                let share_now = trend.recent_docs as f64 / w.recent_docs.max(1) as f64;
+                season = self
+                    .topic_recurrences(&recent_members, &words, share_now)
+                    .into_iter()
+                    .map(|r| (0.0, r))
+                    .collect();
+                let keys: Vec<String> = label
+                    .keys
+                    .iter()
+                    .map(|&k| self.terms.extractor.key_name(k).to_string())
+                    .collect();
+                let mut inner: Vec<String> = Vec::new();
+                for &k in &label.keys {
+                    for n in self.key_and_words(k).into_iter().skip(1) {
+                        if !inner.contains(&n) {
+                            inner.push(n);
                         }
                     }
-                    recurs = self.term_recurrences(&names);
                 }
-                if !recurs.is_empty() {
-                    why = recurring_why(class, &recurs, &why);
-                    class = Class::Recurring;
-                }
+                season.extend(self.term_recurrences(&keys, &inner, share_now));
             }
             let sources = self.source_names(&recent_members);
             let single_source = sources.len() <= 1;
@@ -845,13 +930,16 @@ impl<'a> Analysis<'a> {
                 why,
                 timeline: self.timeline(&trend.timeline),
                 examples: evidence_docs.iter().map(|&d| self.example(d)).collect(),
-                recurs,
+                recurs: Vec::new(),
                 also: Vec::new(),
                 members: recent_members,
                 words,
+                season,
+                promoted_by: promoted.as_ref().map(|p| p.2.clone()),
                 strength: strength * source_weight(single_source, network, class),
             });
         }
+        decide_recurring(&mut signals, &mut term_signals, cfg.fdr);
         merge_levels(&mut signals, term_signals.clone());
         if let Ranking::Model { model } = self.ranking {
             for s in signals.iter_mut().filter(|s| rank::is_weak(s)) {
@@ -892,15 +980,6 @@ impl<'a> Analysis<'a> {
             }
         }
         names
-    }
-
-    /// The names of the keys whose season a key shares (itself and its modifiers).
-    fn season_names(&self, key: u32) -> Vec<String> {
-        let x = &self.terms.extractor;
-        x.season_keys(key)
-            .into_iter()
-            .map(|k| x.key_name(k).to_string())
-            .collect()
     }
 
     /// The term keys of a label's keywords, split into their words.
@@ -1039,7 +1118,7 @@ impl<'a> Analysis<'a> {
                 q: q_value,
                 tested: evidence.tested,
             };
-            let Some((mut class, mut why)) = classify(trend, age, is_new, cfg, significance) else {
+            let Some((class, mut why)) = classify(trend, age, is_new, cfg, significance) else {
                 continue;
             };
             let has = |d: &usize| terms[*d].iter().any(|t| t.key == trend.key);
@@ -1066,14 +1145,12 @@ impl<'a> Analysis<'a> {
                 }))
                 .to_string();
             let names = self.key_and_words(trend.key);
-            let mut recurs = Vec::new();
-            if matches!(class, Class::Weak | Class::Emerging) {
-                recurs = self.term_recurrences(&self.season_names(trend.key));
-                if !recurs.is_empty() {
-                    why = recurring_why(class, &recurs, &why);
-                    class = Class::Recurring;
-                }
-            }
+            let season = if matches!(class, Class::Weak | Class::Emerging) {
+                let share_now = trend.recent_docs as f64 / w.recent_docs.max(1) as f64;
+                self.term_recurrences(&names[..1], &names[1..], share_now)
+            } else {
+                Vec::new()
+            };
             let sources = self.source_names(&members);
             let single_source = sources.len() <= 1;
             if single_source && network >= 2.0 && class != Class::Fading {
@@ -1117,10 +1194,12 @@ impl<'a> Analysis<'a> {
                 why,
                 timeline: self.timeline(&trend.timeline),
                 examples: examples.iter().map(|&d| self.example(d)).collect(),
-                recurs,
+                recurs: Vec::new(),
                 also: Vec::new(),
                 members,
                 words: names,
+                season,
+                promoted_by: None,
                 strength: score(class, trend, 0.0, cfg)
                     * source_weight(single_source, network, class),
             });
@@ -1170,6 +1249,47 @@ fn recurring_why(class: Class, recurs: &[Recurrence], why: &str) -> String {
         class.name(),
         years.join(" and ")
     )
+}
+
+/// Turns weak and emerging signals whose season tests hold into
+/// `recurring`: a signal's tests (its keys and words, each earlier year)
+/// hold at `fdr` after Bonferroni over that signal's tests; a match with an
+/// earlier year's similar topic (p = 0) always holds. A topic that takes its
+/// class from a term follows that term.
+fn decide_recurring(topics: &mut [Signal], terms: &mut [Signal], fdr: f64) {
+    let decide = |s: &mut Signal| {
+        let tests = std::mem::take(&mut s.season);
+        let n = tests.len().max(1) as f64;
+        let held: Vec<Recurrence> = tests
+            .into_iter()
+            .filter(|t| t.0 * n <= fdr)
+            .map(|t| t.1)
+            .collect();
+        if held.is_empty() || !matches!(s.class, Class::Weak | Class::Emerging) {
+            return;
+        }
+        s.recurs = tidy_recurrences(held);
+        s.why = recurring_why(s.class, &s.recurs, &s.why);
+        s.class = Class::Recurring;
+    };
+    topics.iter_mut().for_each(decide);
+    terms.iter_mut().for_each(decide);
+    for s in topics.iter_mut() {
+        let Some(term) = &s.promoted_by else {
+            continue;
+        };
+        if s.class == Class::Recurring {
+            continue;
+        }
+        if let Some(t) = terms
+            .iter()
+            .find(|t| &t.id == term && t.class == Class::Recurring)
+        {
+            s.recurs = t.recurs.clone();
+            s.why = recurring_why(s.class, &s.recurs, &s.why);
+            s.class = Class::Recurring;
+        }
+    }
 }
 
 /// Single-source signals rank below multi-source ones at equal strength:

@@ -98,6 +98,8 @@ impl TopicState {
             terms: self.terms.clone(),
             echoes: self.echoes.clone(),
             sources: self.sources.clone(),
+            volume_months: self.volume_months.clone(),
+            volume_windows: self.volume_windows.clone(),
         }
     }
 
@@ -154,6 +156,14 @@ impl Writer {
         self.u64(h.recent_bursts.len() as u64);
         for &(start, docs) in &h.recent_bursts {
             self.i64(start);
+            self.u32(docs);
+        }
+        self.months(&h.months);
+    }
+    fn months(&mut self, months: &[(i32, u32)]) {
+        self.u64(months.len() as u64);
+        for &(m, docs) in months {
+            self.u32(m as u32);
             self.u32(docs);
         }
     }
@@ -216,6 +226,7 @@ impl Reader<'_> {
         for _ in 0..n {
             recent_bursts.push((self.i64()?, self.u32()?));
         }
+        let months = self.months()?;
         Some(KeyHistory {
             first,
             docs,
@@ -224,7 +235,16 @@ impl Reader<'_> {
             bursts,
             last_burst,
             recent_bursts,
+            months,
         })
+    }
+    fn months(&mut self) -> Option<Vec<(i32, u32)>> {
+        let n = self.len()?;
+        let mut months = Vec::with_capacity(n);
+        for _ in 0..n {
+            months.push((self.u32()? as i32, self.u32()?));
+        }
+        Some(months)
     }
 }
 
@@ -284,6 +304,12 @@ impl Checkpoint {
         for (key, history) in terms {
             w.text(key);
             w.history(history);
+        }
+        w.months(&s.volume_months);
+        w.u64(s.volume_windows.len() as u64);
+        for &(start, n) in &s.volume_windows {
+            w.i64(start);
+            w.u32(n);
         }
         let mut sources: Vec<(&String, &i64)> = s.sources.iter().collect();
         sources.sort();
@@ -375,6 +401,12 @@ impl Checkpoint {
             let key = r.text()?;
             terms.insert(key, r.history()?);
         }
+        let volume_months = r.months()?;
+        let n = r.len()?;
+        let mut volume_windows = Vec::with_capacity(n);
+        for _ in 0..n {
+            volume_windows.push((r.i64()?, r.u32()?));
+        }
         let n = r.len()?;
         let mut sources = HashMap::with_capacity(n);
         for _ in 0..n {
@@ -417,6 +449,8 @@ impl Checkpoint {
                 terms,
                 echoes,
                 sources,
+                volume_months,
+                volume_windows,
             },
         })
     }
@@ -447,6 +481,7 @@ mod tests {
                 bursts: 2,
                 last_burst: (id == 2).then_some(103),
                 recent_bursts: vec![(90_000, 4)],
+                months: vec![(-3, 1), (40, 7)],
             },
         };
         let c = Checkpoint {
@@ -484,6 +519,8 @@ mod tests {
                     words: vec!["joulu".into(), "kuusi".into()],
                 }],
                 sources: [("yle".to_string(), 98)].into(),
+                volume_months: vec![(40, 30), (41, 12)],
+                volume_windows: vec![(86_400, 7), (8 * 86_400, 9)],
             },
         };
         let bytes = c.encode();
@@ -507,6 +544,8 @@ mod tests {
             terms: [("uusi".to_string(), KeyHistory::new(3))].into(),
             echoes: Vec::new(),
             sources: HashMap::new(),
+            volume_months: Vec::new(),
+            volume_windows: Vec::new(),
         };
         let (local, prefix) = state.clone().into_local(2);
         assert_eq!(prefix, vec![0, 0]);

@@ -30,6 +30,29 @@ pub const RATE_DECAY: f32 = 0.875;
 /// Bursts and echoes are kept this long for the seasonal look-back (three
 /// years and five weeks).
 pub const LOOK_BACK_SECONDS: i64 = (3 * 365 + 1) * 86_400 + 5 * 7 * 86_400;
+/// Documents per 28-day bucket are kept half a year longer: a season three
+/// years back is compared with the year around it.
+pub const MONTHS_BACK_SECONDS: i64 = LOOK_BACK_SECONDS + 183 * 86_400;
+/// Length of the buckets of [`KeyHistory::months`].
+pub const MONTH_SECONDS: i64 = 28 * 86_400;
+
+/// The bucket of [`KeyHistory::months`] a time falls in.
+pub fn month_of(time: i64) -> i32 {
+    time.div_euclid(MONTH_SECONDS) as i32
+}
+
+/// Adds `docs` to bucket `month` of a sparse, ascending list, and forgets
+/// buckets before `first_kept`.
+pub fn add_to_months(months: &mut Vec<(i32, u32)>, month: i32, docs: u32, first_kept: i32) {
+    match months.last_mut() {
+        Some((m, n)) if *m == month => *n += docs,
+        _ => months.push((month, docs)),
+    }
+    let old = months.partition_point(|&(m, _)| m < first_kept);
+    if old > 0 {
+        months.drain(..old);
+    }
+}
 
 /// A source's first windows are its onboarding: its documents do not count
 /// for bursts until it has been seen this long (a baseline's worth).
@@ -55,6 +78,9 @@ pub struct KeyHistory {
     pub last_burst: Option<i64>,
     /// Bursts within [`LOOK_BACK_SECONDS`]: (window start, documents).
     pub recent_bursts: Vec<(i64, u32)>,
+    /// Documents per 28-day bucket ([`month_of`]) within
+    /// [`MONTHS_BACK_SECONDS`], ascending: whether its rises keep to a season.
+    pub months: Vec<(i32, u32)>,
 }
 
 impl KeyHistory {
@@ -97,6 +123,12 @@ impl KeyHistory {
         self.rate = RATE_DECAY * before + (1.0 - RATE_DECAY) * docs as f32 / volume;
         self.seen = key;
         self.docs += docs;
+        add_to_months(
+            &mut self.months,
+            month_of(start),
+            docs,
+            month_of(start - MONTHS_BACK_SECONDS),
+        );
         burst
     }
 
@@ -173,5 +205,16 @@ mod tests {
         assert_eq!(steady.docs, 4 * 20 + 6 + 16 + 12);
         steady.prune(3_000);
         assert_eq!(steady.recent_bursts, vec![(4_000, 12)]);
+        // documents per 28-day bucket, old buckets forgotten
+        let mut m = KeyHistory::new(0);
+        m.add_window(0, 0, 2, 10);
+        m.add_window(1, 7 * 86_400, 3, 10);
+        m.add_window(5, 5 * 7 * 86_400, 1, 10);
+        assert_eq!(m.months, vec![(0, 5), (1, 1)]);
+        m.add_window(300, MONTHS_BACK_SECONDS + 29 * 86_400, 4, 10);
+        assert_eq!(
+            m.months,
+            vec![(1, 1), (month_of(MONTHS_BACK_SECONDS + 29 * 86_400), 4)]
+        );
     }
 }

@@ -253,6 +253,12 @@ pub struct TopicState {
     /// [`history::ONBOARDING_WINDOWS`] windows bring its whole vocabulary to
     /// the store at once, which is no rise of anything.
     pub sources: HashMap<String, i64>,
+    /// Documents of established sources per 28-day bucket (as the terms'
+    /// [`KeyHistory::months`]): the volume their counts are shares of.
+    pub volume_months: Vec<(i32, u32)>,
+    /// The same per window (start, documents): whether the store covered
+    /// exactly some weeks of an earlier year.
+    pub volume_windows: Vec<(i64, u32)>,
 }
 
 impl TopicState {
@@ -464,6 +470,19 @@ impl TopicState {
         counted.sort_unstable();
         let cutoff = start - history::LOOK_BACK_SECONDS;
         let volume = established.len() as u32;
+        if volume > 0 {
+            history::add_to_months(
+                &mut self.volume_months,
+                history::month_of(start),
+                volume,
+                history::month_of(start - history::MONTHS_BACK_SECONDS),
+            );
+            self.volume_windows.push((start, volume));
+            let old = self
+                .volume_windows
+                .partition_point(|&(t, _)| t < start - history::MONTHS_BACK_SECONDS);
+            self.volume_windows.drain(..old);
+        }
         for (term, n) in counted {
             if let Some(h) = self.terms.get_mut(terms.extractor.key_name(term)) {
                 if h.add_window(key, start, n, volume) {
@@ -501,7 +520,7 @@ impl TopicState {
                 topic: t,
                 docs: members.len() as u32,
                 mean,
-                words: shared_words(terms, &members),
+                words: shared_words(terms, &members, &self.terms, self.assignment.len()),
             });
         }
     }
@@ -734,8 +753,15 @@ impl TopicState {
 }
 
 /// Words (term keys of single words, phrases split into theirs) shared by
-/// at least two and a third of `members`, most frequent first, at most eight.
-fn shared_words(terms: &DocTerms, members: &[usize]) -> Vec<String> {
+/// at least two and a third of `members`, the most distinctive first (their
+/// count weighed by ln(documents / documents holding the word) over
+/// `history`, the store so far), at most eight.
+fn shared_words(
+    terms: &DocTerms,
+    members: &[usize],
+    history: &HashMap<String, KeyHistory>,
+    documents: usize,
+) -> Vec<String> {
     let mut counts: HashMap<u32, usize> = HashMap::new();
     for &d in members {
         let mut words: Vec<u32> = terms.terms[d]
@@ -749,12 +775,19 @@ fn shared_words(terms: &DocTerms, members: &[usize]) -> Vec<String> {
         }
     }
     let floor = 2.max(members.len().div_ceil(3));
-    let mut shared: Vec<(usize, &str)> = counts
+    let mut shared: Vec<(f64, &str)> = counts
         .into_iter()
         .filter(|&(_, n)| n >= floor)
-        .map(|(w, n)| (n, terms.extractor.key_name(w)))
+        .map(|(w, n)| {
+            let name = terms.extractor.key_name(w);
+            let df = history.get(name).map_or(1, |h| h.docs.max(1)) as f64;
+            (
+                n as f64 * (documents.max(1) as f64 / df).ln().max(0.0),
+                name,
+            )
+        })
         .collect();
-    shared.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(b.1)));
+    shared.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(b.1)));
     shared
         .into_iter()
         .take(8)
