@@ -331,6 +331,8 @@ mod tests {
             words: vec![],
             strength: 1.0,
             p_grow: None,
+            season: vec![],
+            promoted_by: None,
         }
     }
 
