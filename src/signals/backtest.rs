@@ -156,7 +156,17 @@ impl FlagBook {
     pub fn record(&mut self, as_of: i64, report: &SignalReport, terms: &DocTerms) -> Vec<usize> {
         let mut added = Vec::new();
         for s in report.signals.iter().filter(|s| rank::is_weak(s)) {
+            // A topic that takes its class from a term growing inside it is
+            // about that term: the term is followed.
+            let promoted = s.promoted_by.as_ref().and_then(|id| {
+                let term = report.term_signals.iter().find(|t| &t.id == id)?;
+                terms
+                    .extractor
+                    .key_id(term.words.first()?)
+                    .map(FlagKey::Term)
+            });
             let key = match s.level {
+                Level::Topic if promoted.is_some() => promoted,
                 Level::Topic => {
                     s.id.strip_prefix("topic-")
                         .and_then(|n| n.parse().ok())
@@ -515,6 +525,11 @@ pub struct BacktestReport {
     /// all weak flags, each labelled with what the store held at T + 8 weeks.
     pub weak_term_precision: Option<f64>,
     pub weak_term_flags_evaluated: usize,
+    /// Weak topic flags labelled like term flags, with what the store held
+    /// eight weeks later, and a topic that takes its class from a term
+    /// growing inside it followed by that term.
+    pub weak_topic_precision: Option<f64>,
+    pub weak_topic_flags_evaluated: usize,
     /// How the learned ranking did against today's score.
     pub ranking: RankingEvaluation,
     /// Every weak flag from `from` on, with its features and, when it could
@@ -537,11 +552,25 @@ pub struct RankingEvaluation {
     /// The same over weak flags of both levels.
     pub top10_all_model: usize,
     pub top10_all_score: usize,
+    /// Over all the steps' weak flags together (a key counted once, at its
+    /// best-ranked flag): of the top 10 and top 20 by the model and by
+    /// today's score, how many later tripled; topics, and both levels.
+    pub pooled: Vec<PooledTop>,
     /// Brier score of the model's predictions, and of predicting each
     /// step's training share of flags that grew.
     pub brier: f64,
     pub brier_constant: f64,
     pub reliability: Vec<rank::ReliabilityBin>,
+}
+
+/// One row of [`RankingEvaluation::pooled`].
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct PooledTop {
+    pub top: usize,
+    /// `topic` or `all`.
+    pub flags: String,
+    pub grew_by_model: usize,
+    pub grew_by_score: usize,
 }
 
 /// Replays as-of runs from `from` to `to` every `step` and records when each
@@ -727,6 +756,18 @@ pub fn backtest(
             .count() as f64
             / followed_terms.len() as f64
     });
+    let followed_topics: Vec<&Flag> = book
+        .flags
+        .iter()
+        .filter(|f| f.as_of >= from && f.id.starts_with("topic-") && f.grew.is_some())
+        .collect();
+    let weak_topic_precision = (!followed_topics.is_empty()).then(|| {
+        followed_topics
+            .iter()
+            .filter(|f| f.grew == Some(true))
+            .count() as f64
+            / followed_topics.len() as f64
+    });
     Ok(BacktestReport {
         from: rfc3339(from),
         to: rfc3339(to),
@@ -738,6 +779,8 @@ pub fn backtest(
         weak_flags_evaluated,
         weak_term_precision,
         weak_term_flags_evaluated: followed_terms.len(),
+        weak_topic_precision,
+        weak_topic_flags_evaluated: followed_topics.len(),
         ranking: evaluate_ranking(&book, &ranked),
         weak_flags: book
             .flags
@@ -782,6 +825,36 @@ fn evaluate_ranking(book: &FlagBook, ranked: &[(Vec<(usize, f64)>, f64)]) -> Ran
         e.top10_topics_score += top10(true, false);
         e.top10_all_model += top10(false, true);
         e.top10_all_score += top10(false, false);
+    }
+    let pooled: Vec<(usize, f64)> = ranked
+        .iter()
+        .flat_map(|(flags, _)| flags.iter().copied())
+        .filter(|&(i, _)| book.flags[i].grew.is_some())
+        .collect();
+    for only_topics in [true, false] {
+        for top in [10, 20] {
+            let grew_in_top = |by_model: bool| -> usize {
+                let mut pool: Vec<(usize, f64)> = pooled
+                    .iter()
+                    .copied()
+                    .filter(|&(i, _)| !only_topics || book.flags[i].id.starts_with("topic-"))
+                    .map(|(i, p)| (i, if by_model { p } else { book.flags[i].score }))
+                    .collect();
+                pool.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+                let mut seen = std::collections::HashSet::new();
+                pool.iter()
+                    .filter(|&&(i, _)| seen.insert(book.flags[i].id.clone()))
+                    .take(top)
+                    .filter(|&&(i, _)| book.flags[i].grew == Some(true))
+                    .count()
+            };
+            e.pooled.push(PooledTop {
+                top,
+                flags: if only_topics { "topic" } else { "all" }.into(),
+                grew_by_model: grew_in_top(true),
+                grew_by_score: grew_in_top(false),
+            });
+        }
     }
     (e.brier, e.brier_constant) = rank::brier_scores(&predictions);
     e.reliability = rank::reliability(&predictions);

@@ -787,6 +787,7 @@ impl<'a> Analysis<'a> {
                 trend,
                 age,
                 is_new,
+                total_docs.saturating_sub(trend.recent_docs),
                 cfg,
                 Significance {
                     p: p_value,
@@ -796,7 +797,9 @@ impl<'a> Analysis<'a> {
             );
             let mut promoted: Option<(f64, String, String)> = None;
             if class.as_ref().is_none_or(|(c, _)| *c == Class::Noise) {
-                if let Some((term, carried)) = carried_term(&term_signals, &recent_members) {
+                if let Some((term, carried)) =
+                    carried_term(&term_signals, &recent_members, cfg.min_docs)
+                {
                     class = Some((
                         term.class,
                         format!(
@@ -1118,7 +1121,12 @@ impl<'a> Analysis<'a> {
                 q: q_value,
                 tested: evidence.tested,
             };
-            let Some((class, mut why)) = classify(trend, age, is_new, cfg, significance) else {
+            let so_far = history.map_or(term_trends.history_docs[&trend.key], |h| {
+                h.docs.max(term_trends.history_docs[&trend.key])
+            });
+            let earlier = so_far.saturating_sub(trend.recent_docs);
+            let Some((class, mut why)) = classify(trend, age, is_new, earlier, cfg, significance)
+            else {
                 continue;
             };
             let has = |d: &usize| terms[*d].iter().any(|t| t.key == trend.key);
@@ -1372,8 +1380,13 @@ fn fold_same_labels(signals: &mut Vec<Signal>) {
 /// topic's recent documents: a new theme growing inside an established topic
 /// (early COVID-19 headlines joined a "markets fear China" topic), which the
 /// topic's own count shows only later. Returns it with the shared count.
-fn carried_term<'s>(terms: &'s [Signal], recent_members: &[usize]) -> Option<(&'s Signal, usize)> {
-    if recent_members.len() < 2 {
+fn carried_term<'s>(
+    terms: &'s [Signal],
+    recent_members: &[usize],
+    min_docs: usize,
+) -> Option<(&'s Signal, usize)> {
+    // A signal rests on at least `min_docs` documents, a promoted topic too.
+    if recent_members.len() < min_docs.max(2) {
         return None;
     }
     terms
@@ -1454,11 +1467,17 @@ pub struct Significance {
 
 /// The class of a trend, with the rule and numbers that gave it, or `None`
 /// for a steady topic. `weak` and `emerging` also need the rise to be
-/// significant at the configured false discovery rate.
+/// significant at the configured false discovery rate, and `weak` a young
+/// key: at most as many documents before the recent windows
+/// (`earlier_docs`, over the whole store) as in them. A weak signal is
+/// something new; a small rise of an established key is a fluctuation of
+/// something known (of 43 weak flags on Guardian topics with more than ten
+/// earlier documents, none tripled within eight weeks).
 pub fn classify(
     t: &Trend,
     age_windows: usize,
     is_new: bool,
+    earlier_docs: u32,
     cfg: &SignalsConfig,
     evidence: Significance,
 ) -> Option<(Class, String)> {
@@ -1584,7 +1603,15 @@ pub fn classify(
         } else {
             format!("visibility below {}", pct(cfg.strong_visibility))
         };
-        let why = format!("weak: {reason}, {small}; {numbers}");
+        if earlier_docs > t.recent_docs {
+            let why = format!(
+                "noise: would be weak but is no longer new: {earlier_docs} documents before the recent ones, more than its {} recent; {numbers}",
+                t.recent_docs
+            );
+            return Some((Class::Noise, why));
+        }
+        let why =
+            format!("weak: {reason}, {small}, young ({earlier_docs} earlier documents); {numbers}");
         return gate(Class::Weak, why);
     }
     None
