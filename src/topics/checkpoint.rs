@@ -19,7 +19,7 @@ use super::{Echo, KeyHistory, Topic, TopicEvent, TopicState, UNASSIGNED};
 use crate::config::{TopicsConfig, Window};
 
 /// Bumped whenever the encoding or the clustering changes meaning.
-const FORMAT: u32 = 4;
+const FORMAT: u32 = 5;
 const MAGIC: &[u8; 4] = b"WSCK";
 
 /// Topic state after the documents of every window up to `window_key`.
@@ -95,10 +95,11 @@ impl TopicState {
             assignment,
             events: self.events.clone(),
             pending: self.pending.iter().map(|&d| d + offset).collect(),
+            name_first: self.name_first.clone(),
             terms: self.terms.clone(),
             echoes: self.echoes.clone(),
             sources: self.sources.clone(),
-            volume_months: self.volume_months.clone(),
+            volume_buckets: self.volume_buckets.clone(),
             volume_windows: self.volume_windows.clone(),
         }
     }
@@ -158,11 +159,11 @@ impl Writer {
             self.i64(start);
             self.u32(docs);
         }
-        self.months(&h.months);
+        self.buckets(&h.buckets);
     }
-    fn months(&mut self, months: &[(i32, u32)]) {
-        self.u64(months.len() as u64);
-        for &(m, docs) in months {
+    fn buckets(&mut self, buckets: &[(i32, u32)]) {
+        self.u64(buckets.len() as u64);
+        for &(m, docs) in buckets {
             self.u32(m as u32);
             self.u32(docs);
         }
@@ -226,7 +227,7 @@ impl Reader<'_> {
         for _ in 0..n {
             recent_bursts.push((self.i64()?, self.u32()?));
         }
-        let months = self.months()?;
+        let buckets = self.buckets()?;
         Some(KeyHistory {
             first,
             docs,
@@ -235,16 +236,16 @@ impl Reader<'_> {
             bursts,
             last_burst,
             recent_bursts,
-            months,
+            buckets,
         })
     }
-    fn months(&mut self) -> Option<Vec<(i32, u32)>> {
+    fn buckets(&mut self) -> Option<Vec<(i32, u32)>> {
         let n = self.len()?;
-        let mut months = Vec::with_capacity(n);
+        let mut buckets = Vec::with_capacity(n);
         for _ in 0..n {
-            months.push((self.u32()? as i32, self.u32()?));
+            buckets.push((self.u32()? as i32, self.u32()?));
         }
-        Some(months)
+        Some(buckets)
     }
 }
 
@@ -298,6 +299,13 @@ impl Checkpoint {
         for &p in &s.pending {
             w.u64(p as u64);
         }
+        let mut names: Vec<(&String, &i64)> = s.name_first.iter().collect();
+        names.sort();
+        w.u64(names.len() as u64);
+        for (name, &ts) in names {
+            w.text(name);
+            w.i64(ts);
+        }
         let mut terms: Vec<(&String, &KeyHistory)> = s.terms.iter().collect();
         terms.sort_by(|a, b| a.0.cmp(b.0));
         w.u64(terms.len() as u64);
@@ -305,7 +313,7 @@ impl Checkpoint {
             w.text(key);
             w.history(history);
         }
-        w.months(&s.volume_months);
+        w.buckets(&s.volume_buckets);
         w.u64(s.volume_windows.len() as u64);
         for &(start, n) in &s.volume_windows {
             w.i64(start);
@@ -396,12 +404,18 @@ impl Checkpoint {
             pending.push(r.u64()? as usize);
         }
         let n = r.len()?;
+        let mut name_first = HashMap::with_capacity(n);
+        for _ in 0..n {
+            let name = r.text()?;
+            name_first.insert(name, r.i64()?);
+        }
+        let n = r.len()?;
         let mut terms = HashMap::with_capacity(n);
         for _ in 0..n {
             let key = r.text()?;
             terms.insert(key, r.history()?);
         }
-        let volume_months = r.months()?;
+        let volume_buckets = r.buckets()?;
         let n = r.len()?;
         let mut volume_windows = Vec::with_capacity(n);
         for _ in 0..n {
@@ -446,10 +460,11 @@ impl Checkpoint {
                 assignment,
                 events,
                 pending,
+                name_first,
                 terms,
                 echoes,
                 sources,
-                volume_months,
+                volume_buckets,
                 volume_windows,
             },
         })
@@ -481,7 +496,7 @@ mod tests {
                 bursts: 2,
                 last_burst: (id == 2).then_some(103),
                 recent_bursts: vec![(90_000, 4)],
-                months: vec![(-3, 1), (40, 7)],
+                buckets: vec![(-3, 1), (40, 7)],
             },
         };
         let c = Checkpoint {
@@ -506,6 +521,7 @@ mod tests {
                     },
                 ],
                 pending: vec![1],
+                name_first: [("koronavirus".to_string(), 9)].into(),
                 terms: [
                     ("kasvu".to_string(), KeyHistory::new(5)),
                     ("interest rate".to_string(), KeyHistory::new(-7)),
@@ -519,7 +535,7 @@ mod tests {
                     words: vec!["joulu".into(), "kuusi".into()],
                 }],
                 sources: [("yle".to_string(), 98)].into(),
-                volume_months: vec![(40, 30), (41, 12)],
+                volume_buckets: vec![(40, 30), (41, 12)],
                 volume_windows: vec![(86_400, 7), (8 * 86_400, 9)],
             },
         };
@@ -541,10 +557,11 @@ mod tests {
             assignment: vec![0, 0, UNASSIGNED, 1, UNASSIGNED],
             events: Vec::new(),
             pending: vec![4],
+            name_first: HashMap::new(),
             terms: [("uusi".to_string(), KeyHistory::new(3))].into(),
             echoes: Vec::new(),
             sources: HashMap::new(),
-            volume_months: Vec::new(),
+            volume_buckets: Vec::new(),
             volume_windows: Vec::new(),
         };
         let (local, prefix) = state.clone().into_local(2);

@@ -30,27 +30,28 @@ pub const RATE_DECAY: f32 = 0.875;
 /// Bursts and echoes are kept this long for the seasonal look-back (three
 /// years and five weeks).
 pub const LOOK_BACK_SECONDS: i64 = (3 * 365 + 1) * 86_400 + 5 * 7 * 86_400;
-/// Documents per 28-day bucket are kept half a year longer: a season three
+/// Documents per 14-day bucket are kept half a year longer: a season three
 /// years back is compared with the year around it.
-pub const MONTHS_BACK_SECONDS: i64 = LOOK_BACK_SECONDS + 183 * 86_400;
-/// Length of the buckets of [`KeyHistory::months`].
-pub const MONTH_SECONDS: i64 = 28 * 86_400;
+pub const BUCKETS_BACK_SECONDS: i64 = LOOK_BACK_SECONDS + 183 * 86_400;
+/// Length of the buckets of [`KeyHistory::buckets`]: two weeks, so that a
+/// season of a few weeks is not diluted by the weeks around it.
+pub const BUCKET_SECONDS: i64 = 14 * 86_400;
 
-/// The bucket of [`KeyHistory::months`] a time falls in.
-pub fn month_of(time: i64) -> i32 {
-    time.div_euclid(MONTH_SECONDS) as i32
+/// The bucket of [`KeyHistory::buckets`] a time falls in.
+pub fn bucket_of(time: i64) -> i32 {
+    time.div_euclid(BUCKET_SECONDS) as i32
 }
 
 /// Adds `docs` to bucket `month` of a sparse, ascending list, and forgets
 /// buckets before `first_kept`.
-pub fn add_to_months(months: &mut Vec<(i32, u32)>, month: i32, docs: u32, first_kept: i32) {
-    match months.last_mut() {
+pub fn add_to_buckets(buckets: &mut Vec<(i32, u32)>, month: i32, docs: u32, first_kept: i32) {
+    match buckets.last_mut() {
         Some((m, n)) if *m == month => *n += docs,
-        _ => months.push((month, docs)),
+        _ => buckets.push((month, docs)),
     }
-    let old = months.partition_point(|&(m, _)| m < first_kept);
+    let old = buckets.partition_point(|&(m, _)| m < first_kept);
     if old > 0 {
-        months.drain(..old);
+        buckets.drain(..old);
     }
 }
 
@@ -66,7 +67,7 @@ const EPISODE_GAP_WINDOWS: i64 = 2;
 pub struct KeyHistory {
     /// First publication time.
     pub first: i64,
-    /// Documents so far.
+    /// Documents so far (of every source, onboarding or not).
     pub docs: u32,
     /// Decayed mean share of each window's documents, as of window `seen`.
     pub rate: f32,
@@ -78,9 +79,9 @@ pub struct KeyHistory {
     pub last_burst: Option<i64>,
     /// Bursts within [`LOOK_BACK_SECONDS`]: (window start, documents).
     pub recent_bursts: Vec<(i64, u32)>,
-    /// Documents per 28-day bucket ([`month_of`]) within
-    /// [`MONTHS_BACK_SECONDS`], ascending: whether its rises keep to a season.
-    pub months: Vec<(i32, u32)>,
+    /// Documents per 14-day bucket ([`bucket_of`]) within
+    /// [`BUCKETS_BACK_SECONDS`], ascending: whether its rises keep to a season.
+    pub buckets: Vec<(i32, u32)>,
 }
 
 impl KeyHistory {
@@ -95,17 +96,11 @@ impl KeyHistory {
     /// `volume` documents) with `docs` documents of this key; `true` when
     /// the window is a burst.
     pub fn add_window(&mut self, key: i64, start: i64, docs: u32, volume: u32) -> bool {
-        let gap = if self.docs == 0 {
-            0
-        } else {
-            (key - self.seen).max(0)
-        };
-        let before = if self.docs == 0 {
-            0.0
-        } else {
-            // The windows between without documents are zeros.
-            self.rate * RATE_DECAY.powi(gap.saturating_sub(1).min(1_000) as i32)
-        };
+        // The windows between without documents are zeros; a key never
+        // seen has no rate (documents are counted apart, by `add_docs`, and
+        // topics never count them, so they cannot tell a first window).
+        let gap = (key - self.seen).max(0);
+        let before = self.rate * RATE_DECAY.powi(gap.saturating_sub(1).min(1_000) as i32);
         let volume = volume.max(docs).max(1) as f32;
         let expected = before * volume;
         let burst =
@@ -122,14 +117,20 @@ impl KeyHistory {
         }
         self.rate = RATE_DECAY * before + (1.0 - RATE_DECAY) * docs as f32 / volume;
         self.seen = key;
-        self.docs += docs;
-        add_to_months(
-            &mut self.months,
-            month_of(start),
-            docs,
-            month_of(start - MONTHS_BACK_SECONDS),
-        );
         burst
+    }
+
+    /// Counts `docs` more documents holding the key, in the window starting
+    /// at `start` (every source: shares of all documents are not thrown off
+    /// by a source's first weeks, bursts are).
+    pub fn add_docs(&mut self, start: i64, docs: u32) {
+        self.docs += docs;
+        add_to_buckets(
+            &mut self.buckets,
+            bucket_of(start),
+            docs,
+            bucket_of(start - BUCKETS_BACK_SECONDS),
+        );
     }
 
     /// Forgets bursts that started before `cutoff`.
@@ -202,19 +203,21 @@ mod tests {
         assert!(steady.add_window(40, 4_000, 12, 40));
         assert_eq!(steady.bursts, 2);
         assert_eq!(steady.bursts_before(4_000), 1);
-        assert_eq!(steady.docs, 4 * 20 + 6 + 16 + 12);
+        assert_eq!(steady.docs, 0, "documents are counted by add_docs");
+        steady.add_docs(4_000, 7);
+        assert_eq!(steady.docs, 7);
         steady.prune(3_000);
         assert_eq!(steady.recent_bursts, vec![(4_000, 12)]);
-        // documents per 28-day bucket, old buckets forgotten
+        // documents per 14-day bucket, old buckets forgotten
         let mut m = KeyHistory::new(0);
-        m.add_window(0, 0, 2, 10);
-        m.add_window(1, 7 * 86_400, 3, 10);
-        m.add_window(5, 5 * 7 * 86_400, 1, 10);
-        assert_eq!(m.months, vec![(0, 5), (1, 1)]);
-        m.add_window(300, MONTHS_BACK_SECONDS + 29 * 86_400, 4, 10);
+        m.add_docs(0, 2);
+        m.add_docs(7 * 86_400, 3);
+        m.add_docs(5 * 7 * 86_400, 1);
+        assert_eq!(m.buckets, vec![(0, 5), (2, 1)]);
+        m.add_docs(BUCKETS_BACK_SECONDS + 29 * 86_400, 4);
         assert_eq!(
-            m.months,
-            vec![(1, 1), (month_of(MONTHS_BACK_SECONDS + 29 * 86_400), 4)]
+            m.buckets,
+            vec![(2, 1), (bucket_of(BUCKETS_BACK_SECONDS + 29 * 86_400), 4)]
         );
     }
 }

@@ -220,8 +220,8 @@ pub struct Topic {
     pub parent: Option<u32>,
     /// 1 - the highest cosine to any older topic at birth.
     pub novelty: f32,
-    /// The new term (key) the topic was founded on, if any: documents that
-    /// carry it join the topic at the lower threshold.
+    /// The new name (a stem) the topic was founded on, if any: documents
+    /// that carry it join the topic at the lower threshold.
     pub name: Option<String>,
     /// Its documents per window and bursts since birth.
     pub history: KeyHistory,
@@ -243,9 +243,11 @@ pub struct TopicState {
     pub events: Vec<TopicEvent>,
     /// Unassigned documents of the last window, which may still found a topic.
     pending: Vec<usize>,
-    /// Every term (by key) seen so far: first sighting (a term not seen
-    /// before is a new name: a hashtag, a place, a disease), documents and
-    /// bursts.
+    /// First publication time of every name ([`crate::terms::Names`], a
+    /// stem) seen so far: a name not seen before is new (a hashtag, a
+    /// place, a disease).
+    pub name_first: HashMap<String, i64>,
+    /// Every term (by key) seen so far: first sighting, documents and bursts.
     pub terms: HashMap<String, KeyHistory>,
     /// Topic bursts of the last three years, oldest first (seasonality).
     pub echoes: Vec<Echo>,
@@ -253,9 +255,9 @@ pub struct TopicState {
     /// [`history::ONBOARDING_WINDOWS`] windows bring its whole vocabulary to
     /// the store at once, which is no rise of anything.
     pub sources: HashMap<String, i64>,
-    /// Documents of established sources per 28-day bucket (as the terms'
-    /// [`KeyHistory::months`]): the volume their counts are shares of.
-    pub volume_months: Vec<(i32, u32)>,
+    /// Documents per 14-day bucket (as the terms' [`KeyHistory::buckets`]):
+    /// the volume their counts are shares of.
+    pub volume_buckets: Vec<(i32, u32)>,
     /// The same per window (start, documents): whether the store covered
     /// exactly some weeks of an earlier year.
     pub volume_windows: Vec<(i64, u32)>,
@@ -330,9 +332,9 @@ impl TopicState {
                 });
         for (row, &doc) in window_docs.iter().enumerate() {
             // A topic founded on a name this document carries, when close enough.
-            let by_name = terms.terms[doc]
+            let by_name = terms.doc_names[doc]
                 .iter()
-                .filter_map(|t| named.get(terms.extractor.key_name(t.key)))
+                .filter_map(|&n| named.get(terms.names.name(n)))
                 .flatten()
                 .map(|&col| (sims[row * active.len() + col], active[col]))
                 .filter(|&(s, _)| s >= config.attach_threshold)
@@ -374,6 +376,13 @@ impl TopicState {
             }
         }
         for d in docs.clone() {
+            for &n in &terms.doc_names[d] {
+                let name = terms.names.name(n);
+                if !self.name_first.contains_key(name) {
+                    self.name_first
+                        .insert(name.to_string(), corpus.published[d]);
+                }
+            }
             for term in &terms.terms[d] {
                 let name = terms.extractor.key_name(term.key);
                 if !self.terms.contains_key(name) {
@@ -460,6 +469,19 @@ impl TopicState {
                     .is_some_and(|&first| key - first >= history::ONBOARDING_WINDOWS)
             })
             .collect();
+        let mut all_docs: HashMap<u32, u32> = HashMap::new();
+        for d in docs.clone() {
+            for term in &terms.terms[d] {
+                *all_docs.entry(term.key).or_insert(0) += 1;
+            }
+        }
+        let mut counted: Vec<(u32, u32)> = all_docs.into_iter().collect();
+        counted.sort_unstable();
+        for (term, n) in counted {
+            if let Some(h) = self.terms.get_mut(terms.extractor.key_name(term)) {
+                h.add_docs(start, n);
+            }
+        }
         let mut per_term: HashMap<u32, u32> = HashMap::new();
         for &d in &established {
             for term in &terms.terms[d] {
@@ -470,17 +492,18 @@ impl TopicState {
         counted.sort_unstable();
         let cutoff = start - history::LOOK_BACK_SECONDS;
         let volume = established.len() as u32;
-        if volume > 0 {
-            history::add_to_months(
-                &mut self.volume_months,
-                history::month_of(start),
-                volume,
-                history::month_of(start - history::MONTHS_BACK_SECONDS),
+        let all = docs.len() as u32;
+        if all > 0 {
+            history::add_to_buckets(
+                &mut self.volume_buckets,
+                history::bucket_of(start),
+                all,
+                history::bucket_of(start - history::BUCKETS_BACK_SECONDS),
             );
-            self.volume_windows.push((start, volume));
+            self.volume_windows.push((start, all));
             let old = self
                 .volume_windows
-                .partition_point(|&(t, _)| t < start - history::MONTHS_BACK_SECONDS);
+                .partition_point(|&(t, _)| t < start - history::BUCKETS_BACK_SECONDS);
             self.volume_windows.drain(..old);
         }
         for (term, n) in counted {
@@ -500,9 +523,6 @@ impl TopicState {
         self.echoes.retain(|e| e.start >= cutoff);
         for (t, members) in per_topic {
             let topic = &mut self.topics[t as usize];
-            if topic.history.docs == 0 {
-                topic.history.first = corpus.published[members[0]];
-            }
             if !topic
                 .history
                 .add_window(key, start, members.len() as u32, volume)
@@ -584,21 +604,17 @@ impl TopicState {
         };
         let mut by_term: HashMap<u32, Vec<usize>> = HashMap::new();
         for &d in &unassigned {
-            for term in &terms.terms[d] {
-                // A new name is a word, not a phrase of known words.
-                if *terms.extractor.key_kind(term.key) != crate::terms::KeyKind::Word {
-                    continue;
-                }
-                let first = self.terms.get(terms.extractor.key_name(term.key));
-                if first.is_none_or(|h| h.first >= since) {
-                    by_term.entry(term.key).or_default().push(d);
+            for &n in &terms.doc_names[d] {
+                let first = self.name_first.get(terms.names.name(n));
+                if first.is_none_or(|&ts| ts >= since) {
+                    by_term.entry(n).or_default().push(d);
                 }
             }
         }
         let mut groups: Vec<(&str, Vec<usize>)> = by_term
             .into_iter()
             .filter(|(_, members)| members.len() >= config.min_topic_docs)
-            .map(|(key, members)| (terms.extractor.key_name(key), members))
+            .map(|(n, members)| (terms.names.name(n), members))
             .collect();
         groups.sort_by(|a, b| b.1.len().cmp(&a.1.len()).then(a.0.cmp(b.0)));
         let mut taken = std::collections::HashSet::new();
