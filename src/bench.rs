@@ -128,6 +128,37 @@ pub fn run(ctx: &Context, which: BenchKind, out: &mut dyn Write) -> Result<Outco
             }
             Ok(Outcome::Success)
         }
+        BenchKind::Morph { docs, json } => {
+            let store = Store::open(&ctx.data_dir)?;
+            let started = Instant::now();
+            let morph = ctx.morphology();
+            // the transducer loads on its own thread: wait for it here
+            let _ = morph.finnish();
+            let load = started.elapsed().as_secs_f64();
+            let r = crate::terms_bench::run(&store, morph, load, docs)?;
+            if json {
+                serde_json::to_writer_pretty(&mut *out, &r)
+                    .map_err(|e| Error::io("<stdout>", e.into()))?;
+                writeln!(out).map_err(|e| Error::io("<stdout>", e))?;
+                return Ok(Outcome::Success);
+            }
+            writeln!(
+                out,
+                "morph bench ({}, loaded in {:.2} s, {} threads): {} documents ({} Finnish, {} distinct Finnish forms)\n\
+                 \x20 cold, one thread: {:.2} s ({:.0} µs per Finnish form); cold, forms analysed ahead on {} threads: {:.2} s ({:.2}x)\n\
+                 \x20 repeated to {} documents (warm cache): {:.2} s\n\
+                 \x20 Heaps' law on the Finnish documents: forms = {:.1} * n^{:.3}; {} documents with that vocabulary: {:.0} forms, projected {:.1} s ({:.0}% Finnish as here), {:.0} forms, {:.1} s (all Finnish)",
+                r.morphology, r.load_seconds, r.threads, r.documents, r.finnish_documents, r.finnish_forms,
+                r.cold_one_thread_seconds, r.micros_per_form, r.threads, r.cold_all_threads_seconds,
+                r.cold_one_thread_seconds / r.cold_all_threads_seconds.max(1e-9),
+                r.replicated, r.replicated_seconds,
+                r.heaps_k, r.heaps_beta, r.replicated, r.projected_forms, r.projected_seconds,
+                100.0 * r.finnish_documents as f64 / r.documents.max(1) as f64,
+                r.projected_forms_all_finnish, r.projected_seconds_all_finnish
+            )
+            .map_err(|e| Error::io("<stdout>", e))?;
+            Ok(Outcome::Success)
+        }
         BenchKind::Signals {
             docs,
             add,

@@ -46,6 +46,7 @@ pub mod signals;
 pub mod stats;
 pub mod store;
 pub mod terms;
+pub mod terms_bench;
 pub mod time;
 pub mod topics;
 pub mod trends;

@@ -633,6 +633,17 @@ pub enum BenchKind {
         #[arg(long)]
         json: bool,
     },
+    /// What the morphology costs the term extraction: the store's documents
+    /// cold on one thread and on every core, repeated to --docs, and the
+    /// cost projected for --docs documents with the vocabulary they would
+    /// really have (Heaps' law fitted on the store).
+    Morph {
+        /// Documents to extract terms from (the store's, repeated).
+        #[arg(long, default_value_t = 350_000)]
+        docs: usize,
+        #[arg(long)]
+        json: bool,
+    },
     /// Topics + trends + signals on a store replicated from the current one
     /// (documents and their vectors, dates shifted, vectors jittered): a full
     /// run, an as-of run for a past date, and a run after adding one day.
