@@ -279,11 +279,12 @@ pub async fn signals(
             .map(|c| match c.trim() {
                 "weak" => Ok(Class::Weak),
                 "emerging" => Ok(Class::Emerging),
+                "recurring" => Ok(Class::Recurring),
                 "strong" => Ok(Class::Strong),
                 "fading" => Ok(Class::Fading),
                 "noise" => Ok(Class::Noise),
                 other => Err(ApiError::bad(format!(
-                    "parameter class: {other:?} is not a class (valid: weak, emerging, strong, fading, noise)"
+                    "parameter class: {other:?} is not a class (valid: weak, emerging, recurring, strong, fading, noise)"
                 ))),
             })
             .collect::<std::result::Result<_, _>>()?,

@@ -448,11 +448,12 @@ impl EventsFile {
             }
         }
         for c in &file.classes {
-            if !["weak", "emerging", "strong", "fading", "noise"].contains(&c.as_str()) {
+            if !["weak", "emerging", "recurring", "strong", "fading", "noise"].contains(&c.as_str())
+            {
                 return Err(Error::Input {
                     path: path.to_path_buf(),
                     message: format!(
-                        "classes: unknown class {c:?} (valid: weak, emerging, strong, fading, noise)"
+                        "classes: unknown class {c:?} (valid: weak, emerging, recurring, strong, fading, noise)"
                     ),
                 });
             }

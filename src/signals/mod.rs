@@ -130,9 +130,11 @@ pub struct Signal {
     /// Bursts of its key before the recent windows, over the whole store.
     pub previous_bursts: u32,
     /// The significance of the rise: p-value of the binomial test of the
-    /// recent against the history's rate, and its Benjamini-Hochberg q-value
-    /// over every key of the analysis with recent documents. 1 for keys that
-    /// do not rise.
+    /// recent against the history's rate (the whole store's when the history
+    /// is thin), and its Benjamini-Hochberg q-value over every key of the
+    /// analysis's candidates (keys the growth rules would make weak or
+    /// emerging). 1 for keys that are no candidates; null in a store's first
+    /// windows, which have nothing to test against.
     pub p_value: f64,
     pub q_value: f64,
     /// Carried by one source only in the recent windows.
@@ -231,8 +233,9 @@ pub struct SignalReport {
     /// The recent windows hold fewer than `signals.thin_window` of the
     /// median: visibility is measured against the median, and the report says so.
     pub thin: bool,
-    /// Keys (topics and terms) with recent documents: the significance
-    /// tests whose false discovery rate is controlled together.
+    /// Candidates (topics and terms the growth rules would make weak or
+    /// emerging): the significance tests whose false discovery rate is
+    /// controlled together.
     pub tested: usize,
     /// What ranks the weak signals.
     pub ranking: Ranking,
@@ -249,6 +252,8 @@ pub struct SignalReport {
 #[derive(Debug, Clone, Default)]
 pub struct Before {
     pub docs: usize,
+    /// Publication time of the store's first document (when `docs` > 0).
+    pub first: i64,
     pub assigned: usize,
     /// Per live topic: its documents before the corpus and the first one's publication time.
     pub topics: HashMap<u32, (u32, i64)>,
@@ -333,30 +338,67 @@ impl Window0 {
     }
 }
 
-/// The significance of each key's rise, tested together.
+/// The significance of each candidate's rise (a key the growth rules would
+/// make weak or emerging), tested together.
 struct Evidence {
-    /// (p, q) per key with recent documents.
+    /// (p, q) per candidate; other keys are not tested.
     topics: HashMap<u32, (f64, f64)>,
     terms: HashMap<u32, (f64, f64)>,
     tested: usize,
 }
 
 impl Evidence {
-    fn of(topics: &[Trend], terms: &[Trend], w: &Window0, recent: usize) -> Evidence {
+    /// The history windows are the baseline; when they hold fewer documents
+    /// than the recent windows (a store's first weeks, a stream with gaps)
+    /// the whole store before them is, with each key's documents there
+    /// (`earlier`: topics, then terms).
+    fn of(
+        topics: &[Trend],
+        terms: &[Trend],
+        w: &Window0,
+        recent: usize,
+        store_before: f64,
+        expected_history: f64,
+        cfg: &SignalsConfig,
+        earlier: impl Fn(&Trend, bool) -> u32,
+    ) -> Evidence {
         let (rv, hv) = (w.recent_volume(recent), w.history_volume(recent));
-        let p = |t: &Trend| {
+        // Thin: fewer documents than now, or than half of what the store's
+        // average over its life puts in that many windows.
+        let whole_store = hv < rv || hv < 0.5 * expected_history;
+        // A store's first windows have nothing to test against: no p-value
+        // (NaN), and the rise is judged by the other rules alone.
+        let untested = whole_store && store_before < rv;
+        let p = |t: &Trend, topic: bool| {
+            if untested {
+                return f64::NAN;
+            }
+            if whole_store {
+                return stats::rate_test(t.recent_docs, earlier(t, topic), rv, store_before);
+            }
             let all: u32 = t.timeline.iter().sum();
             stats::rate_test(t.recent_docs, all - t.recent_docs, rv, hv)
         };
-        let rising = |ts: &[Trend]| -> Vec<(u32, f64)> {
+        // The candidates: keys the growth rules would make weak or emerging.
+        let rising = |ts: &[Trend], topic: bool| -> Vec<(u32, f64)> {
             ts.iter()
-                .filter(|t| t.recent_docs > 0)
-                .map(|t| (t.key, p(t)))
+                .filter(|t| {
+                    t.recent_docs as usize >= cfg.min_docs
+                        && t.burst >= cfg.min_burst
+                        && (t.growth >= cfg.weak_growth
+                            || (t.growth >= cfg.emerging_growth
+                                && t.growth_prev >= cfg.emerging_growth))
+                })
+                .map(|t| (t.key, p(t, topic)))
                 .collect()
         };
-        let (topic_p, term_p) = (rising(topics), rising(terms));
+        let (topic_p, term_p) = (rising(topics, true), rising(terms, false));
         let all: Vec<f64> = topic_p.iter().chain(&term_p).map(|x| x.1).collect();
-        let q = stats::benjamini_hochberg(&all);
+        let q = if untested {
+            vec![f64::NAN; all.len()]
+        } else {
+            stats::benjamini_hochberg(&all)
+        };
         let split = topic_p.len();
         Evidence {
             topics: topic_p
@@ -506,13 +548,13 @@ impl<'a> Analysis<'a> {
         inner: &[String],
         share_now: f64,
     ) -> Vec<(f64, Recurrence)> {
-        use crate::topics::history::MONTH_SECONDS;
+        use crate::topics::history::BUCKET_SECONDS;
         let years = self.earlier_years();
-        let season = self.config.recurring_days as i64 * 86_400 + MONTH_SECONDS / 2;
-        let count = |months: &[(i32, u32)], near: &dyn Fn(i64) -> bool| -> u32 {
-            months
+        let season = self.config.recurring_days as i64 * 86_400 + BUCKET_SECONDS / 2;
+        let count = |buckets: &[(i32, u32)], near: &dyn Fn(i64) -> bool| -> u32 {
+            buckets
                 .iter()
-                .filter(|&&(m, _)| near(m as i64 * MONTH_SECONDS + MONTH_SECONDS / 2))
+                .filter(|&&(m, _)| near(m as i64 * BUCKET_SECONDS + BUCKET_SECONDS / 2))
                 .map(|&(_, n)| n)
                 .sum()
         };
@@ -535,8 +577,8 @@ impl<'a> Analysis<'a> {
             for &(year, centre) in &years {
                 let in_season = |t: i64| (t - centre).abs() <= season;
                 let rest_of_year = |t: i64| (t - centre).abs() <= 183 * 86_400 && !in_season(t);
-                let season_volume = count(&self.state.volume_months, &in_season) as f64;
-                let rest_volume = count(&self.state.volume_months, &rest_of_year) as f64;
+                let season_volume = count(&self.state.volume_buckets, &in_season) as f64;
+                let rest_volume = count(&self.state.volume_buckets, &rest_of_year) as f64;
                 if season_volume == 0.0 || rest_volume == 0.0 {
                     continue;
                 }
@@ -558,37 +600,49 @@ impl<'a> Analysis<'a> {
                 if near as f64 / span >= 0.5 * far as f64 / rest_span {
                     covered += 1;
                 }
-                let s = count(&h.months, &in_season);
-                let rest = count(&h.months, &rest_of_year);
+                let s = count(&h.buckets, &in_season);
+                let rest = count(&h.buckets, &rest_of_year);
                 if s < history::BURST_MIN_DOCS {
                     continue;
                 }
                 kept += usize::from(s >= rest);
+                // A season concentrates a key: at least the weak rule's growth
+                // over its share of the rest of that year (a common word a
+                // little more frequent in those weeks, like China in a
+                // January of trade talks, is no season).
+                let expected = rest as f64 * season_volume / rest_volume.max(1.0);
+                if (s as f64 + 1.0) / (expected + 1.0) < history::BURST_GROWTH as f64 {
+                    continue;
+                }
                 // The season explains a rise of its own size, not one far
                 // above it (Thomas Cook collapsing in the weeks of last
-                // year's profit warning): the share now must be within the
-                // weak rule's growth of that year's peak share in the season.
+                // year's profit warnings, 5 of that year's 9 documents in
+                // them): the share now must be within the weak rule's growth
+                // of that year's peak share (per bucket). A key confined to
+                // the season that year (at least SEASON_CONFINED of its
+                // documents; `joulu`, 3 of 3 in a thin first December) is
+                // the season at any size; a word inside it is not (`gavin`
+                // of Gavin Woodhouse, 2 of 2 in the weeks of 2018).
                 let peak_share = h
-                    .recent_bursts
+                    .buckets
                     .iter()
-                    .filter(|&&(start, _)| {
-                        (start + self.window.seconds() / 2 - centre).abs() <= days
-                    })
-                    .filter_map(|&(start, n)| {
-                        let volume = self.state.volume_windows.iter().find(|w| w.0 == start)?.1;
+                    .filter(|&&(b, _)| in_season(b as i64 * BUCKET_SECONDS + BUCKET_SECONDS / 2))
+                    .filter_map(|&(b, n)| {
+                        let volume = self.state.volume_buckets.iter().find(|v| v.0 == b)?.1;
                         Some(n as f64 / volume.max(1) as f64)
                     })
-                    .fold(s as f64 / season_volume, f64::max);
-                if share_now > history::BURST_GROWTH as f64 * peak_share {
+                    .fold(0.0f64, f64::max);
+                let confined = !is_inner && s as f64 >= SEASON_CONFINED * (s + rest) as f64;
+                if !confined && share_now > history::BURST_GROWTH as f64 * peak_share {
                     continue;
                 }
                 let p = stats::rate_test(s, rest, season_volume, rest_volume);
                 let peak = h
-                    .months
+                    .buckets
                     .iter()
-                    .filter(|&&(m, _)| in_season(m as i64 * MONTH_SECONDS + MONTH_SECONDS / 2))
+                    .filter(|&&(m, _)| in_season(m as i64 * BUCKET_SECONDS + BUCKET_SECONDS / 2))
                     .max_by_key(|&&(m, n)| (n, -m))
-                    .map_or(centre, |&(m, _)| m as i64 * MONTH_SECONDS);
+                    .map_or(centre, |&(m, _)| m as i64 * BUCKET_SECONDS);
                 tests.push((
                     p,
                     Recurrence {
@@ -737,7 +791,36 @@ impl<'a> Analysis<'a> {
             .collect();
         let topic_trends = trends::compute(&topic_occ, &w.volume, cfg)?;
         let term_trends = self.term_trends(&w)?;
-        let evidence = Evidence::of(&topic_trends, &term_trends.trends, &w, recent as usize);
+        let recent_start = self.recent_start();
+        let store_before = (self.before.docs
+            + corpus.published[..self.docs].partition_point(|&p| p < recent_start))
+            as f64;
+        let first = if self.before.docs > 0 {
+            self.before.first
+        } else {
+            corpus.published.first().copied().unwrap_or(recent_start)
+        };
+        let store_windows = ((recent_start - first) as f64 / self.window.seconds() as f64).max(1.0);
+        let history_windows = (cfg.history() - recent as usize) as f64;
+        let expected_history = store_before / store_windows * history_windows.min(store_windows);
+        let evidence = Evidence::of(
+            &topic_trends,
+            &term_trends.trends,
+            &w,
+            recent as usize,
+            store_before,
+            expected_history,
+            cfg,
+            |t, topic| {
+                let so_far = if topic {
+                    members.get(&t.key).map_or(0, |m| m.len() as u32)
+                        + self.before.topics.get(&t.key).map_or(0, |b| b.0)
+                } else {
+                    self.term_history(t.key).map_or(0, |h| h.docs)
+                };
+                so_far.saturating_sub(t.recent_docs)
+            },
+        );
         let in_history = |d: &usize| w.back[*d] != u32::MAX;
         let background =
             labels::document_frequencies(&self.terms.terms, (0..self.docs).filter(in_history));
@@ -746,6 +829,12 @@ impl<'a> Analysis<'a> {
         let mut term_signals = self.term_signals(&w, network, &term_trends, &evidence)?;
         term_signals.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.id.cmp(&b.id)));
         fold_same_documents(&mut term_signals);
+        // Seasons of terms first: a topic renewed by a term of the season
+        // (a "Christmas break" inside a steady programme-news topic) is the
+        // season too.
+        for s in term_signals.iter_mut() {
+            decide_season(s, cfg.fdr);
+        }
         let mut signals = Vec::new();
         let mut summaries = Vec::new();
         for trend in &topic_trends {
@@ -761,7 +850,7 @@ impl<'a> Analysis<'a> {
             let age = ((self.as_of - first) / self.window.seconds()) as usize + 1;
             let is_new = age <= recent as usize;
             let novelty = topic.novelty as f64;
-            let recent_members: Vec<usize> = all
+            let mut recent_members: Vec<usize> = all
                 .iter()
                 .copied()
                 .filter(|&d| w.back[d] < recent)
@@ -783,11 +872,15 @@ impl<'a> Analysis<'a> {
                 .get(&trend.key)
                 .copied()
                 .unwrap_or((1.0, 1.0));
+            let renewed_by = renewing_term(&term_signals, &recent_members);
             let mut class = classify(
                 trend,
                 age,
                 is_new,
-                total_docs.saturating_sub(trend.recent_docs),
+                Novelty {
+                    earlier_docs: total_docs.saturating_sub(trend.recent_docs),
+                    renewed_by: renewed_by.map(|t| t.label.as_str()),
+                },
                 cfg,
                 Significance {
                     p: p_value,
@@ -795,11 +888,19 @@ impl<'a> Analysis<'a> {
                     tested: evidence.tested,
                 },
             );
+            // Renewed by a term of the season: the topic's rise is the season.
+            let mut recurs = Vec::new();
+            if let (Some(term), Some((Class::Weak, why))) = (renewed_by, &class) {
+                let renewal = total_docs.saturating_sub(trend.recent_docs) > trend.recent_docs;
+                if renewal && term.class == Class::Recurring {
+                    recurs = term.recurs.clone();
+                    let why = recurring_why(Class::Weak, &recurs, why);
+                    class = Some((Class::Recurring, why));
+                }
+            }
             let mut promoted: Option<(f64, String, String)> = None;
             if class.as_ref().is_none_or(|(c, _)| *c == Class::Noise) {
-                if let Some((term, carried)) =
-                    carried_term(&term_signals, &recent_members, cfg.min_docs)
-                {
+                if let Some((term, carried)) = carried_term(&term_signals, &recent_members) {
                     class = Some((
                         term.class,
                         format!(
@@ -812,6 +913,12 @@ impl<'a> Analysis<'a> {
                         ),
                     ));
                     promoted = Some((term.score, term.label.clone(), term.id.clone()));
+                    // The signal rests on the term's documents and the topic's.
+                    for &d in &term.members {
+                        if let Err(at) = recent_members.binary_search(&d) {
+                            recent_members.insert(at, d);
+                        }
+                    }
                 }
             }
             let label = label_of(&history_members);
@@ -915,7 +1022,11 @@ impl<'a> Analysis<'a> {
                 visibility: trend.visibility,
                 visibility_baseline: trend.visibility_baseline,
                 diffusion: trend.sources_recent as f64 / network,
-                recent_docs: trend.recent_docs,
+                recent_docs: if promoted.is_some() {
+                    recent_members.len() as u32
+                } else {
+                    trend.recent_docs
+                },
                 docs: total_docs,
                 sources: trend.sources_recent,
                 burst: trend.burst,
@@ -933,7 +1044,7 @@ impl<'a> Analysis<'a> {
                 why,
                 timeline: self.timeline(&trend.timeline),
                 examples: evidence_docs.iter().map(|&d| self.example(d)).collect(),
-                recurs: Vec::new(),
+                recurs,
                 also: Vec::new(),
                 members: recent_members,
                 words,
@@ -942,7 +1053,7 @@ impl<'a> Analysis<'a> {
                 strength: strength * source_weight(single_source, network, class),
             });
         }
-        decide_recurring(&mut signals, &mut term_signals, cfg.fdr);
+        decide_recurring(&mut signals, &term_signals, cfg.fdr);
         merge_levels(&mut signals, term_signals.clone());
         if let Ranking::Model { model } = self.ranking {
             for s in signals.iter_mut().filter(|s| rank::is_weak(s)) {
@@ -953,6 +1064,7 @@ impl<'a> Analysis<'a> {
         }
         signals.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.id.cmp(&b.id)));
         fold_same_labels(&mut signals);
+        self.fold_same_stories(&mut signals);
         summaries.sort_by(|a, b| b.recent_docs.cmp(&a.recent_docs).then(a.id.cmp(&b.id)));
         Ok((
             SignalReport {
@@ -969,6 +1081,41 @@ impl<'a> Analysis<'a> {
             },
             summaries,
         ))
+    }
+
+    /// Rising topic signals about one story (their recent documents as
+    /// similar as a document must be to join a topic: the sub-topics of one
+    /// event) are one signal: the first in score order keeps it and names
+    /// the others.
+    fn fold_same_stories(&self, signals: &mut Vec<Signal>) {
+        let rising = |c: Class| matches!(c, Class::Weak | Class::Emerging | Class::Strong);
+        let mean = |members: &[usize]| -> Vec<f32> {
+            let mut m = vec![0.0f32; self.corpus.dims];
+            for &d in members {
+                for (x, v) in m.iter_mut().zip(self.corpus.vector(d)) {
+                    *x += v / members.len() as f32;
+                }
+            }
+            m
+        };
+        let mut kept: Vec<(Vec<f32>, Signal)> = Vec::with_capacity(signals.len());
+        for s in signals.drain(..) {
+            if s.level != Level::Topic || !rising(s.class) || s.members.is_empty() {
+                kept.push((Vec::new(), s));
+                continue;
+            }
+            let m = mean(&s.members);
+            let same = kept.iter().position(|(km, k)| {
+                !km.is_empty()
+                    && rising(k.class)
+                    && crate::topics::dot(km, &m) >= self.topics_config.join_threshold
+            });
+            match same {
+                Some(i) => kept[i].1.also.push(s.id),
+                None => kept.push((m, s)),
+            }
+        }
+        *signals = kept.into_iter().map(|(_, s)| s).collect();
     }
 
     /// A term key's name, then the names of the keys inside it (a phrase's
@@ -1125,7 +1272,11 @@ impl<'a> Analysis<'a> {
                 h.docs.max(term_trends.history_docs[&trend.key])
             });
             let earlier = so_far.saturating_sub(trend.recent_docs);
-            let Some((class, mut why)) = classify(trend, age, is_new, earlier, cfg, significance)
+            let novelty = Novelty {
+                earlier_docs: earlier,
+                renewed_by: None,
+            };
+            let Some((class, mut why)) = classify(trend, age, is_new, novelty, cfg, significance)
             else {
                 continue;
             };
@@ -1259,29 +1410,37 @@ fn recurring_why(class: Class, recurs: &[Recurrence], why: &str) -> String {
     )
 }
 
-/// Turns weak and emerging signals whose season tests hold into
-/// `recurring`: a signal's tests (its keys and words, each earlier year)
-/// hold at `fdr` after Bonferroni over that signal's tests; a match with an
-/// earlier year's similar topic (p = 0) always holds. A topic that takes its
-/// class from a term follows that term.
-fn decide_recurring(topics: &mut [Signal], terms: &mut [Signal], fdr: f64) {
-    let decide = |s: &mut Signal| {
-        let tests = std::mem::take(&mut s.season);
-        let n = tests.len().max(1) as f64;
-        let held: Vec<Recurrence> = tests
-            .into_iter()
-            .filter(|t| t.0 * n <= fdr)
-            .map(|t| t.1)
-            .collect();
-        if held.is_empty() || !matches!(s.class, Class::Weak | Class::Emerging) {
-            return;
-        }
-        s.recurs = tidy_recurrences(held);
-        s.why = recurring_why(s.class, &s.recurs, &s.why);
-        s.class = Class::Recurring;
-    };
-    topics.iter_mut().for_each(decide);
-    terms.iter_mut().for_each(decide);
+/// Share of a year's documents of a key within the season's weeks (about
+/// 8 of 52) that makes it a word of that season whatever the size of its
+/// rise now.
+const SEASON_CONFINED: f64 = 0.75;
+
+/// Turns a weak or emerging signal whose season tests hold into
+/// `recurring`: its tests (its keys and words, each earlier year) hold at
+/// `fdr` after Bonferroni over that signal's tests; a match with an earlier
+/// year's similar topic (p = 0) always holds.
+fn decide_season(s: &mut Signal, fdr: f64) {
+    let tests = std::mem::take(&mut s.season);
+    let n = tests.len().max(1) as f64;
+    let held: Vec<Recurrence> = tests
+        .into_iter()
+        .filter(|t| t.0 * n <= fdr)
+        .map(|t| t.1)
+        .collect();
+    if held.is_empty() || !matches!(s.class, Class::Weak | Class::Emerging) {
+        return;
+    }
+    s.recurs = tidy_recurrences(held);
+    s.why = recurring_why(s.class, &s.recurs, &s.why);
+    s.class = Class::Recurring;
+}
+
+/// [`decide_season`] for topic signals; a topic that takes its class from a
+/// term (terms are decided first) follows that term.
+fn decide_recurring(topics: &mut [Signal], terms: &[Signal], fdr: f64) {
+    for s in topics.iter_mut() {
+        decide_season(s, fdr);
+    }
     for s in topics.iter_mut() {
         let Some(term) = &s.promoted_by else {
             continue;
@@ -1359,8 +1518,11 @@ fn fold_same_labels(signals: &mut Vec<Signal>) {
         w.dedup();
         w
     };
+    // Which of two keeps the story: a signal over noise, then a topic (it
+    // has more to show) over a term, then the higher score (earlier here).
+    let rank = |s: &Signal| (s.class == Class::Noise, s.level == Level::Term);
     let mut kept: Vec<(Vec<String>, Signal)> = Vec::with_capacity(signals.len());
-    for s in signals.drain(..) {
+    for mut s in signals.drain(..) {
         let mine = words(&s);
         let same = kept.iter().position(|(theirs, other)| {
             (other.class == Class::Fading) == (s.class == Class::Fading)
@@ -1368,30 +1530,64 @@ fn fold_same_labels(signals: &mut Vec<Signal>) {
                     || theirs.iter().all(|w| mine.contains(w)))
         });
         match same {
-            Some(i) => kept[i].1.also.push(s.id),
+            Some(i) if rank(&s) < rank(&kept[i].1) => {
+                // the newcomer keeps the story, in its own place
+                let (_, mut other) = kept.remove(i);
+                s.also.push(other.id.clone());
+                s.also.append(&mut other.also);
+                if other.level == Level::Term && !s.found_by.contains(&Level::Term) {
+                    s.found_by.push(Level::Term);
+                }
+                kept.push((mine, s));
+            }
+            Some(i) => {
+                let keeper = &mut kept[i].1;
+                keeper.also.push(s.id);
+                if s.level == Level::Term && !keeper.found_by.contains(&Level::Term) {
+                    keeper.found_by.push(Level::Term);
+                }
+            }
             None => kept.push((mine, s)),
         }
     }
     *signals = kept.into_iter().map(|(_, s)| s).collect();
 }
 
-/// The strongest rising term signal (weak or emerging) whose recent
+/// A young rising term (weak, emerging or recurring, with no more earlier
+/// than recent documents) held by at least two and half of a topic's recent
+/// documents.
+fn renewing_term<'s>(terms: &'s [Signal], recent_members: &[usize]) -> Option<&'s Signal> {
+    terms
+        .iter()
+        .filter(|t| matches!(t.class, Class::Weak | Class::Emerging | Class::Recurring))
+        .filter(|t| t.docs <= 2 * t.recent_docs)
+        .filter(|t| {
+            let shared = t
+                .members
+                .iter()
+                .filter(|d| recent_members.binary_search(d).is_ok())
+                .count();
+            shared >= 2 && shared * 2 >= recent_members.len()
+        })
+        .max_by(|a, b| a.score.total_cmp(&b.score).then_with(|| b.id.cmp(&a.id)))
+}
+
+/// The strongest young rising term signal (weak or emerging) whose recent
 /// documents sit mostly (at least half, and two) in this topic and make up at least half of the
 /// topic's recent documents: a new theme growing inside an established topic
 /// (early COVID-19 headlines joined a "markets fear China" topic), which the
 /// topic's own count shows only later. Returns it with the shared count.
-fn carried_term<'s>(
-    terms: &'s [Signal],
-    recent_members: &[usize],
-    min_docs: usize,
-) -> Option<(&'s Signal, usize)> {
-    // A signal rests on at least `min_docs` documents, a promoted topic too.
-    if recent_members.len() < min_docs.max(2) {
+fn carried_term<'s>(terms: &'s [Signal], recent_members: &[usize]) -> Option<(&'s Signal, usize)> {
+    // A promoted topic rests on the term's documents (at least
+    // `signals.min_docs`) and its own.
+    if recent_members.len() < 2 {
         return None;
     }
     terms
         .iter()
         .filter(|t| matches!(t.class, Class::Weak | Class::Emerging))
+        // A new theme: a young term (no more earlier than recent documents).
+        .filter(|t| t.docs <= 2 * t.recent_docs)
         .filter_map(|t| {
             let shared = t
                 .members
@@ -1434,7 +1630,8 @@ fn merge_levels(signals: &mut Vec<Signal>, terms: Vec<Signal>) {
                         .words
                         .iter()
                         .skip(usize::from(term.words.len() > 1))
-                        .all(|w| topic.words.contains(w)));
+                        // a compound keyword names itself as well as its parts
+                        .all(|w| topic.words.contains(w) || topic.keywords.contains(w)));
             let shared = term
                 .members
                 .iter()
@@ -1453,6 +1650,17 @@ fn merge_levels(signals: &mut Vec<Signal>, terms: Vec<Signal>) {
         }
     }
     signals.extend(rest);
+}
+
+/// How new a key is, for the weak rule.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Novelty<'a> {
+    /// Its documents before the recent windows, over the whole store.
+    pub earlier_docs: u32,
+    /// A topic whose recent documents mostly hold a young rising term: a new
+    /// theme inside an established topic (early COVID-19 headlines in a
+    /// "markets fear China" topic). That term.
+    pub renewed_by: Option<&'a str>,
 }
 
 /// The evidence that a key's rise is not chance.
@@ -1477,13 +1685,24 @@ pub fn classify(
     t: &Trend,
     age_windows: usize,
     is_new: bool,
-    earlier_docs: u32,
+    novelty: Novelty<'_>,
     cfg: &SignalsConfig,
     evidence: Significance,
 ) -> Option<(Class, String)> {
     let pct = |x: f64| format!("{:.1}%", x * 100.0);
+    let test = if evidence.p.is_nan() {
+        "untested: the store holds fewer documents before than now".to_string()
+    } else {
+        format!(
+            "p = {:.1e}, q = {:.1e} ({}, {} keys)",
+            evidence.p,
+            evidence.q,
+            stats::TEST_NAME,
+            evidence.tested
+        )
+    };
     let numbers = format!(
-        "{} recent docs, baseline {:.2}/window, growth {:.2}x (previous {:.2}x), visibility {} (baseline {}), burst {:.1}, p = {:.1e}, q = {:.1e} ({}, {} keys)",
+        "{} recent docs, baseline {:.2}/window, growth {:.2}x (previous {:.2}x), visibility {} (baseline {}), burst {:.1}, {test}",
         t.recent_docs,
         t.baseline_rate,
         t.growth,
@@ -1491,10 +1710,6 @@ pub fn classify(
         pct(t.visibility),
         pct(t.visibility_baseline),
         t.burst,
-        evidence.p,
-        evidence.q,
-        stats::TEST_NAME,
-        evidence.tested
     );
     let min_docs = cfg.min_docs as u32;
     if t.visibility >= cfg.strong_visibility
@@ -1538,7 +1753,8 @@ pub fn classify(
     }
     // Strong needs ten documents and a visible share: evidence enough. A
     // weak or emerging rise must beat the number of keys tested.
-    let significant = evidence.q <= cfg.fdr;
+    // NaN: a store's first windows, nothing before them to test against.
+    let significant = evidence.q <= cfg.fdr || evidence.q.is_nan();
     let gate = |class: Class, why: String| -> Option<(Class, String)> {
         if significant {
             return Some((class, why));
@@ -1603,15 +1819,21 @@ pub fn classify(
         } else {
             format!("visibility below {}", pct(cfg.strong_visibility))
         };
-        if earlier_docs > t.recent_docs {
-            let why = format!(
-                "noise: would be weak but is no longer new: {earlier_docs} documents before the recent ones, more than its {} recent; {numbers}",
-                t.recent_docs
-            );
-            return Some((Class::Noise, why));
-        }
-        let why =
-            format!("weak: {reason}, {small}, young ({earlier_docs} earlier documents); {numbers}");
+        let earlier_docs = novelty.earlier_docs;
+        let young = match novelty.renewed_by {
+            _ if earlier_docs <= t.recent_docs => {
+                format!("young ({earlier_docs} earlier documents)")
+            }
+            Some(term) => format!("renewed by the young term '{term}'"),
+            None => {
+                let why = format!(
+                    "noise: would be weak but is no longer new: {earlier_docs} documents before the recent ones, more than its {} recent; {numbers}",
+                    t.recent_docs
+                );
+                return Some((Class::Noise, why));
+            }
+        };
+        let why = format!("weak: {reason}, {small}, {young}; {numbers}");
         return gate(Class::Weak, why);
     }
     None

@@ -107,6 +107,21 @@ pub fn ranking_from(row: Option<crate::store::RankModelRow>) -> super::Ranking {
         return super::Ranking::default();
     };
     match row.model.as_deref().map(serde_json::from_str::<RankModel>) {
+        // A model that predicted held-out flags no better than a constant
+        // would rank by noise: today's score is the more honest order.
+        Some(Ok(model))
+            if model.validation.predicted > 0
+                && model.validation.brier >= model.validation.brier_constant =>
+        {
+            super::Ranking::Score {
+                reason: format!(
+                    "the ranking model fitted up to {} predicted no better than a constant in time-ordered validation (Brier {:.3} against {:.3})",
+                    &super::rfc3339(model.as_of)[..10],
+                    model.validation.brier,
+                    model.validation.brier_constant
+                ),
+            }
+        }
         Some(Ok(model)) => super::Ranking::Model {
             model: Box::new(model),
         },
@@ -467,6 +482,41 @@ mod tests {
         assert!(RankModel::fit(&flags[..50], 0, 100).is_none());
         let all_grew: Vec<Flag> = (0..200).map(|i| flag(i, 0.3, true)).collect();
         assert!(RankModel::fit(&all_grew, 0, 100).is_none());
+    }
+
+    #[test]
+    fn a_model_no_better_than_a_constant_does_not_rank() {
+        let row = |model: &RankModel| crate::store::RankModelRow {
+            settings: "s".into(),
+            as_of: model.as_of,
+            fitted_at: model.as_of,
+            flags: model.flags,
+            grew: model.grew,
+            model: Some(serde_json::to_string(model).unwrap()),
+            note: String::new(),
+        };
+        // the outcome does not depend on the feature: validation finds no skill
+        let flags: Vec<Flag> = (0..400)
+            .map(|i| flag(i as i64 * 86_400, (i % 20) as f64 / 20.0, (i * 7) % 3 == 0))
+            .collect();
+        let noise = RankModel::fit(&flags, 400 * 86_400, 100).expect("fits");
+        assert!(
+            noise.validation.brier >= noise.validation.brier_constant,
+            "{:?}",
+            noise.validation
+        );
+        match ranking_from(Some(row(&noise))) {
+            super::super::Ranking::Score { reason } => {
+                assert!(reason.contains("no better than a constant"), "{reason}")
+            }
+            other => panic!("{other:?}"),
+        }
+        let mut skilled = noise.clone();
+        skilled.validation.brier = skilled.validation.brier_constant - 0.01;
+        assert!(matches!(
+            ranking_from(Some(row(&skilled))),
+            super::super::Ranking::Model { .. }
+        ));
     }
 
     #[test]

@@ -319,6 +319,7 @@ impl View {
 
         let mut before = Before {
             docs: offset,
+            first: published.first().copied().unwrap_or_default(),
             ..Before::default()
         };
         for (d, &t) in prefix.iter().enumerate() {

@@ -14,12 +14,14 @@
   const CLASS_TEXT = {
     weak: "Weak signals",
     emerging: "Emerging",
+    recurring: "Recurring",
     strong: "Strong",
     fading: "Fading",
   };
   const CLASS_HELP = {
     weak: "small but growing fast",
     emerging: "growing and becoming visible",
+    recurring: "rose in the same weeks of an earlier year: a season",
     strong: "visible and still growing",
     fading: "shrinking from an earlier level",
   };
@@ -446,7 +448,11 @@
     const ih = H - m.top - m.bottom;
 
     const pos = (x) => typeof x === "number" && isFinite(x) && x > 0;
-    const vis = signals.map((s) => s.visibility).filter(pos);
+    // A weak signal is small by its class (a handful of documents can be a
+    // large share of a small window): it stays left of the visibility line,
+    // so picture and class agree.
+    const mapVis = (s) => (s.class === "weak" && pos(s.visibility) ? Math.min(s.visibility, STRONG_VISIBILITY / 1.15) : s.visibility);
+    const vis = signals.map(mapVis).filter(pos);
     const gro = signals.map((s) => s.growth).filter(pos);
     const vMin = Math.min(STRONG_VISIBILITY / 10, ...vis) / 1.6;
     const vMax = Math.max(STRONG_VISIBILITY * 4, ...vis) * 1.6;
@@ -520,7 +526,7 @@
       .map((s, i) => ({ s, i, r: 4 + Math.min(10, Math.sqrt(Math.max(0, Number(s.recent_docs) || 0)) * 1.6) }))
       .sort((a, b) => b.r - a.r);
     for (const { s, r } of order) {
-      const x = X(s.visibility);
+      const x = X(mapVis(s));
       const y = Y(s.growth);
       placed.push({ owner: s, x0: x - r, y0: y - r, x1: x + r, y1: y + r });
     }
@@ -529,7 +535,7 @@
     const labelFor = new Map();
     const byScore = order.slice().sort((a, b) => a.i - b.i);
     for (const { s, r } of byScore) {
-      const cx = X(s.visibility);
+      const cx = X(mapVis(s));
       const cy = Y(s.growth);
       const text = truncate(s.label || s.id, 26);
       const tw = text.length * 6.6 + 4;
@@ -566,7 +572,7 @@
           "aria-label": name,
         },
         svg("title", null, name),
-        svg("circle", { cx: X(s.visibility).toFixed(1), cy: Y(s.growth).toFixed(1), r: r.toFixed(1) })
+        svg("circle", { cx: X(mapVis(s)).toFixed(1), cy: Y(s.growth).toFixed(1), r: r.toFixed(1) })
       );
       const lab = labelFor.get(s);
       if (lab) {
@@ -889,7 +895,9 @@
         el("div", null, el("dt", null, "visibility"), el("dd", null, fmtPct(s.visibility))),
         el("div", null, el("dt", null, "recent docs"), el("dd", null, fmtInt(s.recent_docs))),
         el("div", null, el("dt", null, "docs"), el("dd", null, fmtInt(s.docs))),
-        el("div", null, el("dt", null, "sources"), el("dd", null, fmtInt(s.sources))),
+        el("div", null, el("dt", null, "sources"), el("dd", null, s.single_source ? "one only" : fmtInt(s.sources))),
+        typeof s.p_grow === "number" ? el("div", null, el("dt", null, "p(grows 3× in 8 weeks)"), el("dd", null, fmtNum(s.p_grow))) : null,
+        typeof s.q_value === "number" ? el("div", null, el("dt", null, "q"), el("dd", null, s.q_value.toExponential(1))) : null,
         el("div", null, el("dt", null, "score"), el("dd", null, fmtNum(s.score))),
         el("div", null, el("dt", null, "first seen"), el("dd", null, fmtDate(s.first_seen) || "–"))
       ),
