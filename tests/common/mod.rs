@@ -96,6 +96,37 @@ impl Sandbox {
     }
 }
 
+impl Sandbox {
+    /// Runs `weaksignal ARGS` with `input` on its stdin.
+    pub fn run_with_stdin<S: AsRef<std::ffi::OsStr>>(&self, args: &[S], input: &str) -> Run {
+        use std::io::Write;
+        let mut child = Command::new(env!("CARGO_BIN_EXE_weaksignal"))
+            .current_dir(self.dir.path())
+            .env("WEAKSIGNAL_DATA_DIR", self.data_dir())
+            .env("WEAKSIGNAL_SHARED", shared())
+            .env("WEAKSIGNAL_LEXICON_DIR", lexicon_dir())
+            .env_remove("WEAKSIGNAL_LOG")
+            .args(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("run weaksignal");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(input.as_bytes())
+            .expect("write stdin");
+        let output = child.wait_with_output().expect("wait for weaksignal");
+        Run {
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+}
+
 /// Runs `weaksignal ARGS...` in a sandbox: `ws!(sandbox, "search", "x")`.
 #[macro_export]
 macro_rules! ws {
@@ -157,6 +188,41 @@ macro_rules! model_test {
         )]
         fn $name() $body
     };
+}
+
+/// Declares a test that needs the model, the shared data and the
+/// morphology's lexicons: ignored, with the reason, when one is missing.
+#[macro_export]
+macro_rules! lexicon_test {
+    ($(#[$meta:meta])* fn $name:ident() $body:block) => {
+        $(#[$meta])*
+        #[test]
+        #[cfg_attr(
+            not(all(e5_model, shared_data, lexicons)),
+            ignore = "embedding model, shared data or morphology lexicons (run `weaksignal models fetch`, or .ci/run, and rebuild) missing"
+        )]
+        fn $name() $body
+    };
+}
+
+/// `weaksignal -q import` of the Yle selkouutiset corpus (Finnish titles and texts).
+pub fn import_yle(sandbox: &Sandbox) -> Run {
+    let csv = yle_csv();
+    sandbox.run(&[
+        "-q",
+        "import",
+        csv.to_str().expect("a UTF-8 path"),
+        "--source",
+        "yle-selkouutiset",
+        "--lang",
+        "fi",
+        "--map",
+        "published=date",
+        "--map",
+        "title=title_fi",
+        "--map",
+        "text=text_fi",
+    ])
 }
 
 /// Writes the Guardian headlines published from `from` to `to` (inclusive,
