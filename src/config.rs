@@ -121,6 +121,10 @@ pub struct CrawlerConfig {
     pub retry_base_seconds: f64,
     /// A longer Retry-After fails the URL for this run instead of stalling it.
     pub max_retry_after_seconds: u64,
+    /// A robots.txt Crawl-delay longer than this (or infinite) is not
+    /// honoured by crawling slowly: the host is not fetched in this run,
+    /// and its URLs fail with the reason.
+    pub max_crawl_delay_seconds: f64,
     /// robots.txt is fetched again after this long.
     pub robots_ttl_hours: f64,
     /// Items (articles, posts) a source takes per run at most (`--limit` overrides).
@@ -143,6 +147,7 @@ impl Default for CrawlerConfig {
             retries: 3,
             retry_base_seconds: 1.0,
             max_retry_after_seconds: 120,
+            max_crawl_delay_seconds: 60.0,
             robots_ttl_hours: 24.0,
             max_items_per_source: 200,
             offline: false,
@@ -435,6 +440,7 @@ impl Config {
     }
 
     fn validate(&self) -> std::result::Result<(), String> {
+        self.validate_numbers()?;
         let import = &self.import;
         if import.batch_size == 0 {
             return Err("import.batch_size must be at least 1".into());
@@ -526,6 +532,102 @@ impl Config {
         }
         Ok(())
     }
+
+    /// Every floating-point setting: a finite number in its range, so that
+    /// nothing downstream (a `Duration`, a rate limiter, a threshold) meets
+    /// NaN, infinity or a negative time. The error names the key.
+    fn validate_numbers(&self) -> std::result::Result<(), String> {
+        fn check(
+            key: &str,
+            value: f64,
+            ok: impl Fn(f64) -> bool,
+            what: &str,
+        ) -> std::result::Result<(), String> {
+            if value.is_finite() && ok(value) {
+                return Ok(());
+            }
+            Err(format!("{key} must be {what} (got {value})"))
+        }
+        let positive = |v: f64| v > 0.0;
+        let non_negative = |v: f64| v >= 0.0;
+        let share = |v: f64| (0.0..=1.0).contains(&v);
+        let c = &self.crawler;
+        // At most a day: a longer wait is a mistake, and Duration must hold it.
+        let seconds = |v: f64| (0.0..=86_400.0).contains(&v);
+        check(
+            "crawler.min_delay_seconds",
+            c.min_delay_seconds,
+            seconds,
+            "seconds in 0..=86400",
+        )?;
+        check(
+            "crawler.timeout_seconds",
+            c.timeout_seconds,
+            |v| v > 0.0 && v <= 86_400.0,
+            "seconds in (0, 86400]",
+        )?;
+        check(
+            "crawler.retry_base_seconds",
+            c.retry_base_seconds,
+            seconds,
+            "seconds in 0..=86400",
+        )?;
+        check(
+            "crawler.max_crawl_delay_seconds",
+            c.max_crawl_delay_seconds,
+            seconds,
+            "seconds in 0..=86400",
+        )?;
+        check(
+            "crawler.robots_ttl_hours",
+            c.robots_ttl_hours,
+            |v| (0.0..=24.0 * 365.0).contains(&v),
+            "hours in 0..=8760",
+        )?;
+        let t = &self.topics;
+        for (key, value) in [
+            ("topics.join_threshold", t.join_threshold),
+            ("topics.new_topic_threshold", t.new_topic_threshold),
+            ("topics.attach_threshold", t.attach_threshold),
+            ("topics.merge_threshold", t.merge_threshold),
+            ("topics.split_threshold", t.split_threshold),
+        ] {
+            check(
+                key,
+                f64::from(value),
+                |v| (-1.0..=1.0).contains(&v),
+                "a cosine in -1..=1",
+            )?;
+        }
+        check(
+            "topics.centroid_decay",
+            f64::from(t.centroid_decay),
+            share,
+            "in 0..=1",
+        )?;
+        let g = &self.signals;
+        check("signals.smoothing", g.smoothing, positive, "positive")?;
+        check("signals.time_weight", g.time_weight, share, "in 0..=1")?;
+        check("signals.min_burst", g.min_burst, non_negative, "0 or more")?;
+        for (key, value) in [
+            ("signals.weak_growth", g.weak_growth),
+            ("signals.emerging_growth", g.emerging_growth),
+            ("signals.strong_growth", g.strong_growth),
+            ("signals.fading_growth", g.fading_growth),
+            ("signals.strong_min_baseline", g.strong_min_baseline),
+        ] {
+            check(key, value, non_negative, "0 or more")?;
+        }
+        for (key, value) in [
+            ("signals.emerging_visibility", g.emerging_visibility),
+            ("signals.strong_visibility", g.strong_visibility),
+            ("signals.thin_window", g.thin_window),
+        ] {
+            check(key, value, share, "a share in 0..=1")?;
+        }
+        check("signals.fdr", g.fdr, |v| v > 0.0 && v <= 1.0, "in (0, 1]")?;
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -538,6 +640,47 @@ mod tests {
         assert!(err.contains("batch_sise"), "{err}");
         let err = Config::parse("data_dri = \"x\"\n").unwrap_err();
         assert!(err.contains("data_dri"), "{err}");
+    }
+
+    #[test]
+    fn bad_numbers_are_refused_naming_the_key() {
+        for (text, key) in [
+            (
+                "[crawler]\ntimeout_seconds = -1.0\n",
+                "crawler.timeout_seconds",
+            ),
+            (
+                "[crawler]\ntimeout_seconds = nan\n",
+                "crawler.timeout_seconds",
+            ),
+            (
+                "[crawler]\nrobots_ttl_hours = inf\n",
+                "crawler.robots_ttl_hours",
+            ),
+            (
+                "[crawler]\nretry_base_seconds = -0.5\n",
+                "crawler.retry_base_seconds",
+            ),
+            (
+                "[crawler]\nmin_delay_seconds = 1e30\n",
+                "crawler.min_delay_seconds",
+            ),
+            (
+                "[crawler]\nmax_crawl_delay_seconds = nan\n",
+                "crawler.max_crawl_delay_seconds",
+            ),
+            ("[topics]\njoin_threshold = nan\n", "topics.join_threshold"),
+            ("[signals]\nsmoothing = nan\n", "signals.smoothing"),
+            ("[signals]\nweak_growth = -inf\n", "signals.weak_growth"),
+            (
+                "[signals]\nstrong_visibility = 2.0\n",
+                "signals.strong_visibility",
+            ),
+        ] {
+            let err = Config::parse(text).unwrap_err();
+            assert!(err.contains(key), "{text:?}: {err}");
+        }
+        assert!(Config::parse("[crawler]\ntimeout_seconds = 0.5\nrobots_ttl_hours = 0\n").is_ok());
     }
 
     #[test]

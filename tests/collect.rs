@@ -23,6 +23,8 @@ struct ServerState {
     /// (path, when) of every request, in arrival order.
     log: Vec<(String, Instant)>,
     hits: HashMap<String, u32>,
+    /// What /robots.txt says.
+    robots: String,
 }
 
 struct Server {
@@ -100,12 +102,12 @@ async fn handle(State(state): State<Arc<Mutex<ServerState>>>, request: Request) 
             .and_then(|h| h.to_str().ok())
             .unwrap_or("")
     );
-    let hit = {
+    let (hit, robots) = {
         let mut s = state.lock().unwrap();
         s.log.push((path.clone(), Instant::now()));
         let n = s.hits.entry(path.clone()).or_insert(0);
         *n += 1;
-        *n
+        (*n, s.robots.clone())
     };
     let ok = |content_type: &str, body: Vec<u8>| {
         Response::builder()
@@ -121,7 +123,7 @@ async fn handle(State(state): State<Arc<Mutex<ServerState>>>, request: Request) 
     };
     let html = "text/html; charset=utf-8";
     match path.as_str() {
-        "/robots.txt" => ok("text/plain", b"User-agent: *\nDisallow: /private/\n".to_vec()),
+        "/robots.txt" => ok("text/plain", robots.into_bytes()),
         "/feed.xml" => {
             let etag = "\"feed-v1\"";
             if request.headers().get(header::IF_NONE_MATCH) == Some(&HeaderValue::from_static("\"feed-v1\"")) {
@@ -214,14 +216,23 @@ async fn handle(State(state): State<Arc<Mutex<ServerState>>>, request: Request) 
 }
 
 fn start_server() -> Server {
+    start_server_at("127.0.0.1", "User-agent: *\nDisallow: /private/\n")
+}
+
+/// A server on `ip` (any 127.x.y.z: a host of its own for robots.txt and
+/// politeness) whose robots.txt says `robots`.
+fn start_server_at(ip: &str, robots: &str) -> Server {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
         .unwrap();
-    let state = Arc::new(Mutex::new(ServerState::default()));
+    let state = Arc::new(Mutex::new(ServerState {
+        robots: robots.to_string(),
+        ..ServerState::default()
+    }));
     let listener = runtime
-        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .block_on(tokio::net::TcpListener::bind((ip, 0)))
         .unwrap();
     let addr = listener.local_addr().unwrap();
     let app = axum::Router::new()
@@ -405,6 +416,46 @@ shared_test! {
         assert_eq!(stats["documents"], 5 + 1 + 2 + 8, "one of the 9 articles is a near-duplicate: {stats}");
         let hits = ws!(sandbox, "-q", "search", "pääministeri", "--json").expect_code(0).json();
         assert_eq!(common::hit_titles(&hits), vec!["Latin-1 page".to_string()]);
+    }
+}
+
+shared_test! {
+    /// A site whose robots.txt asks for an absurd Crawl-delay costs that
+    /// site only: the other sources are collected and stored, and the run
+    /// reports the site's problem (it used to panic and stop every source).
+    fn a_hostile_crawl_delay_costs_its_site_only() {
+        let good = start_server();
+        let sandbox = sandbox_for(&good);
+        for (i, asked) in ["1e30", "inf", "NaN"].iter().enumerate() {
+            let hostile = start_server_at(&format!("127.0.0.{}", i + 2), &format!("User-agent: *\nCrawl-delay: {asked}\n"));
+            sandbox.write(
+                "pipeline.toml",
+                format!(
+                    "[[sources]]\nname = \"good\"\nkind = \"feed\"\nurl = \"{}\"\nfetch_articles = false\n\n\
+                     [[sources]]\nname = \"hostile\"\nkind = \"feed\"\nurl = \"{}\"\nfetch_articles = false\n",
+                    good.url("/feed.xml"),
+                    hostile.url("/slow-feed.xml"),
+                ),
+            );
+            let run = ws!(sandbox, "-q", "collect", "--pipeline", "pipeline.toml", "--json");
+            let summary = by_source(&run.json());
+            let (good_summary, hostile_summary) = (&summary["good"], &summary["hostile"]);
+            // the good site is collected (the first time; then its feed is unchanged)
+            let collected = if i == 0 { good_summary["listed"].as_u64().unwrap() > 0 } else { good_summary["unchanged"] == 1 };
+            assert!(good_summary["error"].is_null() && collected, "{asked}: {good_summary}");
+            if *asked == "NaN" {
+                // not a number of seconds: ignored, the site is collected politely
+                run.expect_code(0);
+                assert_eq!(hostile_summary["listed"], 12, "{asked}: {hostile_summary}");
+            } else {
+                run.expect_code(1);
+                let text = hostile_summary.to_string();
+                assert!(text.contains("Crawl-delay") && text.contains("max_crawl_delay_seconds"), "{asked}: {text}");
+                assert_eq!(hostile.requests("/slow-feed.xml"), 0, "{asked}: the feed was fetched");
+            }
+        }
+        let stats = ws!(sandbox, "-q", "stats", "--json").expect_code(0).json();
+        assert!(stats["documents"].as_u64().unwrap() >= 8 + 12, "{stats}");
     }
 }
 

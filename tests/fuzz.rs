@@ -1874,3 +1874,63 @@ fn fixed_html_formatting_reconstruction_is_bounded() {
     replay_known_bugs("html", "formatting-reconstruction");
     // (kept under known-bugs/ so this test can say which inputs they were)
 }
+
+fn check_robots(body: String) -> Result<(), TestCaseError> {
+    let input = body.clone().into_bytes();
+    let delay = guarded("robots", "txt", &input, time_limit(5), move || {
+        let robot = texting_robots::Robot::new("weaksignal", body.as_bytes()).ok();
+        weaksignal::collect::fetch::crawl_delay(robot.and_then(|r| r.delay), 1.0, 60.0)
+    })?;
+    if let Ok(seconds) = delay {
+        prop_assert!((1.0..=60.0).contains(&seconds), "a delay of {seconds} s");
+        prop_assert!(Duration::try_from_secs_f64(seconds).is_ok());
+    }
+    Ok(())
+}
+
+#[test]
+fn robots_crawl_delays_never_panic_and_stay_in_bounds() {
+    let value = prop_oneof![
+        prop::sample::select(
+            &[
+                "1e30",
+                "inf",
+                "-inf",
+                "NaN",
+                "nan",
+                "-5",
+                "0",
+                "1e-30",
+                "3.4028236e38",
+                "1e39",
+                "0x10",
+                "1_000",
+                "",
+                " ",
+                "99999999999999999999",
+                "60",
+                "60.000001",
+                "7",
+                "½",
+            ][..]
+        )
+        .prop_map(String::from),
+        "-?[0-9]{0,40}(\\.[0-9]{0,10})?(e-?[0-9]{1,3})?",
+        any::<f64>().prop_map(|f| f.to_string()),
+    ];
+    let body = (
+        prop::sample::select(
+            &[
+                "User-agent: *",
+                "User-agent: weaksignal",
+                "User-agent: other",
+                "",
+            ][..],
+        ),
+        prop::sample::select(&["Crawl-delay", "crawl-delay", "CRAWL-DELAY", "Crawl-Delay "][..]),
+        value,
+        prop::sample::select(&["", "\nDisallow: /x", "\nCrawl-delay: 2"][..]),
+    )
+        .prop_map(|(agent, key, value, rest)| format!("{agent}\n{key}: {value}{rest}\n"));
+    run_property("robots", 512, seeds!("robots"), body, check_robots);
+}

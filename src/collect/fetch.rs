@@ -50,6 +50,8 @@ pub enum FetchError {
     TooLarge { max: usize },
     #[error("Retry-After {seconds} s is longer than crawler.max_retry_after_seconds")]
     RetryAfterTooLong { seconds: u64 },
+    #[error("robots.txt asks for a Crawl-delay of {seconds} s, longer than crawler.max_crawl_delay_seconds: not fetched in this run")]
+    CrawlDelayTooLong { seconds: f64 },
     #[error("too many redirects")]
     Redirects,
     #[error("not an http(s) URL")]
@@ -68,6 +70,7 @@ impl FetchError {
             FetchError::Timeout(_) => "timeout".into(),
             FetchError::TooLarge { .. } => "too large".into(),
             FetchError::RetryAfterTooLong { .. } => "retry-after too long".into(),
+            FetchError::CrawlDelayTooLong { .. } => "crawl-delay too long".into(),
             FetchError::Redirects => "redirects".into(),
             FetchError::Scheme => "scheme".into(),
             FetchError::Connection(_) => "connection".into(),
@@ -147,12 +150,11 @@ impl Fetcher {
                 return Err(FetchError::Robots);
             }
         }
-        let delay = robots
-            .robot
-            .as_ref()
-            .and_then(|r| r.delay)
-            .map_or(0.0, f64::from)
-            .max(self.config.min_delay_seconds);
+        let delay = crawl_delay(
+            robots.robot.as_ref().and_then(|r| r.delay),
+            self.config.min_delay_seconds,
+            self.config.max_crawl_delay_seconds,
+        )?;
         self.request(url, validators, delay).await
     }
 
@@ -323,7 +325,9 @@ impl Fetcher {
         limiters
             .entry(host)
             .or_insert_with(|| {
-                let period = Duration::from_secs_f64(delay_seconds.max(0.001));
+                // `crawl_delay` and the configuration bound it; never panic on a time.
+                let period = Duration::try_from_secs_f64(delay_seconds.max(0.001))
+                    .unwrap_or(Duration::from_secs(86_400));
                 let quota = Quota::with_period(period)
                     .expect("positive period")
                     .allow_burst(NonZeroU32::MIN);
@@ -331,6 +335,25 @@ impl Fetcher {
             })
             .clone()
     }
+}
+
+/// The wait between requests to a host: its robots.txt Crawl-delay when that
+/// is longer than `min`. A Crawl-delay is the site's text: one that is not a
+/// number of seconds (NaN, negative) is ignored, and one longer than `max`
+/// (or infinite) fails the host's URLs for this run rather than stalling or
+/// crashing the collection of every other source.
+pub fn crawl_delay(asked: Option<f32>, min: f64, max: f64) -> Result<f64, FetchError> {
+    let Some(asked) = asked.map(f64::from) else {
+        return Ok(min);
+    };
+    if asked.is_nan() || asked < 0.0 {
+        tracing::warn!(crawl_delay = %asked, "robots.txt crawl-delay is not a number of seconds; ignored");
+        return Ok(min);
+    }
+    if asked > max {
+        return Err(FetchError::CrawlDelayTooLong { seconds: asked });
+    }
+    Ok(asked.max(min))
 }
 
 enum Attempt {
@@ -424,6 +447,33 @@ fn sniff_charset(body: &[u8]) -> Option<&'static encoding_rs::Encoding> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn hostile_crawl_delays_cost_their_host_only() {
+        // what texting_robots parses from "Crawl-delay: 1e30", "inf", "NaN", "-5"
+        for asked in ["1e30", "inf", "NaN", "-5", "2.5", "0.1"] {
+            let robot = texting_robots::Robot::new(
+                "weaksignal",
+                format!("User-agent: *\nCrawl-delay: {asked}\n").as_bytes(),
+            )
+            .unwrap();
+            let delay = crawl_delay(robot.delay, 1.0, 60.0);
+            match asked {
+                "1e30" | "inf" => assert!(
+                    matches!(delay, Err(FetchError::CrawlDelayTooLong { .. })),
+                    "{asked}: {delay:?}"
+                ),
+                "NaN" | "-5" | "0.1" => assert_eq!(delay, Ok(1.0), "{asked}"),
+                _ => assert_eq!(delay, Ok(2.5), "{asked}"),
+            }
+        }
+        assert_eq!(crawl_delay(None, 1.0, 60.0), Ok(1.0));
+        let err = crawl_delay(Some(f32::INFINITY), 1.0, 60.0).unwrap_err();
+        assert!(
+            err.to_string().contains("crawler.max_crawl_delay_seconds"),
+            "{err}"
+        );
+    }
 
     #[test]
     fn charsets_come_from_header_bom_meta_or_fallback() {
