@@ -11,9 +11,10 @@
 //! And `cfg(lexicons)` when the morphology's lexicons are in
 //! `$WEAKSIGNAL_LEXICON_DIR`, else models/lexicons.
 //!
-//! For the read-only and full-disk tests: `cfg(fs_faults)` when this build
-//! can make a directory immutable (`chattr +i`) and mount a small tmpfs
-//! (root with the capabilities; probed in OUT_DIR and undone at once).
+//! For the read-only and full-disk tests: `cfg(fs_faults)` when the tests
+//! could make a directory immutable (`chattr +i`) and mount a small tmpfs:
+//! the process has the capabilities and the tools are there (read-only
+//! probes: the build changes nothing on the machine).
 //!
 //! For the Spark hand-over test: `cfg(spark)` when `$SPARK_PYTHON` (else the
 //! venv tests/spark/install.sh makes) has pyspark and `java` runs.
@@ -183,24 +184,35 @@ fn spark() {
 
 fn fs_faults() {
     println!("cargo::rustc-check-cfg=cfg(fs_faults)");
-    let out = PathBuf::from(std::env::var("OUT_DIR").expect("set by cargo")).join("fs-probe");
-    let _ = std::process::Command::new("umount").arg(&out).output();
-    let _ = std::fs::create_dir_all(&out);
-    let run = |program: &str, args: &[&str]| {
+    // Read-only probes: a build must not change the machine (no chattr, no
+    // mount here). The tests need CAP_LINUX_IMMUTABLE (bit 9) for chattr +i
+    // and CAP_SYS_ADMIN (bit 21) for mount, the two tools, and a target
+    // filesystem that keeps file attributes (lsattr reads them). A probe that
+    // passes and a test that then cannot chattr or mount fails loudly.
+    let capabilities = std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix("CapEff:"))
+                .and_then(|hex| u64::from_str_radix(hex.trim(), 16).ok())
+        })
+        .unwrap_or(0);
+    let has = |bit: u32| capabilities & (1 << bit) != 0;
+    let out = PathBuf::from(std::env::var("OUT_DIR").expect("set by cargo"));
+    let tool = |program: &str, args: &[&std::ffi::OsStr]| {
         std::process::Command::new(program)
             .args(args)
             .output()
             .is_ok_and(|o| o.status.success())
     };
-    let dir = out.to_string_lossy().to_string();
-    let chattr = run("chattr", &["+i", &dir]) && run("chattr", &["-i", &dir]);
-    let mount =
-        run("mount", &["-t", "tmpfs", "-o", "size=64k", "tmpfs", &dir]) && run("umount", &[&dir]);
-    if chattr && mount {
+    let attributes = tool("lsattr", &["-d".as_ref(), out.as_os_str()]);
+    let mount = tool("mount", &["--version".as_ref()]);
+    if has(9) && has(21) && attributes && mount {
         println!("cargo::rustc-cfg=fs_faults");
     } else {
         println!(
-            "cargo::warning=cannot make a directory immutable or mount a tmpfs here (needs root): the read-only and full-disk tests are IGNORED"
+            "cargo::warning=cannot make a directory immutable or mount a tmpfs here (needs root with CAP_LINUX_IMMUTABLE and CAP_SYS_ADMIN, lsattr, mount): the read-only and full-disk tests are IGNORED"
         );
     }
 }

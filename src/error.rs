@@ -66,6 +66,16 @@ pub enum Error {
     #[error("store {path}: {message}")]
     StoreSchema { path: PathBuf, message: String },
 
+    /// Documents were written while an analysis read the store (a `run`
+    /// beside `serve`): what it read does not fit together. Nothing is
+    /// wrong with the store; the same request again gives an answer.
+    #[error("store {path} changed while it was read ({message}); run again")]
+    StoreChanged { path: PathBuf, message: String },
+
+    /// The store holds no documents, so there is no newest one to analyse as of.
+    #[error("the store in {path} has no documents yet: run `weaksignal run` or `weaksignal import` first")]
+    EmptyStore { path: PathBuf },
+
     /// The tantivy index failed.
     #[error("index {path}: {source}")]
     Index {

@@ -32,6 +32,7 @@ pub mod embed;
 pub mod error;
 pub mod export;
 pub mod extract;
+pub mod failpoint;
 pub mod html;
 pub mod import;
 pub mod index;

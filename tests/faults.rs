@@ -1,4 +1,5 @@
-//! Faults a scheduled run meets: `kill -9` at random points, a damaged index
+//! Faults a scheduled run meets: a crash at every commit boundary (named
+//! failpoints, `src/failpoint.rs`) and `kill -9` at timed points, a damaged index
 //! segment, truncated vectors. After each, the next run (or `doctor
 //! --repair`) must leave a store with every document once, an index that
 //! agrees with it, a vector for every document and a report.
@@ -6,8 +7,9 @@
 mod common;
 
 use std::collections::BTreeSet;
+use std::os::unix::process::ExitStatusExt;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use common::{guardian_rows, import_guardian, write_config, Sandbox};
 
@@ -55,67 +57,71 @@ model_test! {
 
         let sandbox = Sandbox::new();
         write_corpus(&sandbox);
-        let seed = std::env::var("WEAKSIGNAL_FAULT_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(20_261_127u64);
-        let mut rng = Lcg(seed);
-        let mut kills = Vec::new();
-        let mut finished_early = 0;
-        let mut embedded_all = false;
-        let covered = |kills: &Vec<(u128, String)>| kills.iter().map(|(_, s)| s.as_str()).collect::<BTreeSet<_>>().len();
-        while kills.len() < 24 || (covered(&kills) < 4 && kills.len() < 60) {
-            assert!(finished_early < 80, "runs keep finishing before the kill point: {kills:?}");
-            let mut child = Command::new(env!("CARGO_BIN_EXE_weaksignal"))
+        let bin = env!("CARGO_BIN_EXE_weaksignal");
+        let run_with = |env: Option<String>| {
+            let mut command = Command::new(bin);
+            command
                 .current_dir(sandbox.dir.path())
                 .env("WEAKSIGNAL_DATA_DIR", sandbox.data_dir())
                 .args(["-q", "run", "--pipeline", "pipeline.toml"])
                 .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap();
-            // Some kills early (opening the store, importing); the others over
-            // a window that widens while embedding makes progress, then over
-            // a whole run once everything is embedded (clustering, report).
-            let n = kills.len() as f64;
-            let at = if rng.next_f64() < 0.25 {
-                Duration::from_secs_f64(0.02 + rng.next_f64() * 0.4)
-            } else if embedded_all {
-                // a whole run now takes well under a second
-                Duration::from_secs_f64(0.01 + rng.next_f64() * 0.45)
-            } else {
-                Duration::from_secs_f64(0.05 + rng.next_f64() * (2.0 + n * 0.6))
-            };
-            let started = Instant::now();
-            while started.elapsed() < at {
-                if child.try_wait().unwrap().is_some() {
-                    break;
-                }
-                std::thread::sleep(Duration::from_millis(5));
+                .stderr(Stdio::piped());
+            if let Some(point) = env {
+                command.env("WEAKSIGNAL_FAILPOINT", point);
             }
-            if child.try_wait().unwrap().is_some() {
-                finished_early += 1;
-                embedded_all = true;
-                continue;
-            }
-            let pid = child.id();
-            child.kill().unwrap(); // SIGKILL
-            child.wait().unwrap();
-            // Where the run was: the ledger row it left, if it got that far.
-            let status = ws!(sandbox, "status", "--json");
-            let newest = if status.code == 0 { status.json().as_array().and_then(|r| r.first().cloned()) } else { None };
-            let stage = match newest {
-                Some(run) if run["pid"] == pid => {
-                    let done = run["stages"].as_array().map_or(0, |s| s.len());
-                    ["collect", "import", "embed", "signals", "report", "end"][done.min(5)].to_string()
-                }
-                _ => "start".to_string(),
-            };
-            if stage == "signals" || stage == "report" {
-                embedded_all = true;
-            }
-            kills.push((at.as_millis(), stage));
+            command
+        };
+        // Every commit boundary of every stage, by name, in the order runs
+        // reach them: each run stops there as if killed (SIGABRT, no
+        // clean-up), and the next one continues from what was committed.
+        let walk: &[(&str, usize)] = &[
+            // the reader hands rows over 1,024 at a time: 1,120 rows are two commits
+            ("import.batch", 1),
+            ("index.commit", 1),
+            ("import.batch", 1),
+            ("index.commit", 1),
+            ("ledger.stage", 1),
+            ("embed.page", 1),
+            ("embed.page", 5),
+            ("ledger.stage", 2),
+            ("rank.save", 1),
+            ("ledger.stage", 3),
+            ("checkpoint.save", 1),
+            ("checkpoint.save", 2),
+            ("report.write", 1),
+            ("report.rename", 1),
+            ("ledger.stage", 5),
+        ];
+        for (name, nth) in walk {
+            assert!(weaksignal::failpoint::POINTS.contains(name), "{name}");
+            let point = format!("{name}:{nth}");
+            let out = run_with(Some(point.clone())).output().unwrap();
+            assert_eq!(
+                out.status.signal(),
+                Some(6),
+                "{point} was not reached ({:?}): {}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr)
+            );
         }
-        eprintln!("killed {} runs (seed {seed}; {finished_early} finished first): {kills:?}", kills.len());
-        let stages: BTreeSet<&str> = kills.iter().map(|(_, s)| s.as_str()).collect();
-        assert!(stages.len() >= 4, "kills landed in too few stages: {stages:?}");
+        let covered: BTreeSet<&str> = walk.iter().map(|(name, _)| *name).collect();
+        assert_eq!(covered.len(), weaksignal::failpoint::POINTS.len(), "a failpoint is not walked");
+
+        // A few timed kills on top, inside a whole run as long as one
+        // measured here, now that everything is embedded.
+        let started = Instant::now();
+        run_with(None).output().unwrap();
+        let whole = started.elapsed();
+        let seed = std::env::var("WEAKSIGNAL_FAULT_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or(20_261_127u64);
+        let mut rng = Lcg(seed);
+        for _ in 0..4 {
+            let at = whole.mul_f64(0.1 + 0.8 * rng.next_f64());
+            let mut child = run_with(None).spawn().unwrap();
+            std::thread::sleep(at);
+            let _ = child.kill(); // SIGKILL, unless it already ended
+            child.wait().unwrap();
+        }
+        eprintln!("walked {} failpoints; a whole run took {whole:?}; 4 timed kills (seed {seed})", walk.len());
 
         // The morning after: one clean run does what is left.
         let last = ws!(sandbox, "run", "--pipeline", "pipeline.toml");

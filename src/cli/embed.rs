@@ -87,6 +87,7 @@ pub(super) fn embed_missing(ctx: &Context, store: &mut Store) -> Result<EmbedSum
             writer.put_vector(&row.id, &model, &row.content_hash, &embed::encode_f16(v))?;
         }
         writer.commit()?;
+        crate::failpoint::hit("embed.page");
         embedded += rows.len() as u64;
         bar.inc(rows.len() as u64);
         tracing::debug!(embedded, missing, "batch committed");

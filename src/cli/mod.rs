@@ -739,6 +739,11 @@ impl Context {
 /// Runs one parsed command line.
 pub fn run(cli: Cli) -> Result<Outcome> {
     let ctx = Context::from_cli(&cli)?;
+    if crate::embed::wants_single_threaded_matmuls(&ctx.config.model) {
+        // Safe here only: the process has no other thread yet (the
+        // morphology, the server's runtime and the workers start later).
+        std::env::set_var("RAYON_NUM_THREADS", "1");
+    }
     let data_dir = ctx.data_dir.clone();
     dispatch(ctx, cli).map_err(|e| explain_storage(&data_dir, e))
 }
@@ -967,13 +972,11 @@ fn dispatch(ctx: Context, cli: Cli) -> Result<Outcome> {
         Command::Export(args) => {
             let mut store = Store::open(&ctx.data_dir)?;
             let model = embed::ensure_vectors(&ctx, &mut store)?;
-            let as_of = match &args.as_of {
-                Some(date) => parse_bound(date, true)?.timestamp(),
-                None => store
-                    .published_range()?
-                    .map(|(_, newest)| newest)
-                    .ok_or_else(|| Error::Usage("the store has no documents to export".into()))?,
+            let given = match &args.as_of {
+                Some(date) => Some(parse_bound(date, true)?.timestamp()),
+                None => None,
             };
+            let as_of = store.as_of_or_newest(given)?;
             let started = std::time::Instant::now();
             let spinner = ctx.progress.spinner("exporting");
             let manifest = crate::export::export(

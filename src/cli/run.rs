@@ -65,6 +65,7 @@ impl Ledger {
         };
         self.stages.push(record);
         self.save()?;
+        crate::failpoint::hit("ledger.stage");
         Ok(result)
     }
 
@@ -172,6 +173,10 @@ fn stages(
     sources: &mut Vec<SourceOutcome>,
     out: &mut dyn Write,
 ) -> Result<()> {
+    let given_as_of = match &args.as_of {
+        Some(date) => Some(crate::time::parse_bound(date, true)?.timestamp()),
+        None => None,
+    };
     let offline = args.offline || ctx.config.crawler.offline;
     // collect: web sources
     let web: Vec<_> = pipeline
@@ -355,13 +360,7 @@ fn stages(
     // the learned ranking, refitted when the stored one is a week old
     let _ranked = ledger.stage("rank", |stage| {
         let mut store = Store::open(&ctx.data_dir)?;
-        let as_of = match &args.as_of {
-            Some(date) => crate::time::parse_bound(date, true)?.timestamp(),
-            None => store
-                .published_range()?
-                .map(|(_, newest)| newest)
-                .ok_or_else(|| Error::Usage("the store has no documents".into()))?,
-        };
+        let as_of = store.as_of_or_newest(given_as_of)?;
         let (window, topics, signals) = (
             ctx.config.topics.window,
             &ctx.config.topics,
@@ -398,13 +397,7 @@ fn stages(
     // cluster + trends + signals + report
     let reported = ledger.stage("signals", |stage| {
         let mut store = Store::open(&ctx.data_dir)?;
-        let as_of = match &args.as_of {
-            Some(date) => crate::time::parse_bound(date, true)?.timestamp(),
-            None => store
-                .published_range()?
-                .map(|(_, newest)| newest)
-                .ok_or_else(|| Error::Usage("the store has no documents".into()))?,
-        };
+        let as_of = store.as_of_or_newest(given_as_of)?;
         let request = ReportRequest {
             model: &model,
             as_of,

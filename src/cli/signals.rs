@@ -26,17 +26,12 @@ struct Loaded {
 }
 
 /// The as-of time of a command: the given date, or the newest document.
-fn as_of_time(store: &Store, ctx: &Context, at: &AsOfArgs) -> Result<i64> {
-    match &at.as_of {
-        Some(date) => Ok(parse_bound(date, true)?.timestamp()),
-        None => match store.published_range()? {
-            Some((_, newest)) => Ok(newest),
-            None => Err(Error::Usage(format!(
-                "the store in {} has no documents yet: run `weaksignal run` or `weaksignal import` first",
-                ctx.data_dir.display()
-            ))),
-        },
-    }
+fn as_of_time(store: &Store, at: &AsOfArgs) -> Result<i64> {
+    let given = match &at.as_of {
+        Some(date) => Some(parse_bound(date, true)?.timestamp()),
+        None => None,
+    };
+    store.as_of_or_newest(given)
 }
 
 fn no_documents(as_of: i64) -> Error {
@@ -50,7 +45,7 @@ fn no_documents(as_of: i64) -> Error {
 fn load(ctx: &Context, at: &AsOfArgs, until: Option<i64>) -> Result<Loaded> {
     let mut store = Store::open(&ctx.data_dir)?;
     let model = super::embed::ensure_vectors(ctx, &mut store)?;
-    let as_of = as_of_time(&store, ctx, at)?;
+    let as_of = as_of_time(&store, at)?;
     let started = std::time::Instant::now();
     let corpus = Corpus::load(&store, &model, Some(until.unwrap_or(as_of)))?;
     let terms = DocTerms::extract(&corpus, &ctx.morphology());
@@ -73,7 +68,7 @@ fn load(ctx: &Context, at: &AsOfArgs, until: Option<i64>) -> Result<Loaded> {
 fn view(ctx: &Context, at: &AsOfArgs) -> Result<View> {
     let mut store = Store::open(&ctx.data_dir)?;
     let model = super::embed::ensure_vectors(ctx, &mut store)?;
-    let as_of = as_of_time(&store, ctx, at)?;
+    let as_of = as_of_time(&store, at)?;
     let started = std::time::Instant::now();
     let spinner = ctx.progress.spinner("clustering topics");
     let view = View::build(
@@ -326,7 +321,7 @@ pub fn parse_topic_id(id: &str) -> Result<u32> {
 pub fn report(ctx: &Context, args: ReportArgs, out: &mut dyn Write) -> Result<Outcome> {
     let mut store = Store::open(&ctx.data_dir)?;
     let model = super::embed::ensure_vectors(ctx, &mut store)?;
-    let as_of = as_of_time(&store, ctx, &args.at)?;
+    let as_of = as_of_time(&store, &args.at)?;
     let started = std::time::Instant::now();
     let request = crate::report::ReportRequest {
         model: &model,
@@ -465,7 +460,7 @@ pub fn backtest(ctx: &Context, args: BacktestArgs, out: &mut dyn Write) -> Resul
 pub fn rank_fit(ctx: &Context, at: &AsOfArgs, json: bool, out: &mut dyn Write) -> Result<Outcome> {
     let mut store = Store::open(&ctx.data_dir)?;
     let model = super::embed::ensure_vectors(ctx, &mut store)?;
-    let as_of = as_of_time(&store, ctx, at)?;
+    let as_of = as_of_time(&store, at)?;
     let window = at.window.unwrap_or(ctx.config.topics.window);
     let bar = ctx.progress.items(0, "replaying");
     let (fit, row) = backtest::fit_and_save(

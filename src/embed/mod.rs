@@ -112,17 +112,24 @@ pub(crate) fn strip_model_prefix(name: String) -> String {
         .unwrap_or(name)
 }
 
+/// Whether embedding wants candle's matmuls single-threaded: with several
+/// workers (one batch per core), splitting every small matmul across cores
+/// costs more than it gains. candle reads `RAYON_NUM_THREADS` before every
+/// matmul and offers no other switch; running each worker in a one-thread
+/// rayon pool of our own instead measured 15-20% slower on headlines
+/// (`bench embed`, BENCHMARKS.md). The binary sets the variable once at
+/// start, before any thread exists ([`crate::cli::run`]); the library never
+/// changes the environment while it runs.
+pub fn wants_single_threaded_matmuls(config: &ModelConfig) -> bool {
+    config.workers != 1 && std::env::var_os("RAYON_NUM_THREADS").is_none()
+}
+
 /// Makes sure the configured model is there, fetching the default one when
 /// allowed, and loads it.
 pub fn load(config: &ModelConfig, progress: &crate::progress::Progress) -> Result<E5Embedder> {
     let mut config = config.clone();
     if config.workers == 0 {
         config.workers = std::thread::available_parallelism().map_or(1, |n| n.get());
-    }
-    if config.workers > 1 && std::env::var_os("RAYON_NUM_THREADS").is_none() {
-        // One batch per core, each single-threaded: candle reads this variable
-        // before every matmul. Set before any embedding thread exists.
-        std::env::set_var("RAYON_NUM_THREADS", "1");
     }
     let config = &config;
     let dir = &config.path;

@@ -453,6 +453,7 @@ fn write_batches(
         tick();
         if !strict && in_transaction >= batch_size {
             writer.commit()?;
+            crate::failpoint::hit("import.batch");
             writer = store.writer()?;
             in_transaction = 0;
         }
@@ -461,7 +462,9 @@ fn write_batches(
         drop(writer); // rolls back
         return Ok(());
     }
-    writer.commit()
+    writer.commit()?;
+    crate::failpoint::hit("import.batch");
+    Ok(())
 }
 
 /// Counts bytes as they are read, for progress bars and MB/s figures.

@@ -395,6 +395,7 @@ impl IndexUpdater {
             path: self.dir.clone(),
             source: e,
         })?;
+        crate::failpoint::hit("index.commit");
         Ok(())
     }
 

@@ -42,8 +42,10 @@ pub fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
         std::fs::set_permissions(temp.path(), std::fs::Permissions::from_mode(0o644))
             .map_err(|e| crate::Error::io(path, e))?;
     }
+    crate::failpoint::hit("report.write");
     temp.persist(path)
         .map_err(|e| crate::Error::io(path, e.error))?;
+    crate::failpoint::hit("report.rename");
     Ok(())
 }
 

@@ -56,6 +56,12 @@ impl From<Error> for ApiError {
     fn from(e: Error) -> ApiError {
         match e {
             Error::Query { .. } | Error::Usage(_) | Error::Date(_) => ApiError::bad(e.to_string()),
+            // nothing to analyse yet
+            Error::EmptyStore { .. } => ApiError::not_found(e.to_string()),
+            // a run wrote while the analysis read: try again
+            Error::StoreChanged { .. } => {
+                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string())
+            }
             other => {
                 tracing::error!(error = %other, "request failed");
                 ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, other.to_string())

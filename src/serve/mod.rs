@@ -163,12 +163,7 @@ impl Workbench {
                     .into(),
             ));
         };
-        let (seq, newest) = self.with_store(|s| Ok((s.max_seq()?, s.published_range()?)))?;
-        let as_of = match (as_of, newest) {
-            (Some(t), _) => t,
-            (None, Some((_, newest))) => newest,
-            (None, None) => return Err(Error::Usage("the store has no documents yet".into())),
-        };
+        let (seq, as_of) = self.with_store(|s| Ok((s.max_seq()?, s.as_of_or_newest(as_of)?)))?;
         let cached = || {
             let cache = self.analyses.lock().unwrap_or_else(|p| p.into_inner());
             cache

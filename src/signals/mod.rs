@@ -352,6 +352,7 @@ impl Evidence {
     /// than the recent windows (a store's first weeks, a stream with gaps)
     /// the whole store before them is, with each key's documents there
     /// (`earlier`: topics, then terms).
+    #[allow(clippy::too_many_arguments)]
     fn of(
         topics: &[Trend],
         terms: &[Trend],

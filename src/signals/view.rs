@@ -201,12 +201,11 @@ impl View {
         let offset = match &start {
             None => 0,
             Some(c) => {
-                let i = windows
+                // `matches` found the checkpoint's window among these.
+                let start_of_window = windows
                     .binary_search_by_key(&c.window_key, |w| w.key)
-                    .expect("a matching checkpoint's window exists");
-                windows[i]
-                    .start
-                    .min(published.partition_point(|&ts| ts <= history_start))
+                    .map_or(0, |i| windows[i].start);
+                start_of_window.min(published.partition_point(|&ts| ts <= history_start))
             }
         };
         // Too much to hold at once (a first run on a big store): cluster up
@@ -251,12 +250,14 @@ impl View {
             None => Corpus::default(),
         };
         if corpus.len() != published.len() - offset {
-            return Err(Error::Usage(format!(
-                "the store in {} changed while it was read (expected {} documents, read {}): run again",
-                store.path().display(),
-                published.len() - offset,
-                corpus.len()
-            )));
+            return Err(Error::StoreChanged {
+                path: store.path().to_path_buf(),
+                message: format!(
+                    "expected {} documents, read {}",
+                    published.len() - offset,
+                    corpus.len()
+                ),
+            });
         }
         timings.load = t.elapsed().as_secs_f64();
         let t = Instant::now();
@@ -293,9 +294,15 @@ impl View {
                 window_key: key,
                 state: state.to_global(&prefix),
             };
-            let w = &windows[windows
-                .binary_search_by_key(&key, |w| w.key)
-                .expect("corpus windows are stored windows")];
+            // A document rewritten into another window since the keys were
+            // read (same count, other dates): this state fits no stored window.
+            let Ok(i) = windows.binary_search_by_key(&key, |w| w.key) else {
+                return Err(Error::StoreChanged {
+                    path: store.path().to_path_buf(),
+                    message: format!("window {key} has documents now that it had none before"),
+                });
+            };
+            let w = &windows[i];
             let entry = CheckpointEntry {
                 window_key: key,
                 docs: w.end as u64,

@@ -805,6 +805,7 @@ impl Store {
                 ],
             )
             .map_err(|e| self.err(e))?;
+        crate::failpoint::hit("rank.save");
         Ok(())
     }
 
@@ -890,7 +891,9 @@ impl Store {
             )
             .map_err(err)?;
         }
-        tx.commit().map_err(err)
+        tx.commit().map_err(err)?;
+        crate::failpoint::hit("checkpoint.save");
+        Ok(())
     }
 
     /// Calls `f` for every document published within `from..=to` that has a current
@@ -944,6 +947,20 @@ impl Store {
             })?;
         }
         Ok(())
+    }
+
+    /// The time an analysis is as of: `as_of` when given, else the newest
+    /// document's publication time. The one place that decides it, for the
+    /// CLI, `run`, `export` and the server.
+    pub fn as_of_or_newest(&self, as_of: Option<i64>) -> Result<i64> {
+        if let Some(t) = as_of {
+            return Ok(t);
+        }
+        self.published_range()?
+            .map(|(_, newest)| newest)
+            .ok_or_else(|| Error::EmptyStore {
+                path: self.path.parent().unwrap_or(&self.path).to_path_buf(),
+            })
     }
 
     /// Oldest and newest publication time (unix seconds), if any document exists.
