@@ -391,3 +391,34 @@ fn vectors_are_recomputed_only_for_new_models_and_changed_documents() {
     assert_eq!(missing.len(), 1, "only the changed document: {missing:?}");
     assert_eq!(missing[0].id, "d2");
 }
+
+model_test! {
+    /// With stderr a file (cron, systemd, CI) there is no bar, but a long
+    /// stage logs its progress: done, total, rate and ETA.
+    fn a_long_stage_logs_progress_when_stderr_is_a_file() {
+        let sandbox = Sandbox::new();
+        common::write_config(&sandbox, "auto_fetch = false\n");
+        common::guardian_rows(&sandbox, "guardian.csv", (2020, 1, 1), (2020, 1, 31));
+        common::import_guardian(&sandbox, "guardian.csv").expect_code(0);
+        let log = sandbox.dir.path().join("stderr.log");
+        let status = std::process::Command::new(env!("CARGO_BIN_EXE_weaksignal"))
+            .current_dir(sandbox.dir.path())
+            .env("WEAKSIGNAL_DATA_DIR", sandbox.data_dir())
+            .env("WEAKSIGNAL_PROGRESS_SECONDS", "0.5")
+            .env_remove("WEAKSIGNAL_LOG")
+            .args(["embed"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let text = std::fs::read_to_string(&log).unwrap();
+        let lines: Vec<&str> = text.lines().filter(|l| l.contains("progress") && l.contains("task=embedding")).collect();
+        assert!(lines.len() >= 2, "too few progress lines:\n{text}");
+        for field in ["done=", "total=", "rate=", "eta="] {
+            assert!(lines[0].contains(field), "{field} missing: {}", lines[0]);
+        }
+        // no bar drawing codes in a file
+        assert!(!text.contains('\r') && !text.contains("\u{1b}["), "{text:?}");
+    }
+}
