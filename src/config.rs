@@ -398,11 +398,29 @@ impl Default for SignalsConfig {
 
 impl Config {
     /// Loads `path`. A missing file is an error only when `required` (the user named it).
+    /// Without a configuration file the model and the lexicons live in the
+    /// user's cache (`$XDG_CACHE_HOME/weaksignal/models`, else
+    /// `~/.cache/weaksignal/models`), so that running the binary from
+    /// another directory does not fetch them again into `./models/`.
+    fn with_models_in_user_cache(mut self) -> Config {
+        let Some(cache) = user_model_cache() else {
+            return self;
+        };
+        for path in [&mut self.model.path, &mut self.morphology.path] {
+            if path.is_relative() {
+                if let Some(name) = path.file_name() {
+                    *path = cache.join(name);
+                }
+            }
+        }
+        self
+    }
+
     pub fn load(path: &Path, required: bool) -> Result<Config> {
         let text = match std::fs::read_to_string(path) {
             Ok(text) => text,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => {
-                return Ok(Config::default())
+                return Ok(Config::default().with_models_in_user_cache());
             }
             Err(e) => return Err(Error::io(path, e)),
         };
@@ -628,6 +646,21 @@ impl Config {
         check("signals.fdr", g.fdr, |v| v > 0.0 && v <= 1.0, "in (0, 1]")?;
         Ok(())
     }
+}
+
+/// `$XDG_CACHE_HOME/weaksignal/models` (an absolute XDG_CACHE_HOME), else
+/// `$HOME/.cache/weaksignal/models`; `None` without either.
+pub fn user_model_cache() -> Option<PathBuf> {
+    let xdg = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .filter(|p| p.is_absolute());
+    let base = xdg.or_else(|| {
+        std::env::var_os("HOME")
+            .map(PathBuf::from)
+            .filter(|p| p.is_absolute())
+            .map(|home| home.join(".cache"))
+    })?;
+    Some(base.join("weaksignal").join("models"))
 }
 
 #[cfg(test)]

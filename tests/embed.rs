@@ -422,3 +422,80 @@ model_test! {
         assert!(!text.contains('\r') && !text.contains("\u{1b}["), "{text:?}");
     }
 }
+
+/// Runs `weaksignal ARGS` in `dir` with only the environment given (plus
+/// PATH), stdin `input`.
+fn run_in(
+    dir: &std::path::Path,
+    env: &[(&str, &std::path::Path)],
+    args: &[&str],
+    input: &str,
+) -> std::process::Output {
+    use std::io::Write;
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_weaksignal"));
+    command
+        .current_dir(dir)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default());
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    let mut child = command
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+model_test! {
+    /// The model is where the configuration says, relative to the
+    /// configuration file, from any directory; without a configuration file
+    /// it is in the user's cache, so a second directory does not fetch it
+    /// again into its own `./models/`.
+    fn the_model_is_found_from_any_directory() {
+        let sandbox = Sandbox::new();
+        let root = sandbox.dir.path();
+        // 1. --config elsewhere: the default relative model path resolves
+        //    against the configuration's directory (auto_fetch off: a wrong
+        //    directory would be an error, not a download).
+        let conf = root.join("conf");
+        std::fs::create_dir_all(conf.join("models")).unwrap();
+        std::os::unix::fs::symlink(model_dir(), conf.join("models/multilingual-e5-small")).unwrap();
+        std::fs::write(conf.join("config.toml"), "[model]\nauto_fetch = false\n").unwrap();
+        let elsewhere = root.join("elsewhere");
+        std::fs::create_dir_all(&elsewhere).unwrap();
+        let home = root.join("home");
+        let config = conf.join("config.toml");
+        let out = run_in(&elsewhere, &[("HOME", &home)], &["-q", "--config", config.to_str().unwrap(), "embed-text", "--json"], "Sähkön hinta nousi\n");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(!elsewhere.join("models").exists());
+
+        // 2. no configuration file: the user's cache, from two directories
+        let cache = root.join("cache");
+        std::fs::create_dir_all(cache.join("weaksignal/models")).unwrap();
+        std::os::unix::fs::symlink(model_dir(), cache.join("weaksignal/models/multilingual-e5-small")).unwrap();
+        for dir in ["a", "b"] {
+            let dir = root.join(dir);
+            std::fs::create_dir_all(&dir).unwrap();
+            let out = run_in(&dir, &[("HOME", &home), ("XDG_CACHE_HOME", &cache)], &["-q", "embed-text", "--json"], "Sähkön hinta nousi\n");
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            assert!(!dir.join("models").exists(), "fetched into {}", dir.display());
+        }
+        // doctor (of a store) names the directory it uses
+        std::fs::write(root.join("a/news.csv"), "title,published\nSähkön hinta nousi,2026-11-01\n").unwrap();
+        let out = run_in(&root.join("a"), &[("HOME", &home), ("XDG_CACHE_HOME", &cache)], &["-q", "import", "news.csv", "--lang", "fi"], "");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let out = run_in(&root.join("a"), &[("HOME", &home), ("XDG_CACHE_HOME", &cache)], &["doctor"], "");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains(&cache.join("weaksignal/models/multilingual-e5-small").display().to_string()), "{text}");
+    }
+}
