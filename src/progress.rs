@@ -130,3 +130,22 @@ fn log_while_running(bar: &ProgressBar, message: &str) {
         tracing::debug!(error = %e, "no progress log thread");
     }
 }
+
+/// Peak resident memory of this process (VmHWM), in MB; 0 where /proc is missing.
+pub fn peak_rss_mb() -> f64 {
+    status_kb("VmHWM:") / 1024.0
+}
+
+/// A `/proc/self/status` field in kB; 0 where /proc is missing.
+pub fn status_kb(key: &str) -> f64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|status| {
+            status
+                .lines()
+                .find(|l| l.starts_with(key))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<f64>().ok())
+        })
+        .unwrap_or(0.0)
+}

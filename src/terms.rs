@@ -21,9 +21,9 @@ use tantivy::tokenizer::{
     TokenStream,
 };
 
+use crate::corpus::Corpus;
 use crate::index::analyzers::{analyzer_for, LangGroup};
 use crate::morph::{english, Morphology, WordAnalysis, WordClass};
-use crate::topics::Corpus;
 
 /// Words that occur in headlines of every topic (English and Finnish), beyond
 /// the Snowball stop-word lists.

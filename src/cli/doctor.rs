@@ -296,7 +296,7 @@ fn check_vectors(
         Some(&(healthy, _)) if damaged > 0 => store.delete_vectors_not_of_length(model, healthy)?,
         _ => 0,
     };
-    let summary = super::embed::embed_missing(ctx, store)?;
+    let summary = ctx.embed_missing(store)?;
     Ok(Check {
         name: "vectors",
         status: "repaired",

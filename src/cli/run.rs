@@ -344,7 +344,7 @@ fn stages(
                 return Ok(model);
             }
         }
-        let summary = super::embed::embed_missing(ctx, &mut store)?;
+        let summary = ctx.embed_missing(&mut store)?;
         stage.count("embedded", summary.embedded);
         Ok(summary.model)
     })?;

@@ -44,7 +44,7 @@ fn no_documents(as_of: i64) -> Error {
 /// Every document up to `until` in memory, for replays over many dates.
 fn load(ctx: &Context, at: &AsOfArgs, until: Option<i64>) -> Result<Loaded> {
     let mut store = Store::open(&ctx.data_dir)?;
-    let model = super::embed::ensure_vectors(ctx, &mut store)?;
+    let model = ctx.ensure_vectors(&mut store)?;
     let as_of = as_of_time(&store, at)?;
     let started = std::time::Instant::now();
     let corpus = Corpus::load(&store, &model, Some(until.unwrap_or(as_of)))?;
@@ -67,7 +67,7 @@ fn load(ctx: &Context, at: &AsOfArgs, until: Option<i64>) -> Result<Loaded> {
 /// Topics as of one time, from the newest valid checkpoint.
 fn view(ctx: &Context, at: &AsOfArgs) -> Result<View> {
     let mut store = Store::open(&ctx.data_dir)?;
-    let model = super::embed::ensure_vectors(ctx, &mut store)?;
+    let model = ctx.ensure_vectors(&mut store)?;
     let as_of = as_of_time(&store, at)?;
     let started = std::time::Instant::now();
     let spinner = ctx.progress.spinner("clustering topics");
@@ -308,19 +308,12 @@ pub fn topic(ctx: &Context, args: TopicArgs, out: &mut dyn Write) -> Result<Outc
     Ok(Outcome::Success)
 }
 
-/// `12` or `topic-12`.
-pub fn parse_topic_id(id: &str) -> Result<u32> {
-    id.trim_start_matches("topic-").parse().map_err(|_| {
-        Error::Usage(format!(
-            "topic id {id:?}: expected a number such as 12 or topic-12"
-        ))
-    })
-}
+pub use crate::signals::parse_topic_id;
 
 /// `weaksignal report`.
 pub fn report(ctx: &Context, args: ReportArgs, out: &mut dyn Write) -> Result<Outcome> {
     let mut store = Store::open(&ctx.data_dir)?;
-    let model = super::embed::ensure_vectors(ctx, &mut store)?;
+    let model = ctx.ensure_vectors(&mut store)?;
     let as_of = as_of_time(&store, &args.at)?;
     let started = std::time::Instant::now();
     let request = crate::report::ReportRequest {
@@ -459,7 +452,7 @@ pub fn backtest(ctx: &Context, args: BacktestArgs, out: &mut dyn Write) -> Resul
 /// `weaksignal rank fit`.
 pub fn rank_fit(ctx: &Context, at: &AsOfArgs, json: bool, out: &mut dyn Write) -> Result<Outcome> {
     let mut store = Store::open(&ctx.data_dir)?;
-    let model = super::embed::ensure_vectors(ctx, &mut store)?;
+    let model = ctx.ensure_vectors(&mut store)?;
     let as_of = as_of_time(&store, at)?;
     let window = at.window.unwrap_or(ctx.config.topics.window);
     let bar = ctx.progress.items(0, "replaying");

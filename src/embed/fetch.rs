@@ -199,7 +199,7 @@ fn run_script_with(provision: &Provision, dir: &Path, python: &str) -> Result<()
         message,
     };
     let name = provision.script_name;
-    let has_python = Command::new(&python)
+    let has_python = Command::new(python)
         .arg("--version")
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -211,7 +211,7 @@ fn run_script_with(provision: &Provision, dir: &Path, python: &str) -> Result<()
             provision.what, provision.without_python
         )));
     }
-    let has_pip = Command::new(&python)
+    let has_pip = Command::new(python)
         .args(["-m", "pip", "--version"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -229,7 +229,7 @@ fn run_script_with(provision: &Provision, dir: &Path, python: &str) -> Result<()
     let child = Command::new("bash")
         .arg(&script)
         .arg(dir)
-        .env("PYTHON", &python)
+        .env("PYTHON", python)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

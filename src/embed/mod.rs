@@ -118,7 +118,7 @@ pub(crate) fn strip_model_prefix(name: String) -> String {
 /// matmul and offers no other switch; running each worker in a one-thread
 /// rayon pool of our own instead measured 15-20% slower on headlines
 /// (`bench embed`, BENCHMARKS.md). The binary sets the variable once at
-/// start, before any thread exists ([`crate::cli::run`]); the library never
+/// start, before any thread exists (`weaksignal`'s entry point); the library never
 /// changes the environment while it runs.
 pub fn wants_single_threaded_matmuls(config: &ModelConfig) -> bool {
     config.workers != 1 && std::env::var_os("RAYON_NUM_THREADS").is_none()

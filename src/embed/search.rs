@@ -15,7 +15,7 @@ use super::{decode_f16, dot};
 use crate::document::{rfc3339, Document};
 use crate::error::{Error, Result};
 use crate::html::escape as html_escape;
-use crate::index::{SearchHit, SearchResults};
+use crate::index::{SearchHit, SearchIndex, SearchRequest, SearchResults};
 use crate::store::Store;
 
 /// The constant of reciprocal rank fusion: score = sum of 1 / (k + rank).
@@ -172,6 +172,54 @@ pub fn fuse(bm25: Vec<SearchHit>, vector: Vec<SearchHit>, limit: usize) -> Searc
         facets: None,
         histogram: None,
     }
+}
+
+/// Candidates each ranking contributes to hybrid fusion.
+const HYBRID_DEPTH: usize = 100;
+
+/// Warns when documents lack a vector of `model` (they are not searched).
+pub fn warn_missing(store: &Store, model: &str) -> Result<()> {
+    if store.has_vectors_table()? {
+        let missing = store.count_missing_vectors(model)?;
+        if missing > 0 {
+            tracing::warn!(missing, model = %model, "documents without a vector are not searched; run `weaksignal embed`");
+        }
+    }
+    Ok(())
+}
+
+/// `search --hybrid`: BM25 and vector ranks fused by reciprocal rank fusion,
+/// with an embedder already loaded (the server keeps one).
+pub fn hybrid(
+    embedder: &dyn crate::embed::Embedder,
+    store: &Store,
+    index: &SearchIndex,
+    request: &SearchRequest,
+) -> Result<SearchResults> {
+    let depth = request.limit.max(HYBRID_DEPTH);
+    let bm25 = index.search(
+        store,
+        &SearchRequest {
+            limit: depth,
+            ..request.clone()
+        },
+    )?;
+    let model = embedder.model_id().to_string();
+    let query = embedder.embed_query(&request.query)?;
+    // Over-fetch: source and language filters apply after the scan.
+    let (_, ranked) = nearest(store, &model, &query, request.from, request.to, depth * 4)?;
+    warn_missing(store, &model)?;
+    let mut vector = hits_for(
+        store,
+        &ranked,
+        request.source.as_deref(),
+        request.lang.as_deref(),
+    )?;
+    vector.truncate(depth);
+    let mut fused = fuse(bm25.hits, vector, request.limit.max(1));
+    fused.facets = bm25.facets;
+    fused.histogram = bm25.histogram;
+    Ok(fused)
 }
 
 #[cfg(test)]

@@ -63,7 +63,7 @@ pub fn evaluate(shared: &Path) -> Result<ExtractEval> {
             .map_err(|e| Error::io(&path, e))?;
         aeb_pages.push((
             Page {
-                html: crate::collect::fetch::decode(&bytes, None),
+                html: crate::html::decode(&bytes, None),
                 url: value["url"].as_str().map(str::to_string),
             },
             value["articleBody"].as_str().unwrap_or("").to_string(),
@@ -95,7 +95,7 @@ pub fn evaluate(shared: &Path) -> Result<ExtractEval> {
         let finnish = url.contains(".fi/") || file.contains(".fi.");
         traf_pages.push((
             Page {
-                html: crate::collect::fetch::decode(&bytes, None),
+                html: crate::html::decode(&bytes, None),
                 url: Some(url.clone()),
             },
             list("with"),

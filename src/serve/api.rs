@@ -255,7 +255,7 @@ pub async fn search(
         Ok(bench.with_store(|store| {
             if hybrid {
                 let embedder = bench.embedder()?;
-                crate::cli::hybrid_with(embedder.as_ref(), store, &bench.index, &request)
+                crate::embed::search::hybrid(embedder.as_ref(), store, &bench.index, &request)
             } else {
                 bench.index.search(store, &request)
             }
@@ -334,7 +334,7 @@ pub async fn topic(
     query: RawQuery,
 ) -> ApiResult<crate::signals::view::TopicDetail> {
     let p = Params::new(query, &["as_of", "window", "limit"])?;
-    let number = crate::cli::parse_topic_id(&id)?;
+    let number = crate::signals::parse_topic_id(&id)?;
     let limit = p.limit(50, MAX_TOPIC_DOCUMENTS)?;
     let window = p.window(&bench)?;
     let a = analysis(bench, p.as_of()?, window).await?;

@@ -9,11 +9,11 @@ use std::time::Instant;
 use serde::Serialize;
 
 use super::view::{Checkpoints, View};
-use crate::cli::Context;
 use crate::document::Document;
 use crate::error::{Error, Result};
 use crate::store::Store;
 use crate::topics::Corpus;
+use crate::workspace::Workspace as Context;
 
 /// Seconds per stage of one run.
 #[derive(Debug, Clone, Serialize)]
@@ -84,7 +84,7 @@ pub fn timed_run(ctx: &Context, store: &mut Store, model: &str, as_of: i64) -> R
 /// Builds the replicated store in `work` and times the three runs.
 pub fn run(ctx: &Context, docs: usize, add: usize, work: &Path) -> Result<SignalsBench> {
     let mut source = Store::open(&ctx.data_dir)?;
-    let model = crate::cli::ensure_vectors(ctx, &mut source)?;
+    let model = ctx.ensure_vectors(&mut source)?;
     let base = Corpus::load(&source, &model, None)?;
     if base.is_empty() {
         return Err(Error::Usage(format!(
@@ -137,7 +137,7 @@ pub fn run(ctx: &Context, docs: usize, add: usize, work: &Path) -> Result<Signal
         incremental,
         checkpoints,
         checkpoint_mb: checkpoint_bytes as f64 / 1e6,
-        peak_rss_mb: crate::bench::peak_rss_mb(),
+        peak_rss_mb: crate::progress::peak_rss_mb(),
     })
 }
 

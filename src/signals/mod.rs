@@ -1847,13 +1847,19 @@ fn score(class: Class, t: &Trend, novelty: f64, _cfg: &SignalsConfig) -> f64 {
     }
 }
 
-/// Text on one line: runs of whitespace (newlines in scraped titles) become one space.
-pub fn one_line(text: &str) -> String {
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
-}
+pub use crate::html::one_line;
 
 pub fn rfc3339(ts: i64) -> String {
     chrono::DateTime::from_timestamp(ts, 0)
         .unwrap_or_default()
         .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// A topic id as people write it: `12` or `topic-12`.
+pub fn parse_topic_id(id: &str) -> Result<u32> {
+    id.trim_start_matches("topic-").parse().map_err(|_| {
+        crate::error::Error::Usage(format!(
+            "topic id {id:?}: expected a number such as 12 or topic-12"
+        ))
+    })
 }

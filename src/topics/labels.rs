@@ -127,7 +127,7 @@ pub fn label(
     // No keyword is shared widely enough: the most representative title names it.
     let label = match examples.first() {
         Some(&d) if label.is_empty() => {
-            let title = crate::signals::one_line(&corpus.titles[d]);
+            let title = crate::html::one_line(&corpus.titles[d]);
             match title.char_indices().nth(60) {
                 Some((cut, _)) => format!("{}…", &title[..cut]),
                 None => title,

@@ -1,0 +1,159 @@
+//! The application layer: what a command, the server and the benchmarks do
+//! with a data directory, whoever asks. A [`Workspace`] owns the settings,
+//! the data directory, progress reporting and the lazily loaded morphology,
+//! and offers the operations that more than one front end needs (import,
+//! embedding what lacks a vector, hybrid search). `cli/` and `serve/` parse
+//! their input, call it, and present the result; nothing here knows about
+//! either.
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::config::Config;
+use crate::embed::{self, Embedder};
+use crate::error::Result;
+use crate::import::{ImportOptions, ImportSummary};
+use crate::index::{SearchIndex, SearchRequest, SearchResults};
+use crate::progress::Progress;
+use crate::store::Store;
+
+/// Settings, data directory and shared handles of one process.
+pub struct Workspace {
+    pub config: Config,
+    pub data_dir: PathBuf,
+    pub progress: Progress,
+    pub quiet: bool,
+    /// Loaded (and fetched) on first use.
+    morphology: std::sync::OnceLock<std::sync::Arc<crate::morph::Morphology>>,
+}
+
+#[derive(Serialize)]
+pub struct EmbedSummary {
+    pub model: String,
+    pub embedded: u64,
+    pub seconds: f64,
+    pub docs_per_second: f64,
+}
+
+impl Workspace {
+    /// A workspace over `data_dir` with `config`; `quiet` hides progress.
+    pub fn new(config: Config, data_dir: PathBuf, quiet: bool) -> Workspace {
+        Workspace {
+            config,
+            data_dir,
+            progress: Progress::new(quiet),
+            quiet,
+            morphology: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// The morphology for terms and labels: the lexicons in
+    /// `morphology.path`, fetched on first use (or Snowball, with a warning).
+    pub fn morphology(&self) -> std::sync::Arc<crate::morph::Morphology> {
+        std::sync::Arc::clone(self.morphology.get_or_init(|| {
+            std::sync::Arc::new(crate::morph::Morphology::load(
+                &self.config.morphology,
+                &self.progress,
+            ))
+        }))
+    }
+
+    /// Imports one file with this workspace's limits, index settings and progress bars.
+    pub fn import_file(
+        &self,
+        store: &mut Store,
+        index: &SearchIndex,
+        file: &Path,
+        options: &ImportOptions,
+    ) -> Result<ImportSummary> {
+        crate::import::import_file(
+            file,
+            options,
+            &self.config.import,
+            store,
+            index,
+            &self.config.index,
+            &self.progress,
+        )
+    }
+
+    /// The store and an index caught up with it, for writing.
+    pub fn open_for_writing(&self) -> Result<(Store, SearchIndex)> {
+        let store = Store::open(&self.data_dir)?;
+        let index = SearchIndex::open_synced(&self.data_dir, &store, &self.config.index)?;
+        Ok((store, index))
+    }
+
+    /// The model id of the stored vectors, after embedding whatever lacks a
+    /// vector (loading, and if needed fetching, the model only then).
+    pub fn ensure_vectors(&self, store: &mut Store) -> Result<String> {
+        if let Some(model) = embed::known_model_id(&self.config.model) {
+            if store.count_missing_vectors(&model)? == 0 {
+                return Ok(model);
+            }
+        }
+        Ok(self.embed_missing(store)?.model)
+    }
+
+    pub fn embed_missing(&self, store: &mut Store) -> Result<EmbedSummary> {
+        let embedder = embed::load(&self.config.model, &self.progress)?;
+        let model = embedder.model_id().to_string();
+        let missing = store.count_missing_vectors(&model)?;
+        tracing::info!(model = %model, missing, "embedding documents");
+        let bar = self.progress.items(missing, "embedding");
+        let started = std::time::Instant::now();
+        let mut embedded = 0u64;
+        let batch = self.config.model.commit_every;
+        let mut rows = store.missing_vectors(&model, 0, batch)?;
+        while let Some(last) = rows.last() {
+            let after_seq = last.seq;
+            let texts: Vec<String> = rows
+                .iter()
+                .map(|row| embed::passage_text(&row.title, &row.text))
+                .collect();
+            let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+            // The next page is read while this one is embedded: the cores stay
+            // busy with the model instead of waiting for the store.
+            let (vectors, next) = std::thread::scope(|s| {
+                let embedding = s.spawn(|| embedder.embed_passages(&refs));
+                let next = store.missing_vectors(&model, after_seq, batch);
+                (embedding.join().expect("embedding thread panicked"), next)
+            });
+            let vectors = vectors?;
+            let writer = store.writer()?;
+            for (row, v) in rows.iter().zip(&vectors) {
+                writer.put_vector(&row.id, &model, &row.content_hash, &embed::encode_f16(v))?;
+            }
+            writer.commit()?;
+            crate::failpoint::hit("embed.page");
+            embedded += rows.len() as u64;
+            bar.inc(rows.len() as u64);
+            tracing::debug!(embedded, missing, "batch committed");
+            rows = next?;
+        }
+        bar.finish_and_clear();
+        let seconds = started.elapsed().as_secs_f64();
+        Ok(EmbedSummary {
+            model,
+            embedded,
+            seconds,
+            docs_per_second: if seconds > 0.0 {
+                embedded as f64 / seconds
+            } else {
+                0.0
+            },
+        })
+    }
+
+    /// `search --hybrid`: BM25 and vector ranks fused by reciprocal rank fusion.
+    pub fn hybrid(
+        &self,
+        store: &Store,
+        index: &SearchIndex,
+        request: &SearchRequest,
+    ) -> Result<SearchResults> {
+        let embedder = embed::load(&self.config.model, &self.progress)?;
+        embed::search::hybrid(&embedder, store, index, request)
+    }
+}
