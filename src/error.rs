@@ -76,6 +76,30 @@ pub enum Error {
     #[error("the store in {path} has no documents yet: run `weaksignal run` or `weaksignal import` first")]
     EmptyStore { path: PathBuf },
 
+    /// No document published on or before the as-of time has a vector.
+    #[error("no documents published on or before {as_of} have vectors")]
+    NoDocumentsAsOf { as_of: String },
+
+    /// An operation needs the embedding model, and this process has none.
+    #[error("{0} needs the embedding model: run `weaksignal models fetch` and `weaksignal embed`")]
+    NeedsModel(String),
+
+    /// A background task (a collector, a stage thread) failed or panicked.
+    #[error("{what} failed: {message}")]
+    Task { what: String, message: String },
+
+    /// A result could not be serialised (JSON of a report, a ledger, a manifest).
+    #[error("{what} as JSON: {message}")]
+    Serialize { what: String, message: String },
+
+    /// A computation over tables (polars) failed.
+    #[error("{what}: {message}")]
+    Compute { what: String, message: String },
+
+    /// A rebuilt derived structure does not agree with the store.
+    #[error("{path}: {message}")]
+    Inconsistent { path: PathBuf, message: String },
+
     /// The tantivy index failed.
     #[error("index {path}: {source}")]
     Index {

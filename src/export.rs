@@ -129,10 +129,10 @@ pub fn export(store: &mut Store, request: &ExportRequest) -> Result<Manifest> {
             .zip(&view.corpus.ids)
             .any(|((id, _), loaded)| id != loaded)
     {
-        return Err(Error::Usage(format!(
-            "the store in {} changed while it was exported: run again",
-            store.path().display()
-        )));
+        return Err(Error::StoreChanged {
+            path: store.path().to_path_buf(),
+            message: "while it was exported".into(),
+        });
     }
     let topics_all: Vec<u32> = (0..keys.len())
         .map(|g| match g.checked_sub(offset) {
@@ -228,8 +228,10 @@ pub fn export(store: &mut Store, request: &ExportRequest) -> Result<Manifest> {
         months,
         tables,
     };
-    let text = serde_json::to_string_pretty(&manifest)
-        .map_err(|e| Error::Usage(format!("manifest as JSON: {e}")))?;
+    let text = serde_json::to_string_pretty(&manifest).map_err(|e| Error::Serialize {
+        what: "export manifest".into(),
+        message: e.to_string(),
+    })?;
     std::fs::write(root.join("manifest.json"), text).map_err(|e| Error::io(root, e))?;
 
     // Into place: the old export (if any) goes only after the new one is complete.

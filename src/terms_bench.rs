@@ -68,9 +68,9 @@ pub fn run(
         Ok(())
     })?;
     if texts.is_empty() {
-        return Err(Error::Usage(
-            "bench morph analyses the store's documents, but it has none: run `weaksignal run` first".into(),
-        ));
+        return Err(Error::EmptyStore {
+            path: store.path().parent().unwrap_or(store.path()).to_path_buf(),
+        });
     }
     let finnish: Vec<usize> = (0..texts.len()).filter(|&i| texts[i].2 == "fi").collect();
     let extract = |extractor: &mut TermExtractor, order: &mut dyn Iterator<Item = usize>| {

@@ -71,7 +71,10 @@ pub struct Trend {
 }
 
 fn pe(e: polars::error::PolarsError) -> Error {
-    Error::Usage(format!("trend table: {e}"))
+    Error::Compute {
+        what: "trend table".into(),
+        message: e.to_string(),
+    }
 }
 
 /// Trends of every key that occurs in `occurrences`, given the number of

@@ -243,10 +243,10 @@ fn check_index(ctx: &Context, store: &Store, documents: u64, repair: bool) -> Re
     let index = crate::index::rebuild(&ctx.data_dir, store, &ctx.config.index)?;
     let n = index.num_docs()?;
     if n != documents {
-        return Err(Error::Usage(format!(
-            "{}: rebuilt index has {n} documents, the store {documents}",
-            dir.display()
-        )));
+        return Err(Error::Inconsistent {
+            path: dir.to_path_buf(),
+            message: format!("rebuilt index has {n} documents, the store {documents}"),
+        });
     }
     Ok(Check {
         name: "index",

@@ -19,7 +19,7 @@ use crate::index::SearchRequest;
 use crate::pipeline::{resolve_path, Pipeline, SourceConfig};
 use crate::report::{Format, ReportRequest};
 use crate::run::lock::RunLock;
-use crate::run::{RunNotes, SourceOutcome, StageRecord, StageStatus};
+use crate::run::{RunNotes, RunStatus, SourceOutcome, SourceStatus, StageRecord, StageStatus};
 use crate::signals::view::Checkpoints;
 use crate::store::Store;
 use crate::Outcome;
@@ -38,8 +38,10 @@ struct Ledger {
 
 impl Ledger {
     fn save(&self) -> Result<()> {
-        let json = serde_json::to_string(&self.stages)
-            .map_err(|e| Error::Usage(format!("run ledger as JSON: {e}")))?;
+        let json = serde_json::to_string(&self.stages).map_err(|e| Error::Serialize {
+            what: "run ledger".into(),
+            message: e.to_string(),
+        })?;
         self.store.update_run(self.id, self.as_of.as_deref(), &json)
     }
 
@@ -77,13 +79,13 @@ impl Ledger {
         self.save()
     }
 
-    fn status(&self) -> &'static str {
+    fn status(&self) -> RunStatus {
         if self.stages.iter().any(|s| s.status == StageStatus::Failed) {
-            "failed"
+            RunStatus::Failed
         } else if self.stages.iter().any(|s| s.status == StageStatus::Partial) {
-            "partial"
+            RunStatus::Partial
         } else {
-            "ok"
+            RunStatus::Ok
         }
     }
 }
@@ -129,24 +131,25 @@ pub fn run(ctx: &Context, args: RunArgs, out: &mut dyn Write) -> Result<Outcome>
     let result = stages(ctx, &args, &pipeline, &base, &mut ledger, &mut sources, out);
     let status = match &result {
         Ok(()) => ledger.status(),
-        Err(_) => "failed",
+        Err(_) => RunStatus::Failed,
     };
     ledger.save()?;
     ledger
         .store
-        .finish_run(id, status, chrono::Utc::now().timestamp())?;
+        .finish_run(id, status.name(), chrono::Utc::now().timestamp())?;
     stage_lines(out, &ledger.stages)?;
     output::line(
         out,
         &format!(
-            "run {id} {status} in {:.1} s",
+            "run {id} {} in {:.1} s",
+            status.name(),
             (chrono::Utc::now() - started_at).num_milliseconds() as f64 / 1000.0
         ),
     )?;
     drop(lock);
     match (result, status) {
         (Err(e), _) => Err(e),
-        (Ok(()), "failed") => {
+        (Ok(()), RunStatus::Failed) => {
             let failed = ledger
                 .stages
                 .iter()
@@ -159,7 +162,7 @@ pub fn run(ctx: &Context, args: RunArgs, out: &mut dyn Write) -> Result<Outcome>
                 message: failed.1,
             })
         }
-        (Ok(()), "partial") => Ok(Outcome::Partial),
+        (Ok(()), RunStatus::Partial) => Ok(Outcome::Partial),
         _ => Ok(Outcome::Success),
     }
 }
@@ -196,7 +199,7 @@ fn stages(
             sources.push(SourceOutcome {
                 source: config.name().to_string(),
                 kind: source_kind(config).into(),
-                status: "skipped".into(),
+                status: SourceStatus::Skipped,
                 detail: why.into(),
             });
         }
@@ -220,10 +223,10 @@ fn stages(
                 let (status, detail) = match &s.error {
                     Some(e) => {
                         stage.problem(format!("{}: {e}", s.source));
-                        ("failed", e.clone())
+                        (SourceStatus::Failed, e.clone())
                     }
                     None => (
-                        "ok",
+                        SourceStatus::Ok,
                         format!(
                             "{} new, {} unchanged, {} failed URLs",
                             s.new,
@@ -235,7 +238,7 @@ fn stages(
                 sources.push(SourceOutcome {
                     source: s.source.clone(),
                     kind,
-                    status: status.into(),
+                    status,
                     detail,
                 });
             }
@@ -249,7 +252,7 @@ fn stages(
                 sources.push(SourceOutcome {
                     source: name,
                     kind: kind.into(),
-                    status: "failed".into(),
+                    status: SourceStatus::Failed,
                     detail: e.clone(),
                 });
             }
@@ -297,7 +300,7 @@ fn stages(
                     sources.push(SourceOutcome {
                         source: name.clone(),
                         kind: "file".into(),
-                        status: "ok".into(),
+                        status: SourceStatus::Ok,
                         detail: format!(
                             "{} new, {} already stored, {} rejected rows",
                             summary.imported, summary.duplicates, summary.rejected
@@ -310,7 +313,7 @@ fn stages(
                     sources.push(SourceOutcome {
                         source: name.clone(),
                         kind: "file".into(),
-                        status: "failed".into(),
+                        status: SourceStatus::Failed,
                         detail: e.to_string(),
                     });
                 }
@@ -331,7 +334,10 @@ fn stages(
         Ok(())
     })?;
     if let Err(e) = imported {
-        return Err(Error::Usage(format!("the store could not be written: {e}")));
+        return Err(Error::Task {
+            what: "the import stage".into(),
+            message: format!("the store could not be written: {e}"),
+        });
     }
 
     // embed
@@ -432,8 +438,11 @@ fn stages(
         let dir = ctx.data_dir.join(REPORTS_DIR);
         let day = crate::report::day(&report.current.as_of).to_string();
         let html = report.render(Format::Html)?;
-        let signals = serde_json::to_string_pretty(&report.current)
-            .map_err(|e| Error::Usage(format!("signals as JSON: {e}")))?;
+        let signals =
+            serde_json::to_string_pretty(&report.current).map_err(|e| Error::Serialize {
+                what: "signals".into(),
+                message: e.to_string(),
+            })?;
         for (name, text) in [
             (format!("{day}.html"), &html),
             ("latest.html".to_string(), &html),

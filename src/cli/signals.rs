@@ -35,10 +35,9 @@ fn as_of_time(store: &Store, at: &AsOfArgs) -> Result<i64> {
 }
 
 fn no_documents(as_of: i64) -> Error {
-    Error::Usage(format!(
-        "no documents published on or before {} have vectors",
-        crate::signals::rfc3339(as_of)
-    ))
+    Error::NoDocumentsAsOf {
+        as_of: crate::signals::rfc3339(as_of),
+    }
 }
 
 /// Every document up to `until` in memory, for replays over many dates.

@@ -263,7 +263,10 @@ async fn run(
     loop {
         tokio::select! {
             Some(joined) = listings.join_next() => {
-                let (i, listing) = joined.map_err(|e| Error::Usage(format!("collector task failed: {e}")))?;
+                let (i, listing) = joined.map_err(|e| Error::Task {
+                    what: "a collector task".into(),
+                    message: e.to_string(),
+                })?;
                 let summary = &mut summaries[i];
                 let listing = match listing {
                     Ok(listing) => listing,
@@ -331,7 +334,10 @@ async fn run(
                 }
             }
             Some(joined) = pages.join_next() => {
-                let (i, item, fetched) = joined.map_err(|e| Error::Usage(format!("collector task failed: {e}")))?;
+                let (i, item, fetched) = joined.map_err(|e| Error::Task {
+                    what: "a collector task".into(),
+                    message: e.to_string(),
+                })?;
                 in_flight[i] -= 1;
                 bar.inc(1);
                 let summary = &mut summaries[i];

@@ -47,11 +47,9 @@ struct Page {
 pub fn evaluate(shared: &Path) -> Result<ExtractEval> {
     let aeb = shared.join("fixtures/pages/article-extraction-benchmark");
     let truth = read_json(&aeb.join("ground-truth.json"))?;
-    let truth = truth.as_object().ok_or_else(|| {
-        Error::Usage(format!(
-            "{}: not a JSON object",
-            aeb.join("ground-truth.json").display()
-        ))
+    let truth = truth.as_object().ok_or_else(|| Error::Input {
+        path: aeb.join("ground-truth.json"),
+        message: "not a JSON object".into(),
     })?;
     let mut aeb_pages = Vec::new();
     for (key, value) in truth {
@@ -71,11 +69,9 @@ pub fn evaluate(shared: &Path) -> Result<ExtractEval> {
     }
     let traf = shared.join("fixtures/pages/trafilatura");
     let eval = read_json(&traf.join("evaldata.json"))?;
-    let eval = eval.as_object().ok_or_else(|| {
-        Error::Usage(format!(
-            "{}: not a JSON object",
-            traf.join("evaldata.json").display()
-        ))
+    let eval = eval.as_object().ok_or_else(|| Error::Input {
+        path: traf.join("evaldata.json"),
+        message: "not a JSON object".into(),
     })?;
     let mut traf_pages = Vec::new();
     for (url, value) in eval {
@@ -167,5 +163,8 @@ pub fn evaluate(shared: &Path) -> Result<ExtractEval> {
 
 fn read_json(path: &Path) -> Result<serde_json::Value> {
     let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
-    serde_json::from_str(&text).map_err(|e| Error::Usage(format!("{}: {e}", path.display())))
+    serde_json::from_str(&text).map_err(|e| Error::Input {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    })
 }

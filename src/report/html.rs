@@ -234,15 +234,19 @@ fn sources(out: &mut String, report: &Report) {
         failed
     );
     let mut rows: Vec<_> = run.sources.iter().collect();
-    rows.sort_by_key(|s| s.status == "ok");
+    rows.sort_by_key(|s| s.status == crate::run::SourceStatus::Ok);
     for s in rows {
         let _ = writeln!(
             out,
             "<tr class=\"{}\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            if s.status == "ok" { "ok" } else { "problem" },
+            if s.status == crate::run::SourceStatus::Ok {
+                "ok"
+            } else {
+                "problem"
+            },
             escape(&s.source),
             escape(&s.kind),
-            escape(&s.status),
+            escape(s.status.name()),
             escape(&s.detail)
         );
     }

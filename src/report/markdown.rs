@@ -120,7 +120,7 @@ pub fn render(report: &Report) -> String {
                 "- {} ({}): **{}**, {}",
                 escape(&s.source),
                 escape(&s.kind),
-                escape(&s.status),
+                escape(s.status.name()),
                 escape(&s.detail)
             );
         }

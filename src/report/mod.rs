@@ -212,11 +212,8 @@ pub fn generate(store: &mut Store, request: &ReportRequest) -> Result<Report> {
         }
         Ok(Some(view.analyse(request.topics, request.signals)?.0))
     };
-    let current = analyse(store, request.as_of)?.ok_or_else(|| {
-        crate::Error::Usage(format!(
-            "no documents published on or before {} have vectors",
-            crate::signals::rfc3339(request.as_of)
-        ))
+    let current = analyse(store, request.as_of)?.ok_or_else(|| crate::Error::NoDocumentsAsOf {
+        as_of: crate::signals::rfc3339(request.as_of),
     })?;
     let previous = analyse(store, request.as_of - request.window.seconds())?;
     let since_previous = match &previous {
@@ -262,8 +259,11 @@ impl Report {
             Format::Html => html::render(self),
             Format::Md => markdown::render(self),
             Format::Json => {
-                let mut text = serde_json::to_string_pretty(self)
-                    .map_err(|e| crate::Error::Usage(format!("report as JSON: {e}")))?;
+                let mut text =
+                    serde_json::to_string_pretty(self).map_err(|e| crate::Error::Serialize {
+                        what: "report".into(),
+                        message: e.to_string(),
+                    })?;
                 text.push('\n');
                 text
             }

@@ -71,13 +71,52 @@ impl StageRecord {
     }
 }
 
+/// How a run ended, as the ledger's `status` column records it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunStatus {
+    Ok,
+    /// Done, but some sources or rows failed (exit code 1).
+    Partial,
+    /// A stage failed (exit code 2).
+    Failed,
+}
+
+impl RunStatus {
+    pub fn name(self) -> &'static str {
+        match self {
+            RunStatus::Ok => "ok",
+            RunStatus::Partial => "partial",
+            RunStatus::Failed => "failed",
+        }
+    }
+}
+
+/// How one source fared in a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SourceStatus {
+    Ok,
+    Failed,
+    /// Not collected: offline, or its stage did not run.
+    Skipped,
+}
+
+impl SourceStatus {
+    pub fn name(self) -> &'static str {
+        match self {
+            SourceStatus::Ok => "ok",
+            SourceStatus::Failed => "failed",
+            SourceStatus::Skipped => "skipped",
+        }
+    }
+}
+
 /// What happened to one source in a run, for the report.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SourceOutcome {
     pub source: String,
     pub kind: String,
-    /// `ok`, `failed` or `skipped`.
-    pub status: String,
+    pub status: SourceStatus,
     /// Counts or the reason it failed.
     pub detail: String,
 }
@@ -92,6 +131,6 @@ pub struct RunNotes {
 
 impl RunNotes {
     pub fn failed(&self) -> impl Iterator<Item = &SourceOutcome> {
-        self.sources.iter().filter(|s| s.status != "ok")
+        self.sources.iter().filter(|s| s.status != SourceStatus::Ok)
     }
 }

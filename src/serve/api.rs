@@ -55,7 +55,12 @@ impl ApiError {
 impl From<Error> for ApiError {
     fn from(e: Error) -> ApiError {
         match e {
-            Error::Query { .. } | Error::Usage(_) | Error::Date(_) => ApiError::bad(e.to_string()),
+            // the client's request: a parameter, a query, a date with no data before it
+            Error::Query { .. }
+            | Error::Usage(_)
+            | Error::Date(_)
+            | Error::NoDocumentsAsOf { .. } => ApiError::bad(e.to_string()),
+            Error::NeedsModel(_) => ApiError::new(StatusCode::SERVICE_UNAVAILABLE, e.to_string()),
             // nothing to analyse yet
             Error::EmptyStore { .. } => ApiError::not_found(e.to_string()),
             // a run wrote while the analysis read: try again
@@ -404,4 +409,53 @@ pub async fn doc(
         lang: doc.lang,
         carriers,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_types_decide_the_http_status() {
+        let status = |e: Error| ApiError::from(e).status;
+        assert_eq!(status(Error::Usage("bad".into())), StatusCode::BAD_REQUEST);
+        assert_eq!(
+            status(Error::NoDocumentsAsOf {
+                as_of: "1990-01-01T00:00:00Z".into()
+            }),
+            StatusCode::BAD_REQUEST
+        );
+        assert_eq!(
+            status(Error::EmptyStore {
+                path: "data".into()
+            }),
+            StatusCode::NOT_FOUND
+        );
+        assert_eq!(
+            status(Error::StoreChanged {
+                path: "data".into(),
+                message: "x".into()
+            }),
+            StatusCode::SERVICE_UNAVAILABLE
+        );
+        assert_eq!(
+            status(Error::NeedsModel("signals".into())),
+            StatusCode::SERVICE_UNAVAILABLE
+        );
+        // a failure of ours is not the client's fault
+        assert_eq!(
+            status(Error::Task {
+                what: "a collector task".into(),
+                message: "panicked".into()
+            }),
+            StatusCode::INTERNAL_SERVER_ERROR
+        );
+        assert_eq!(
+            status(Error::Compute {
+                what: "trend table".into(),
+                message: "x".into()
+            }),
+            StatusCode::INTERNAL_SERVER_ERROR
+        );
+    }
 }

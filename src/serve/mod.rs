@@ -158,10 +158,7 @@ impl Workbench {
     /// once per store state.
     pub fn analysis(&self, as_of: Option<i64>, window: Window) -> Result<Arc<Analysed>> {
         let Some(model) = &self.model else {
-            return Err(Error::Usage(
-                "signals need the embedding model: run `weaksignal models fetch` and `weaksignal embed`"
-                    .into(),
-            ));
+            return Err(Error::NeedsModel("signals".into()));
         };
         let (seq, as_of) = self.with_store(|s| Ok((s.max_seq()?, s.as_of_or_newest(as_of)?)))?;
         let cached = || {
@@ -193,10 +190,9 @@ impl Workbench {
             Checkpoints::Use,
         )?;
         if view.corpus.is_empty() && view.before.docs == 0 {
-            return Err(Error::Usage(format!(
-                "no documents published on or before {} have vectors",
-                crate::signals::rfc3339(as_of)
-            )));
+            return Err(Error::NoDocumentsAsOf {
+                as_of: crate::signals::rfc3339(as_of),
+            });
         }
         let (report, topics) = view.analyse(topics_config, signals_config)?;
         tracing::info!(

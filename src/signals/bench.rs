@@ -87,10 +87,9 @@ pub fn run(ctx: &Context, docs: usize, add: usize, work: &Path) -> Result<Signal
     let model = ctx.ensure_vectors(&mut source)?;
     let base = Corpus::load(&source, &model, None)?;
     if base.is_empty() {
-        return Err(Error::Usage(format!(
-            "bench signals replicates the documents of {} and their vectors, but it has none: run `weaksignal run` first",
-            ctx.data_dir.display()
-        )));
+        return Err(Error::EmptyStore {
+            path: ctx.data_dir.clone(),
+        });
     }
     let started = Instant::now();
     let mut store = Store::open(work)?;
