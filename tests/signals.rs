@@ -534,12 +534,8 @@ model_test! {
         sandbox.run(&["-q", "signals", "--limit", "1"]).expect_code(0);
         let copy = sandbox.dir.path().join("reinstalled-weaksignal");
         std::fs::copy(env!("CARGO_BIN_EXE_weaksignal"), &copy).unwrap();
-        let output = std::process::Command::new(&copy)
-            .current_dir(sandbox.dir.path())
-            .env("WEAKSIGNAL_DATA_DIR", sandbox.data_dir())
-            .env("WEAKSIGNAL_SHARED", common::shared())
-            .env("WEAKSIGNAL_LEXICON_DIR", common::lexicon_dir())
-            .env_remove("WEAKSIGNAL_LOG")
+        let output = sandbox
+            .command(&copy)
             .args(["-v", "signals", "--limit", "1"])
             .output()
             .unwrap();

@@ -77,14 +77,23 @@ impl Sandbox {
         path
     }
 
-    /// Runs `weaksignal ARGS` with this sandbox's data directory.
-    pub fn run<S: AsRef<std::ffi::OsStr>>(&self, args: &[S]) -> Run {
-        let output = Command::new(env!("CARGO_BIN_EXE_weaksignal"))
+    /// `program` (the weaksignal binary, or a copy of it) set up for this
+    /// sandbox: its directory, data directory, shared data and lexicons.
+    pub fn command(&self, program: &std::path::Path) -> Command {
+        let mut command = Command::new(program);
+        command
             .current_dir(self.dir.path())
             .env("WEAKSIGNAL_DATA_DIR", self.data_dir())
             .env("WEAKSIGNAL_SHARED", shared())
             .env("WEAKSIGNAL_LEXICON_DIR", lexicon_dir())
-            .env_remove("WEAKSIGNAL_LOG")
+            .env_remove("WEAKSIGNAL_LOG");
+        command
+    }
+
+    /// Runs `weaksignal ARGS` with this sandbox's data directory.
+    pub fn run<S: AsRef<std::ffi::OsStr>>(&self, args: &[S]) -> Run {
+        let output = self
+            .command(env!("CARGO_BIN_EXE_weaksignal").as_ref())
             .args(args)
             .output()
             .expect("run weaksignal");
@@ -100,12 +109,8 @@ impl Sandbox {
     /// Runs `weaksignal ARGS` with `input` on its stdin.
     pub fn run_with_stdin<S: AsRef<std::ffi::OsStr>>(&self, args: &[S], input: &str) -> Run {
         use std::io::Write;
-        let mut child = Command::new(env!("CARGO_BIN_EXE_weaksignal"))
-            .current_dir(self.dir.path())
-            .env("WEAKSIGNAL_DATA_DIR", self.data_dir())
-            .env("WEAKSIGNAL_SHARED", shared())
-            .env("WEAKSIGNAL_LEXICON_DIR", lexicon_dir())
-            .env_remove("WEAKSIGNAL_LOG")
+        let mut child = self
+            .command(env!("CARGO_BIN_EXE_weaksignal").as_ref())
             .args(args)
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
