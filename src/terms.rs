@@ -466,8 +466,9 @@ impl TermExtractor {
         let Some(voikko) = morph.finnish() else {
             return;
         };
-        let mut forms: Vec<String> = Vec::new();
-        let mut seen: HashSet<String> = HashSet::new();
+        // Distinct forms not yet known; their order does not matter (keys
+        // are numbered later, when `terms` meets the forms).
+        let mut forms: HashSet<String> = HashSet::new();
         for (text, lang) in texts {
             if LangGroup::of(lang) != LangGroup::Finnish {
                 continue;
@@ -482,9 +483,8 @@ impl TermExtractor {
                         || self
                             .words
                             .contains_key(&(LangGroup::Finnish, form.to_string()));
-                    if !known && !seen.contains(form) {
-                        seen.insert(form.to_string());
-                        forms.push(form.to_string());
+                    if !known && !forms.contains(form) {
+                        forms.insert(form.to_string());
                     }
                 }
             }
@@ -494,6 +494,7 @@ impl TermExtractor {
         if threads < 2 || forms.len() < 512 {
             return;
         }
+        let forms: Vec<String> = forms.into_iter().collect();
         let chunk = forms.len().div_ceil(threads);
         let analysed: Vec<Vec<Option<WordAnalysis>>> = std::thread::scope(|scope| {
             let running: Vec<_> = forms

@@ -7,19 +7,6 @@
 
 mod common;
 
-/// A Guardian test that also needs the morphology's lexicons.
-macro_rules! lexicons_guardian_test {
-    ($(#[$meta:meta])* fn $name:ident() $body:block) => {
-        $(#[$meta])*
-        #[test]
-        #[cfg_attr(
-            not(all(e5_model, shared_data, lexicons)),
-            ignore = "embedding model, shared data or morphology lexicons missing (run `weaksignal models fetch`, or .ci/run, and rebuild)"
-        )]
-        fn $name() $body
-    };
-}
-
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
@@ -462,7 +449,7 @@ model_test! {
     }
 }
 
-lexicons_guardian_test! {
+lexicon_test! {
     /// The top 20 signals as of 2020-01-31 are about content words: by the
     /// English tagger's reading of each label word on its own, no keyword is
     /// a verb, adverb, pronoun, determiner, conjunction or preposition.

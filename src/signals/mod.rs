@@ -1554,6 +1554,15 @@ fn fold_same_labels(signals: &mut Vec<Signal>) {
     *signals = kept.into_iter().map(|(_, s)| s).collect();
 }
 
+/// How many of a term signal's recent documents are among `recent_members`
+/// (sorted).
+fn shared_members(term: &Signal, recent_members: &[usize]) -> usize {
+    term.members
+        .iter()
+        .filter(|d| recent_members.binary_search(d).is_ok())
+        .count()
+}
+
 /// A young rising term (weak, emerging or recurring, with no more earlier
 /// than recent documents) held by at least two and half of a topic's recent
 /// documents.
@@ -1563,11 +1572,7 @@ fn renewing_term<'s>(terms: &'s [Signal], recent_members: &[usize]) -> Option<&'
         .filter(|t| matches!(t.class, Class::Weak | Class::Emerging | Class::Recurring))
         .filter(|t| t.docs <= 2 * t.recent_docs)
         .filter(|t| {
-            let shared = t
-                .members
-                .iter()
-                .filter(|d| recent_members.binary_search(d).is_ok())
-                .count();
+            let shared = shared_members(t, recent_members);
             shared >= 2 && shared * 2 >= recent_members.len()
         })
         .max_by(|a, b| a.score.total_cmp(&b.score).then_with(|| b.id.cmp(&a.id)))
@@ -1590,11 +1595,7 @@ fn carried_term<'s>(terms: &'s [Signal], recent_members: &[usize]) -> Option<(&'
         // A new theme: a young term (no more earlier than recent documents).
         .filter(|t| t.docs <= 2 * t.recent_docs)
         .filter_map(|t| {
-            let shared = t
-                .members
-                .iter()
-                .filter(|d| recent_members.binary_search(d).is_ok())
-                .count();
+            let shared = shared_members(t, recent_members);
             // The term itself passed `min_docs`; most of it must be here.
             let enough =
                 shared >= 2 && shared * 2 >= t.members.len() && shared * 2 >= recent_members.len();
@@ -1633,11 +1634,7 @@ fn merge_levels(signals: &mut Vec<Signal>, terms: Vec<Signal>) {
                         .skip(usize::from(term.words.len() > 1))
                         // a compound keyword names itself as well as its parts
                         .all(|w| topic.words.contains(w) || topic.keywords.contains(w)));
-            let shared = term
-                .members
-                .iter()
-                .filter(|d| topic.members.binary_search(d).is_ok())
-                .count();
+            let shared = shared_members(&term, &topic.members);
             let inside = !term.members.is_empty() && shared * 3 >= term.members.len() * 2;
             if same_kind && (named || inside) {
                 if !topic.found_by.contains(&Level::Term) {
