@@ -1,16 +1,11 @@
 //! The collector commands: `collect` and `extract`.
 
 use std::io::Write;
-use std::sync::Arc;
 
 use super::{output, CollectArgs, Context, ExtractArgs};
-use crate::collect::fetch::Fetcher;
-use crate::collect::{CollectOptions, SourceSummary};
-use crate::document::{Defaults, DocumentBuilder};
+use crate::collect::SourceSummary;
 use crate::error::{Error, Result};
-use crate::index::SearchIndex;
 use crate::pipeline::Pipeline;
-use crate::store::Store;
 use crate::Outcome;
 
 /// `weaksignal collect`.
@@ -44,7 +39,7 @@ pub fn collect(ctx: &Context, args: CollectArgs, out: &mut dyn Write) -> Result<
         )?;
         return Ok(Outcome::Success);
     }
-    let summaries = run(ctx, sources, args.limit, args.dry_run)?;
+    let summaries = ctx.collect(sources, args.limit, args.dry_run)?;
     if args.json {
         output::json(out, &summaries)?;
     } else {
@@ -58,36 +53,6 @@ pub fn collect(ctx: &Context, args: CollectArgs, out: &mut dyn Write) -> Result<
     } else {
         Outcome::Success
     })
-}
-
-/// Collects `sources` into the store and brings the index up to date.
-pub fn run(
-    ctx: &Context,
-    sources: Vec<Arc<dyn crate::collect::Source>>,
-    limit: Option<usize>,
-    dry_run: bool,
-) -> Result<Vec<SourceSummary>> {
-    let fetcher = Arc::new(Fetcher::new(&ctx.config.crawler).map_err(Error::Usage)?);
-    let mut store = Store::open(&ctx.data_dir)?;
-    let mut builder =
-        DocumentBuilder::new(&ctx.config.import, Defaults::default(), chrono::Utc::now());
-    let options = CollectOptions {
-        limit: Some(limit.unwrap_or(ctx.config.crawler.max_items_per_source)),
-        dry_run,
-        near_duplicate_days: 3,
-    };
-    let summaries = crate::collect::collect(
-        sources,
-        fetcher,
-        &mut store,
-        &mut builder,
-        &options,
-        &ctx.progress,
-    )?;
-    if !dry_run {
-        SearchIndex::open_synced(&ctx.data_dir, &store, &ctx.config.index)?;
-    }
-    Ok(summaries)
 }
 
 pub(super) fn summary_lines(

@@ -1,16 +1,21 @@
 //! The application layer: what a command, the server and the benchmarks do
 //! with a data directory, whoever asks. A [`Workspace`] owns the settings,
 //! the data directory, progress reporting and the lazily loaded morphology,
-//! and offers the operations that more than one front end needs (import,
-//! embedding what lacks a vector, hybrid search). `cli/` and `serve/` parse
-//! their input, call it, and present the result; nothing here knows about
-//! either.
+//! and offers the operations that more than one front end needs (collect,
+//! import, embedding what lacks a vector, hybrid search, and the whole batch
+//! job in [`run`]). `cli/` and `serve/` parse their input, call it, and
+//! present the result; nothing here knows about either.
+
+pub mod run;
 
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
+use crate::collect::fetch::Fetcher;
+use crate::collect::{CollectOptions, SourceSummary};
 use crate::config::Config;
+use crate::document::{Defaults, DocumentBuilder};
 use crate::embed::{self, Embedder};
 use crate::error::Result;
 use crate::import::{ImportOptions, ImportSummary};
@@ -57,6 +62,39 @@ impl Workspace {
                 &self.progress,
             ))
         }))
+    }
+
+    /// Collects `sources` into the store (at most `limit` new items each,
+    /// else `crawler.max_items_per_source`) and brings the index up to date.
+    pub fn collect(
+        &self,
+        sources: Vec<std::sync::Arc<dyn crate::collect::Source>>,
+        limit: Option<usize>,
+        dry_run: bool,
+    ) -> Result<Vec<SourceSummary>> {
+        let fetcher = std::sync::Arc::new(
+            Fetcher::new(&self.config.crawler).map_err(crate::error::Error::Usage)?,
+        );
+        let mut store = Store::open(&self.data_dir)?;
+        let mut builder =
+            DocumentBuilder::new(&self.config.import, Defaults::default(), chrono::Utc::now());
+        let options = CollectOptions {
+            limit: Some(limit.unwrap_or(self.config.crawler.max_items_per_source)),
+            dry_run,
+            near_duplicate_days: 3,
+        };
+        let summaries = crate::collect::collect(
+            sources,
+            fetcher,
+            &mut store,
+            &mut builder,
+            &options,
+            &self.progress,
+        )?;
+        if !dry_run {
+            SearchIndex::open_synced(&self.data_dir, &store, &self.config.index)?;
+        }
+        Ok(summaries)
     }
 
     /// Imports one file with this workspace's limits, index settings and progress bars.
