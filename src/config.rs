@@ -22,6 +22,7 @@ pub struct Config {
     pub index: IndexConfig,
     pub model: ModelConfig,
     pub morphology: MorphologyConfig,
+    pub taxonomies: TaxonomiesConfig,
     pub topics: TopicsConfig,
     pub signals: SignalsConfig,
     pub crawler: CrawlerConfig,
@@ -36,6 +37,7 @@ impl Default for Config {
             index: IndexConfig::default(),
             model: ModelConfig::default(),
             morphology: MorphologyConfig::default(),
+            taxonomies: TaxonomiesConfig::default(),
             topics: TopicsConfig::default(),
             signals: SignalsConfig::default(),
             crawler: CrawlerConfig::default(),
@@ -215,6 +217,27 @@ impl Default for ModelConfig {
             batch_size: 32,
             commit_every: 256,
             workers: 0,
+        }
+    }
+}
+
+/// Where taxonomy files beyond the built-in ones are (see `crate::taxonomy`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TaxonomiesConfig {
+    /// A directory of `*.toml` taxonomy files: each adds a taxonomy, or
+    /// replaces the built-in one of the same id. A missing directory means
+    /// the built-in taxonomies only. Relative paths are resolved like `data_dir`.
+    pub path: PathBuf,
+    /// The taxonomies every signal is tagged with (ids).
+    pub tag: Vec<String>,
+}
+
+impl Default for TaxonomiesConfig {
+    fn default() -> Self {
+        TaxonomiesConfig {
+            path: PathBuf::from("taxonomies"),
+            tag: vec!["steep".into(), "sitra-megatrends-2023".into()],
         }
     }
 }
@@ -444,6 +467,12 @@ impl Config {
             let base = path.parent().filter(|p| !p.as_os_str().is_empty());
             if let Some(base) = base {
                 config.morphology.path = base.join(&config.morphology.path);
+            }
+        }
+        if config.taxonomies.path.is_relative() {
+            let base = path.parent().filter(|p| !p.as_os_str().is_empty());
+            if let Some(base) = base {
+                config.taxonomies.path = base.join(&config.taxonomies.path);
             }
         }
         Ok(config)

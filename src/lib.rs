@@ -47,6 +47,7 @@ pub mod serve;
 pub mod signals;
 pub mod stats;
 pub mod store;
+pub mod taxonomy;
 pub mod terms;
 pub mod terms_bench;
 pub mod time;

@@ -73,6 +73,69 @@ pub fn embed_text(ctx: &Context, query: bool, json: bool, out: &mut dyn Write) -
     Ok(Outcome::Success)
 }
 
+/// `weaksignal tag`: each line of stdin on a taxonomy.
+pub fn tag(ctx: &Context, args: super::TagArgs, out: &mut dyn Write) -> Result<Outcome> {
+    use crate::taxonomy::tagger::Method;
+    let method = match args.method {
+        super::TagMethod::Prototypes => Method::Prototypes,
+        super::TagMethod::ZeroShot => Method::ZeroShot,
+        super::TagMethod::Keywords => Method::Keywords,
+    };
+    let embedder = std::sync::Arc::new(embed::load(&ctx.config.model, &ctx.progress)?);
+    let model = embedder.model_id().to_string();
+    let tagger = ctx.tagger(
+        &model,
+        &mut || Ok(std::sync::Arc::clone(&embedder)),
+        &args.taxonomy,
+        method,
+    )?;
+    let stdin = std::io::stdin();
+    let mut input = stdin.lock().lines();
+    let mut number = 0usize;
+    loop {
+        let mut lines = Vec::with_capacity(1024);
+        for line in input.by_ref().take(1024) {
+            number += 1;
+            lines.push(line.map_err(|e| Error::Input {
+                path: "<stdin>".into(),
+                message: format!("line {number}: {e} (input must be UTF-8)"),
+            })?);
+        }
+        if lines.is_empty() {
+            break;
+        }
+        let first = number + 1 - lines.len();
+        let scores: Vec<Vec<f64>> = if method == Method::Keywords {
+            lines.iter().map(|l| tagger.keyword_scores(l)).collect()
+        } else {
+            let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
+            embedder
+                .embed_passages(&refs)?
+                .iter()
+                .map(|v| tagger.scores(v))
+                .collect()
+        };
+        for (i, (line, scores)) in lines.iter().zip(&scores).enumerate() {
+            let tags = tagger.top(scores, args.top);
+            if args.json {
+                let value = serde_json::json!({"line": first + i, "text": line, "tags": tags});
+                serde_json::to_writer(&mut *out, &value).map_err(|e| write_err(e.into()))?;
+                out.write_all(b"\n").map_err(write_err)?;
+                continue;
+            }
+            let shown: Vec<String> = tags
+                .iter()
+                .map(|t| format!("{} {:.2}", t.id, t.score))
+                .collect();
+            output::line(
+                out,
+                &format!("{}\t{}", shown.join(", "), crate::html::one_line(line)),
+            )?;
+        }
+    }
+    Ok(Outcome::Success)
+}
+
 /// `weaksignal similar`: nearest stored vectors to the text as a query.
 pub fn similar(ctx: &Context, args: SimilarArgs, out: &mut dyn Write) -> Result<Outcome> {
     let from = args

@@ -157,6 +157,16 @@ committed every model.commit_every documents, so a kill loses at most that many.
     Embed(EmbedArgs),
     /// Embed lines of stdin (UTF-8), one vector per line.
     EmbedText(EmbedTextArgs),
+    /// Each line of stdin placed on a taxonomy (STEEP, Sitra's megatrends, SDGs...): its top categories with scores.
+    #[command(after_help = "\
+Zero-shot, with the embedding model: each category's name and description
+in English and Finnish, and its example headlines (taxonomies/*.toml),
+against the line. Scores are
+probabilities (prototypes), cosines (--method zero-shot) or shares of
+keyword hits (--method keywords).
+  echo 'Korot nousevat taas' | weaksignal tag --taxonomy steep
+  weaksignal tag --taxonomy sitra-megatrends-2023 --json < headlines.txt")]
+    Tag(TagArgs),
     /// The terms of each line of stdin: base forms, word classes, phrases.
     #[command(after_help = "\
 What topic labels and term signals are made of: each word's base form and
@@ -262,6 +272,10 @@ pub struct SignalsArgs {
     /// Only signals found by this detector (default: both).
     #[arg(long, value_enum)]
     pub level: Option<SignalLevel>,
+    /// Only signals tagged with this category: TAXONOMY:CATEGORY (e.g.
+    /// sitra-megatrends-2023:nature, steep:economic) or CATEGORY.
+    #[arg(long, value_name = "TAXONOMY:CATEGORY")]
+    pub tag: Option<String>,
     /// Signals to show.
     #[arg(long, short = 'n', default_value_t = 20)]
     pub limit: usize,
@@ -371,6 +385,30 @@ pub struct TermsArgs {
     pub lang: String,
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct TagArgs {
+    /// Taxonomy id (built in: sitra-megatrends-2023, drivers, steep, sdg,
+    /// social-rights; or a file in taxonomies.path).
+    #[arg(long, default_value = "steep")]
+    pub taxonomy: String,
+    /// Categories per line, best first.
+    #[arg(long, default_value_t = 3)]
+    pub top: usize,
+    /// prototypes (default), or a baseline: zero-shot, keywords.
+    #[arg(long, value_enum, default_value = "prototypes")]
+    pub method: TagMethod,
+    /// One JSON object per line: {"line", "text", "tags": [{taxonomy, id, name, score}]}.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum TagMethod {
+    Prototypes,
+    ZeroShot,
+    Keywords,
 }
 
 #[derive(Debug, Args)]
@@ -734,12 +772,21 @@ fn dispatch(ctx: Context, cli: Cli) -> Result<Outcome> {
                     outcome = Outcome::Partial;
                 }
             }
+            // The taxonomies the signals will be tagged with: every file
+            // parses and is complete, and each id in taxonomies.tag exists.
+            let taxonomies = ctx.taxonomies()?;
+            for id in &ctx.config.taxonomies.tag {
+                taxonomies.get(id)?;
+            }
             output::line(
                 &mut out,
                 &format!(
-                    "{}: ok, {} sources",
+                    "{}: ok, {} sources; {} taxonomies ({} in {})",
                     args.pipeline.display(),
-                    pipeline.sources.len()
+                    pipeline.sources.len(),
+                    taxonomies.list.len(),
+                    taxonomies.list.iter().filter(|t| !t.is_built_in()).count(),
+                    ctx.config.taxonomies.path.display()
                 ),
             )?;
             Ok(outcome)
@@ -785,6 +832,7 @@ fn dispatch(ctx: Context, cli: Cli) -> Result<Outcome> {
             }
         },
         Command::Embed(args) => embed::embed_store(&ctx, args.json, &mut out),
+        Command::Tag(args) => embed::tag(&ctx, args, &mut out),
         Command::EmbedText(args) => embed::embed_text(&ctx, args.query, args.json, &mut out),
         Command::Terms(args) => {
             let morphology = ctx.morphology();

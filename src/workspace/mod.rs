@@ -184,6 +184,54 @@ impl Workspace {
         })
     }
 
+    /// The built-in taxonomies and those in `taxonomies.path`.
+    pub fn taxonomies(&self) -> Result<crate::taxonomy::Taxonomies> {
+        crate::taxonomy::Taxonomies::load(Some(&self.config.taxonomies.path))
+    }
+
+    /// A tagger for taxonomy `id` over vectors of `model`; its category
+    /// vectors are cached in the data directory (when there is one) by model
+    /// and taxonomy file, so the model is loaded only when they are not.
+    pub fn tagger(
+        &self,
+        model: &str,
+        embedder: &mut dyn FnMut() -> Result<std::sync::Arc<embed::E5Embedder>>,
+        id: &str,
+        method: crate::taxonomy::tagger::Method,
+    ) -> Result<crate::taxonomy::tagger::Tagger> {
+        let taxonomies = self.taxonomies()?;
+        let cache = self.data_dir.join("cache").join("taxonomies");
+        let cache = self.data_dir.is_dir().then_some(cache.as_path());
+        crate::taxonomy::tagger::Tagger::new(model, embedder, taxonomies.get(id)?, method, cache)
+    }
+
+    /// The taggers of `taxonomies.tag` for signals over vectors of `model`
+    /// (the model is loaded only if a taxonomy's vectors are not cached).
+    pub fn signal_taggers(&self, model: &str) -> Result<Vec<crate::taxonomy::tagger::Tagger>> {
+        let mut loaded: Option<std::sync::Arc<embed::E5Embedder>> = None;
+        let mut embedder = || -> Result<std::sync::Arc<embed::E5Embedder>> {
+            if let Some(e) = &loaded {
+                return Ok(std::sync::Arc::clone(e));
+            }
+            let e = std::sync::Arc::new(embed::load(&self.config.model, &self.progress)?);
+            loaded = Some(std::sync::Arc::clone(&e));
+            Ok(e)
+        };
+        self.config
+            .taxonomies
+            .tag
+            .iter()
+            .map(|id| {
+                self.tagger(
+                    model,
+                    &mut embedder,
+                    id,
+                    crate::taxonomy::tagger::Method::Prototypes,
+                )
+            })
+            .collect()
+    }
+
     /// `search --hybrid`: BM25 and vector ranks fused by reciprocal rank fusion.
     pub fn hybrid(
         &self,
