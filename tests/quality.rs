@@ -260,3 +260,45 @@ lexicon_test! {
         assert_eq!(classes, ["noun", "noun", "verb"]);
     }
 }
+
+lexicon_test! {
+    /// Every signal carries its taxonomy tags (STEEP and Sitra's megatrends
+    /// by default): known categories, scores at least twice the uniform
+    /// probability, best first; and `--tag` keeps exactly the signals with
+    /// that tag.
+    fn signals_carry_taxonomy_tags_and_filter_by_them() {
+        let list = signals(&["--as-of", "2026-08-22", "--limit", "50"]);
+        assert!(!list.is_empty());
+        let taxonomies = weaksignal::taxonomy::Taxonomies::load(None).unwrap();
+        let mut tagged = 0;
+        let mut first: Option<String> = None;
+        for s in &list {
+            let tags = s["tags"].as_array().expect("every signal has a tags array");
+            tagged += usize::from(!tags.is_empty());
+            let mut last: Option<(String, f64)> = None;
+            for t in tags {
+                let taxonomy = taxonomies.get(t["taxonomy"].as_str().unwrap()).unwrap();
+                let id = t["id"].as_str().unwrap();
+                assert!(taxonomy.category(id).is_some(), "{t}");
+                let score = t["score"].as_f64().unwrap();
+                assert!(score >= 2.0 / taxonomy.categories.len() as f64 && score <= 1.0, "{t}");
+                if let Some((tx, previous)) = &last {
+                    if tx == &taxonomy.id {
+                        assert!(score <= *previous, "tags best first: {s}");
+                    }
+                }
+                last = Some((taxonomy.id.clone(), score));
+                first.get_or_insert_with(|| format!("{}:{id}", taxonomy.id));
+            }
+        }
+        assert!(tagged * 2 >= list.len(), "most signals are tagged: {tagged} of {}", list.len());
+        let spec = first.expect("some tag");
+        let filtered = signals(&["--as-of", "2026-08-22", "--limit", "50", "--tag", &spec]);
+        let (taxonomy, id) = spec.split_once(':').unwrap();
+        let has = |s: &serde_json::Value| {
+            s["tags"].as_array().unwrap().iter().any(|t| t["taxonomy"] == taxonomy && t["id"] == id)
+        };
+        assert_eq!(filtered.len(), list.iter().filter(|s| has(s)).count());
+        assert!(filtered.iter().all(has));
+    }
+}

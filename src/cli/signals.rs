@@ -64,7 +64,7 @@ fn load(ctx: &Context, at: &AsOfArgs, until: Option<i64>) -> Result<Loaded> {
 }
 
 /// Topics as of one time, from the newest valid checkpoint.
-fn view(ctx: &Context, at: &AsOfArgs) -> Result<View> {
+fn view(ctx: &Context, at: &AsOfArgs) -> Result<(View, String)> {
     let mut store = Store::open(&ctx.data_dir)?;
     let model = ctx.ensure_vectors(&mut store)?;
     let as_of = as_of_time(&store, at)?;
@@ -93,15 +93,25 @@ fn view(ctx: &Context, at: &AsOfArgs) -> Result<View> {
     if view.corpus.is_empty() && view.before.docs == 0 {
         return Err(no_documents(as_of));
     }
-    Ok(view)
+    Ok((view, model))
 }
 
-fn analyse(ctx: &Context, view: &View) -> Result<(SignalReport, Vec<TopicSummary>)> {
-    view.analyse(&ctx.config.topics, &ctx.config.signals)
+/// The analysis, its signals tagged with the taxonomies of `taxonomies.tag`.
+fn analyse(
+    ctx: &Context,
+    (view, model): &(View, String),
+) -> Result<(SignalReport, Vec<TopicSummary>)> {
+    let (mut report, topics) = view.analyse(&ctx.config.topics, &ctx.config.signals)?;
+    view.tag(&mut report, &ctx.signal_taggers(model)?);
+    Ok((report, topics))
 }
 
 /// `weaksignal signals`.
 pub fn signals(ctx: &Context, args: SignalsArgs, out: &mut dyn Write) -> Result<Outcome> {
+    let tag = match &args.tag {
+        Some(spec) => Some(crate::taxonomy::TagFilter::parse(spec, &ctx.taxonomies()?)?),
+        None => None,
+    };
     let view = view(ctx, &args.at)?;
     let (mut report, _) = analyse(ctx, &view)?;
     let classes = if args.class.is_empty() {
@@ -116,6 +126,7 @@ pub fn signals(ctx: &Context, args: SignalsArgs, out: &mut dyn Write) -> Result<
                 Some(SignalLevel::Topic) => s.level == Level::Topic,
                 Some(SignalLevel::Term) => s.level == Level::Term,
             }
+            && tag.as_ref().is_none_or(|t| t.matches(&s.tags))
     });
     report.signals.truncate(args.limit);
     if args.json {
@@ -174,6 +185,14 @@ fn signal_lines(out: &mut dyn Write, rank: usize, s: &Signal) -> Result<()> {
         .map(|p| spark(p.docs, &s.timeline))
         .collect();
     output::line(out, &format!("       keywords: {}", s.keywords.join(", ")))?;
+    if !s.tags.is_empty() {
+        let tags: Vec<String> = s
+            .tags
+            .iter()
+            .map(|t| format!("{} ({}, {:.2})", t.name, t.taxonomy, t.score))
+            .collect();
+        output::line(out, &format!("       tags: {}", tags.join(", ")))?;
+    }
     output::line(
         out,
         &format!(
@@ -254,8 +273,9 @@ pub fn topics(ctx: &Context, args: TopicsArgs, out: &mut dyn Write) -> Result<Ou
 /// `weaksignal topic ID`.
 pub fn topic(ctx: &Context, args: TopicArgs, out: &mut dyn Write) -> Result<Outcome> {
     let id = parse_topic_id(&args.id)?;
-    let view = view(ctx, &args.at)?;
-    let (report, topics) = analyse(ctx, &view)?;
+    let analysed = view(ctx, &args.at)?;
+    let (report, topics) = analyse(ctx, &analysed)?;
+    let view = &analysed.0;
     let Some(detail) = view.topic_detail(&report, &topics, id, args.limit) else {
         return Err(Error::Usage(format!(
             "no topic {id} with documents in the last {} {}s before {} (see `weaksignal topics`)",
@@ -328,6 +348,7 @@ pub fn report(ctx: &Context, args: ReportArgs, out: &mut dyn Write) -> Result<Ou
             Checkpoints::Use
         },
         morphology: &ctx.morphology(),
+        taggers: &ctx.signal_taggers(&model)?,
     };
     let spinner = ctx.progress.spinner("analysing signals");
     let report = crate::report::generate(&mut store, &request)?;

@@ -190,6 +190,8 @@ pub struct ReportRequest<'a> {
     pub per_class: usize,
     pub checkpoints: Checkpoints,
     pub morphology: &'a std::sync::Arc<crate::morph::Morphology>,
+    /// Taxonomies the signals are tagged with.
+    pub taggers: &'a [crate::taxonomy::tagger::Tagger],
 }
 
 /// Analyses the store as of the request's date and one window earlier, and
@@ -210,7 +212,9 @@ pub fn generate(store: &mut Store, request: &ReportRequest) -> Result<Report> {
         if view.corpus.is_empty() && view.before.docs == 0 {
             return Ok(None);
         }
-        Ok(Some(view.analyse(request.topics, request.signals)?.0))
+        let mut report = view.analyse(request.topics, request.signals)?.0;
+        view.tag(&mut report, request.taggers);
+        Ok(Some(report))
     };
     let current = analyse(store, request.as_of)?.ok_or_else(|| crate::Error::NoDocumentsAsOf {
         as_of: crate::signals::rfc3339(request.as_of),
@@ -329,6 +333,7 @@ mod tests {
             examples: vec![],
             recurs: vec![],
             also: vec![],
+            tags: vec![],
             members: vec![],
             words: vec![],
             strength: 1.0,

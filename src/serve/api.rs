@@ -282,7 +282,11 @@ pub async fn signals(
     State(bench): State<Arc<Workbench>>,
     query: RawQuery,
 ) -> ApiResult<crate::signals::SignalReport> {
-    let p = Params::new(query, &["as_of", "window", "class", "limit"])?;
+    let p = Params::new(query, &["as_of", "window", "class", "limit", "tag"])?;
+    let tag = match p.get("tag") {
+        Some(spec) => Some(crate::taxonomy::TagFilter::parse(spec, &bench.taxonomies)?),
+        None => None,
+    };
     let classes = match p.get("class") {
         None => vec![Class::Weak, Class::Emerging, Class::Strong, Class::Fading],
         Some(list) => list
@@ -304,7 +308,9 @@ pub async fn signals(
     let window = p.window(&bench)?;
     let a = analysis(bench, p.as_of()?, window).await?;
     let mut report = a.report.clone();
-    report.signals.retain(|s| classes.contains(&s.class));
+    report
+        .signals
+        .retain(|s| classes.contains(&s.class) && tag.as_ref().is_none_or(|t| t.matches(&s.tags)));
     report.signals.truncate(limit);
     Ok(Json(report))
 }

@@ -90,6 +90,9 @@ pub(crate) struct Workbench {
     token: Option<String>,
     /// Lemmas and word classes for terms and labels, loaded once.
     morphology: Arc<crate::morph::Morphology>,
+    /// The taxonomies signals are tagged with (`taxonomies.tag`).
+    pub taxonomies: crate::taxonomy::Taxonomies,
+    taggers: Vec<crate::taxonomy::tagger::Tagger>,
 }
 
 impl Workbench {
@@ -111,8 +114,20 @@ impl Workbench {
             &config.morphology,
             &crate::progress::Progress::hidden(),
         ));
+        let workspace = crate::workspace::Workspace::new(config.clone(), data_dir.clone(), true);
+        let taxonomies = workspace.taxonomies()?;
+        // Without tags the signals are still worth serving: say why and go on.
+        let taggers = match &model {
+            Some(model) => workspace.signal_taggers(model).unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "signals are served without taxonomy tags");
+                Vec::new()
+            }),
+            None => Vec::new(),
+        };
         Ok(Workbench {
             morphology,
+            taxonomies,
+            taggers,
             config,
             data_dir,
             model,
@@ -194,7 +209,8 @@ impl Workbench {
                 as_of: crate::signals::rfc3339(as_of),
             });
         }
-        let (report, topics) = view.analyse(topics_config, signals_config)?;
+        let (mut report, topics) = view.analyse(topics_config, signals_config)?;
+        view.tag(&mut report, &self.taggers);
         tracing::info!(
             as_of = %report.as_of,
             window = window.name(),

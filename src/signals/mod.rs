@@ -159,6 +159,10 @@ pub struct Signal {
     /// documents), folded into this one.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub also: Vec<String>,
+    /// Where it sits on the taxonomies of `taxonomies.tag` (STEEP, Sitra's
+    /// megatrends...): the categories whose mean probability over its recent
+    /// documents is at least twice the uniform one, best first; possibly none.
+    pub tags: Vec<crate::taxonomy::tagger::Tag>,
     /// The recent documents behind the signal.
     #[serde(skip)]
     pub members: Vec<usize>,
@@ -1047,6 +1051,7 @@ impl<'a> Analysis<'a> {
                 examples: evidence_docs.iter().map(|&d| self.example(d)).collect(),
                 recurs,
                 also: Vec::new(),
+                tags: Vec::new(),
                 members: recent_members,
                 words,
                 season,
@@ -1356,6 +1361,7 @@ impl<'a> Analysis<'a> {
                 examples: examples.iter().map(|&d| self.example(d)).collect(),
                 recurs: Vec::new(),
                 also: Vec::new(),
+                tags: Vec::new(),
                 members,
                 words: names,
                 season,

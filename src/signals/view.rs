@@ -386,6 +386,29 @@ impl View {
         .run()
     }
 
+    /// Tags every signal of `report` with the taggers' categories, from the
+    /// vectors of its recent documents (a signal without any has no tags).
+    pub fn tag(&self, report: &mut SignalReport, taggers: &[crate::taxonomy::tagger::Tagger]) {
+        for signal in &mut report.signals {
+            signal.tags = taggers
+                .iter()
+                .flat_map(|tagger| {
+                    let mut mean = vec![0.0f64; tagger.len()];
+                    for &d in &signal.members {
+                        let scores = tagger.scores(self.corpus.vector(d));
+                        mean.iter_mut().zip(scores).for_each(|(m, s)| *m += s);
+                    }
+                    if signal.members.is_empty() {
+                        return Vec::new();
+                    }
+                    let n = signal.members.len() as f64;
+                    mean.iter_mut().for_each(|m| *m /= n);
+                    tagger.tags(&mean, 2)
+                })
+                .collect();
+        }
+    }
+
     /// One topic with its newest documents, as `topic ID` and the API show
     /// it; `None` when the topic (or the topic it merged into) has no
     /// documents in the analysed history.

@@ -76,7 +76,10 @@ impl RunOutcome {
         if let Some(e) = self.fatal.take() {
             return Some(e);
         }
-        let failed = self.stages.iter().find(|s| s.status == StageStatus::Failed)?;
+        let failed = self
+            .stages
+            .iter()
+            .find(|s| s.status == StageStatus::Failed)?;
         Some(Error::RunFailed {
             run_id: self.id,
             stage: failed.name.clone(),
@@ -253,7 +256,9 @@ impl Job<'_> {
             .filter_map(|s| s.web_source().map(|w| (s, w)))
             .collect();
         if web.is_empty() {
-            return self.ledger.skip("collect", "the pipeline has no web sources");
+            return self
+                .ledger
+                .skip("collect", "the pipeline has no web sources");
         }
         if let Some(why) = &self.request.offline {
             for (config, _) in &web {
@@ -272,7 +277,8 @@ impl Job<'_> {
             .map(|(c, _)| (c.name().to_string(), source_kind(c)))
             .collect();
         let list = web.into_iter().map(|(_, w)| w).collect();
-        let (workspace, sources, on_event) = (self.workspace, &mut self.sources, &mut self.on_event);
+        let (workspace, sources, on_event) =
+            (self.workspace, &mut self.sources, &mut self.on_event);
         let collected = self.ledger.stage("collect", |stage| {
             let summaries = workspace.collect(list, None, false)?;
             for s in &summaries {
@@ -433,8 +439,7 @@ impl Job<'_> {
             let mut store = Store::open(&workspace.data_dir)?;
             let as_of = store.as_of_or_newest(as_of)?;
             let config = &workspace.config;
-            let (window, topics, signals) =
-                (config.topics.window, &config.topics, &config.signals);
+            let (window, topics, signals) = (config.topics.window, &config.topics, &config.signals);
             let morphology = workspace.morphology();
             let settings =
                 crate::signals::rank::settings_key(model, morphology.id(), window, topics, signals);
@@ -481,6 +486,7 @@ impl Job<'_> {
                 per_class: 15,
                 checkpoints: Checkpoints::Use,
                 morphology: &workspace.morphology(),
+                taggers: &workspace.signal_taggers(model)?,
             };
             let report = crate::report::generate(&mut store, &request)?;
             for class in crate::report::CLASS_ORDER {
