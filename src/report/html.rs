@@ -75,6 +75,7 @@ pub fn render(report: &Report) -> String {
     changes(&mut out, report);
     out.push_str("<h2 id=\"map\">Emergence map</h2>\n<p class=\"muted\">Each signal by its share of the latest window's documents (visibility, log scale) and its growth against its baseline (log scale). Small and fast-growing is top left.</p>\n");
     emergence_map(&mut out, report);
+    futures_radar(&mut out, report);
     for class in CLASS_ORDER {
         let signals: Vec<(usize, &Signal)> = report.of_class(class).collect();
         let _ = write!(
@@ -456,6 +457,148 @@ fn emergence_map(out: &mut String, report: &Report) {
     out.push_str("</svg>\n");
 }
 
+/// The futures radar: one per tagged taxonomy (the first open, the others a
+/// click away). Sectors are the taxonomy's categories; rings are the class,
+/// weak outside, then emerging, then strong in the middle; each dot is a
+/// signal in the sector of its best tag on that taxonomy, sized by its
+/// recent documents and linked to its card. The list under each radar says
+/// the same in text, for screen readers and for print.
+fn futures_radar(out: &mut String, report: &Report) {
+    if report.taxonomies.is_empty() {
+        return;
+    }
+    out.push_str("<h2 id=\"radar\">Futures radar</h2>\n<p class=\"muted\">Signals placed on each taxonomy by their documents (zero-shot tags). Rings: strong in the middle, emerging, weak outside. Dot size: recent documents.</p>\n");
+    let index: std::collections::HashMap<&str, (usize, &Signal)> = report
+        .current
+        .signals
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.id.as_str(), (i, s)))
+        .collect();
+    for (k, groups) in report.taxonomies.iter().enumerate() {
+        let _ = writeln!(
+            out,
+            "<details class=\"radar\"{}><summary>{}</summary>",
+            if k == 0 { " open" } else { "" },
+            escape(&groups.taxonomy)
+        );
+        radar_svg(out, groups, &index);
+        out.push_str("<ul class=\"radar-list\">\n");
+        for category in &groups.categories {
+            let items: Vec<String> = category
+                .signals
+                .iter()
+                .filter_map(|id| index.get(id.as_str()))
+                .map(|&(i, s)| {
+                    format!(
+                        "<a href=\"#{}\">{}</a> ({})",
+                        anchor(i),
+                        escape(&s.label),
+                        s.class.name()
+                    )
+                })
+                .collect();
+            let _ = writeln!(
+                out,
+                "<li><b>{}</b>: {}</li>",
+                escape(&category.name),
+                if items.is_empty() {
+                    "none".to_string()
+                } else {
+                    items.join(", ")
+                }
+            );
+        }
+        out.push_str("</ul>\n</details>\n");
+    }
+}
+
+fn radar_svg(
+    out: &mut String,
+    groups: &super::TaxonomyGroups,
+    index: &std::collections::HashMap<&str, (usize, &Signal)>,
+) {
+    const SIZE: f64 = 560.0;
+    const C: f64 = SIZE / 2.0;
+    const R: f64 = 200.0;
+    // Ring bands (inner, outer radius) by class.
+    let band = |class: Class| match class {
+        Class::Strong => (0.0, R / 3.0),
+        Class::Emerging => (R / 3.0, 2.0 * R / 3.0),
+        _ => (2.0 * R / 3.0, R),
+    };
+    let n = groups.categories.len().max(1);
+    let sector = std::f64::consts::TAU / n as f64;
+    let point = |angle: f64, radius: f64| (C + radius * angle.cos(), C + radius * angle.sin());
+    let _ = write!(
+        out,
+        "<svg class=\"radar\" viewBox=\"0 0 {SIZE} {SIZE}\" width=\"{SIZE}\" height=\"{SIZE}\" role=\"img\" aria-label=\"futures radar: {}\">",
+        escape(&groups.taxonomy)
+    );
+    for r in [R / 3.0, 2.0 * R / 3.0, R] {
+        let _ = write!(
+            out,
+            "<circle cx=\"{C}\" cy=\"{C}\" r=\"{r:.1}\" fill=\"none\" stroke=\"#ccc\"/>"
+        );
+    }
+    for (j, category) in groups.categories.iter().enumerate() {
+        let start = -std::f64::consts::FRAC_PI_2 + j as f64 * sector;
+        let (x, y) = point(start, R);
+        let _ = write!(
+            out,
+            "<line x1=\"{C}\" y1=\"{C}\" x2=\"{x:.1}\" y2=\"{y:.1}\" stroke=\"#ccc\"/>"
+        );
+        let (lx, ly) = point(start + sector / 2.0, R + 22.0);
+        let anchor_side = if lx < C - 5.0 {
+            "end"
+        } else if lx > C + 5.0 {
+            "start"
+        } else {
+            "middle"
+        };
+        let name: String = category.name.chars().take(32).collect();
+        let _ = write!(
+            out,
+            "<text x=\"{lx:.1}\" y=\"{ly:.1}\" text-anchor=\"{anchor_side}\">{}</text>",
+            escape(&name)
+        );
+        // The signals of this sector whose best tag on the taxonomy is this
+        // category (a signal is drawn once per radar).
+        let mine: Vec<(usize, &Signal)> = category
+            .signals
+            .iter()
+            .filter_map(|id| index.get(id.as_str()).copied())
+            .filter(|(_, s)| {
+                s.tags
+                    .iter()
+                    .find(|t| t.taxonomy == groups.taxonomy)
+                    .is_some_and(|t| t.id == category.id)
+            })
+            .collect();
+        for (m, &(i, s)) in mine.iter().enumerate() {
+            let (inner, outer) = band(s.class);
+            // Spread the dots of a sector over its angle and its band.
+            let along = (m as f64 + 0.5) / mine.len() as f64;
+            let depth = 0.25 + 0.5 * ((m * 7 % 5) as f64 / 4.0);
+            let (x, y) = point(
+                start + sector * (0.1 + 0.8 * along),
+                inner + (outer - inner) * depth,
+            );
+            let radius = 3.0 + (f64::from(s.recent_docs)).sqrt().min(9.0);
+            let _ = write!(
+                out,
+                "<a href=\"#{}\"><circle cx=\"{x:.1}\" cy=\"{y:.1}\" r=\"{radius:.1}\" fill=\"{}\" fill-opacity=\"0.8\"><title>{} ({}, {} recent documents)</title></circle></a>",
+                anchor(i),
+                class_color(s.class),
+                escape(&s.label),
+                s.class.name(),
+                s.recent_docs
+            );
+        }
+    }
+    out.push_str("</svg>\n");
+}
+
 /// "3 sources", or that one source carried it alone.
 fn sources_phrase(s: &Signal) -> String {
     if s.single_source {
@@ -530,6 +673,25 @@ fn signal_article(out: &mut String, index: usize, s: &Signal) {
         s.q_value,
         s.score
     );
+    if !s.tags.is_empty() {
+        let tags: Vec<String> = s
+            .tags
+            .iter()
+            .map(|t| {
+                format!(
+                    "{} <span>({}, {:.2})</span>",
+                    escape(&t.name),
+                    escape(&t.taxonomy),
+                    t.score
+                )
+            })
+            .collect();
+        let _ = writeln!(
+            out,
+            "<div class=\"muted tags\">tags: {}</div>",
+            tags.join(" · ")
+        );
+    }
     timeline(out, &s.timeline);
     let _ = writeln!(out, "<p class=\"why\">{}</p>", escape(&s.why));
     if !s.examples.is_empty() {
@@ -647,6 +809,14 @@ mod tests {
                 ..Changes::default()
             },
             run: None,
+            taxonomies: vec![crate::report::TaxonomyGroups {
+                taxonomy: "<b>tax</b>".into(),
+                categories: vec![crate::report::CategoryGroup {
+                    id: "c".into(),
+                    name: "<script>alert(6)</script>".into(),
+                    signals: vec!["term-<script>".into()],
+                }],
+            }],
         }
     }
 
@@ -670,6 +840,7 @@ mod tests {
             assert!(!html.contains(external), "{external}");
         }
         assert!(html.contains("<svg class=\"map\""));
+        assert!(html.contains("<svg class=\"radar\""));
         assert!(html.contains("<svg class=\"timeline\""));
     }
 }

@@ -157,6 +157,26 @@ pub fn render(report: &Report) -> String {
         }
     }
 
+    // The futures radar's grouping: signals per category of each taxonomy.
+    for groups in &report.taxonomies {
+        let _ = writeln!(out, "## By {}\n", escape(&groups.taxonomy));
+        for category in &groups.categories {
+            let labels: Vec<String> = category
+                .signals
+                .iter()
+                .filter_map(|id| report.current.signals.iter().find(|s| &s.id == id))
+                .map(|s| format!("{} ({})", escape(&s.label), s.class.name()))
+                .collect();
+            let shown = if labels.is_empty() {
+                "none".to_string()
+            } else {
+                labels.join(", ")
+            };
+            let _ = writeln!(out, "- **{}**: {shown}", escape(&category.name));
+        }
+        out.push('\n');
+    }
+
     for class in CLASS_ORDER {
         let signals: Vec<&Signal> = report.of_class(class).map(|(_, s)| s).collect();
         let _ = writeln!(
@@ -192,6 +212,21 @@ pub fn render(report: &Report) -> String {
                 sparkline(s),
                 escape(&s.why)
             );
+            if !s.tags.is_empty() {
+                let tags: Vec<String> = s
+                    .tags
+                    .iter()
+                    .map(|t| {
+                        format!(
+                            "{} ({}, {:.2})",
+                            escape(&t.name),
+                            escape(&t.taxonomy),
+                            t.score
+                        )
+                    })
+                    .collect();
+                let _ = writeln!(out, "- tags: {}", tags.join("; "));
+            }
             for e in &s.examples {
                 let title = escape(&e.title);
                 let shown = match e.url.as_deref().and_then(link_target) {
@@ -268,6 +303,7 @@ mod tests {
             },
             since_previous: Changes::default(),
             run: None,
+            taxonomies: Vec::new(),
         });
         assert!(!md.contains("<script"), "{md}");
         assert!(!md.contains("<img"), "{md}");

@@ -81,6 +81,24 @@ pub struct Report {
     /// (absent for `weaksignal report`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub run: Option<crate::run::RunNotes>,
+    /// The taxonomies the signals are tagged with, with their signals per
+    /// category: the futures radar's sectors and the report's grouping.
+    pub taxonomies: Vec<TaxonomyGroups>,
+}
+
+/// One taxonomy's categories, each with the signals tagged with it.
+#[derive(Debug, Clone, Serialize)]
+pub struct TaxonomyGroups {
+    pub taxonomy: String,
+    pub categories: Vec<CategoryGroup>,
+}
+
+/// A category and the ids of its signals (best tag score first).
+#[derive(Debug, Clone, Serialize)]
+pub struct CategoryGroup {
+    pub id: String,
+    pub name: String,
+    pub signals: Vec<String>,
 }
 
 /// Where the emergence map's quadrant lines are: the visibility above which
@@ -245,7 +263,42 @@ impl Report {
             },
             since_previous,
             run: None,
+            taxonomies: Vec::new(),
         }
+        .grouped(request.taggers)
+    }
+
+    /// Groups the signals by their tags on each tagger's taxonomy.
+    fn grouped(mut self, taggers: &[crate::taxonomy::tagger::Tagger]) -> Report {
+        self.taxonomies = taggers
+            .iter()
+            .map(|tagger| TaxonomyGroups {
+                taxonomy: tagger.taxonomy.clone(),
+                categories: tagger
+                    .categories()
+                    .map(|(id, name)| {
+                        let mut tagged: Vec<(f64, String)> = self
+                            .current
+                            .signals
+                            .iter()
+                            .filter_map(|s| {
+                                s.tags
+                                    .iter()
+                                    .find(|t| t.taxonomy == tagger.taxonomy && t.id == id)
+                                    .map(|t| (t.score, s.id.clone()))
+                            })
+                            .collect();
+                        tagged.sort_by(|a, b| b.0.total_cmp(&a.0));
+                        CategoryGroup {
+                            id: id.to_string(),
+                            name: name.to_string(),
+                            signals: tagged.into_iter().map(|(_, id)| id).collect(),
+                        }
+                    })
+                    .collect(),
+            })
+            .collect();
+        self
     }
 
     /// The signals of one class, in score order.

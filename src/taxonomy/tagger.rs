@@ -186,6 +186,14 @@ impl Tagger {
         Ok(tagger)
     }
 
+    /// (id, English name) of each category, in file order.
+    pub fn categories(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.ids
+            .iter()
+            .map(String::as_str)
+            .zip(self.names.iter().map(String::as_str))
+    }
+
     pub fn len(&self) -> usize {
         self.ids.len()
     }
