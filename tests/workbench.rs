@@ -338,6 +338,17 @@ model_test! {
         // the same signal as the CLI computes
         let cli = ws!(store(), "-q", "signals", "--as-of", "2020-02-29", "--json", "--limit", "1000").json();
         assert!(cli["signals"].as_array().unwrap().contains(zorblax));
+        // its taxonomy tags filter the list to the signals that carry them
+        let tags = zorblax["tags"].as_array().expect("signals carry tags");
+        if let Some(tag) = tags.first() {
+            let spec = format!("{}:{}", tag["taxonomy"].as_str().unwrap(), tag["id"].as_str().unwrap());
+            let (status, tagged) = server.get(&format!("/api/signals?as_of=2020-02-29&class=weak,emerging&tag={spec}"));
+            assert_eq!(status, 200, "{tagged}");
+            let tagged = tagged["signals"].as_array().unwrap();
+            assert!(tagged.contains(zorblax));
+            assert!(tagged.iter().all(|s| s["tags"].as_array().unwrap().iter().any(|t| t["taxonomy"] == tag["taxonomy"] && t["id"] == tag["id"])));
+            assert!(tagged.len() <= list.len());
+        }
 
         let id = zorblax["id"].as_str().unwrap();
         let (status, topic) = server.get(&format!("/api/topics/{id}?as_of=2020-02-29"));
@@ -377,6 +388,7 @@ model_test! {
         refused!(server, "/api/signals?window=year", 400, "window");
         refused!(server, "/api/signals?as_of=31.02.2020x", 400, "as_of");
         refused!(server, "/api/signals?as_of=1990-01-01", 400, "no documents");
+        refused!(server, "/api/signals?tag=steep:economy", 400, "steep:economic");
         refused!(server, "/api/topics/abc", 400, "topic id");
         refused!(server, "/api/topics/4294967295", 404, "no topic");
         refused!(server, "/api/topics/99999999999999999999", 400, "topic id");

@@ -22,7 +22,7 @@
 //! topic explains is listed on its own, marked as found by terms only.
 
 pub mod backtest;
-pub mod bench;
+
 pub mod rank;
 pub mod view;
 

@@ -178,10 +178,7 @@ impl Tagger {
                 what: "taxonomy vectors".into(),
                 message: e.to_string(),
             })?;
-            if let Some(dir) = file.parent() {
-                std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-            }
-            crate::report::write_atomic(&file, &json)?;
+            write_cache(&file, &json)?;
         }
         Ok(tagger)
     }
@@ -297,6 +294,18 @@ fn prototypes(embedder: &E5Embedder, taxonomy: &Taxonomy) -> Result<Vec<Vec<f32>
             ))
         })
         .collect()
+}
+
+/// Writes the cache through a temporary file and a rename: a crash leaves
+/// the old file or none, never half of one (a bad file is recomputed anyway).
+fn write_cache(file: &Path, json: &[u8]) -> Result<()> {
+    use std::io::Write as _;
+    let dir = file.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let mut temp = tempfile::NamedTempFile::new_in(dir).map_err(|e| Error::io(dir, e))?;
+    temp.write_all(json).map_err(|e| Error::io(file, e))?;
+    temp.persist(file).map_err(|e| Error::io(file, e.error))?;
+    Ok(())
 }
 
 fn read_cache(file: &Path) -> Option<Cached> {

@@ -33,6 +33,7 @@ pub struct Workspace {
     morphology: std::sync::OnceLock<std::sync::Arc<crate::morph::Morphology>>,
 }
 
+/// What `embed_missing` did.
 #[derive(Serialize)]
 pub struct EmbedSummary {
     pub model: String,
@@ -134,6 +135,9 @@ impl Workspace {
         Ok(self.embed_missing(store)?.model)
     }
 
+    /// Embeds every stored document without a vector for the configured
+    /// model, committing a page at a time (a kill loses at most one page),
+    /// and reports how many and how fast.
     pub fn embed_missing(&self, store: &mut Store) -> Result<EmbedSummary> {
         let embedder = embed::load(&self.config.model, &self.progress)?;
         let model = embedder.model_id().to_string();

@@ -8,9 +8,9 @@ use std::time::Instant;
 
 use serde::Serialize;
 
-use super::view::{Checkpoints, View};
 use crate::document::Document;
 use crate::error::{Error, Result};
+use crate::signals::view::{Checkpoints, View};
 use crate::store::Store;
 use crate::topics::Corpus;
 use crate::workspace::Workspace as Context;

@@ -1,5 +1,7 @@
 //! `weaksignal bench`: reproducible speed figures for BENCHMARKS.md.
 
+pub mod signals;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -261,13 +263,13 @@ pub fn run(ctx: &Context, which: BenchKind, out: &mut dyn Write) -> Result<Outco
                     temp.0.clone()
                 }
             };
-            let r = crate::signals::bench::run(ctx, docs, add, &work)?;
+            let r = signals::run(ctx, docs, add, &work)?;
             if json {
                 serde_json::to_writer_pretty(&mut *out, &r)
                     .map_err(|e| Error::io("<stdout>", e.into()))?;
                 writeln!(out).map_err(|e| Error::io("<stdout>", e))?;
             } else {
-                let line = |name: &str, t: &crate::signals::bench::StageTimes| {
+                let line = |name: &str, t: &signals::StageTimes| {
                     format!(
                         "{name:<12} {:>8} docs ({:>7} loaded{})  keys {:>5.2} s  load {:>5.2} s  terms {:>5.2} s  cluster {:>5.2} s  trends+signals {:>5.2} s  total {:>6.2} s  ({} topics, {} signals, {} checkpoints saved)",
                         t.documents,
@@ -382,7 +384,7 @@ pub struct EmbedRun {
 }
 
 /// The reference script, built in so the bench runs from any directory.
-const E5_REFERENCE: &str = include_str!("../scripts/e5_reference.py");
+const E5_REFERENCE: &str = include_str!("../../scripts/e5_reference.py");
 
 /// Cuts Yle `text_fi` leads to about `target` tokens (incl. `passage: ` and specials).
 fn bench_texts(
