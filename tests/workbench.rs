@@ -366,6 +366,11 @@ model_test! {
         let (status, topics) = server.get("/api/topics?as_of=2020-02-29&limit=3");
         assert_eq!(status, 200);
         assert_eq!(topics["topics"].as_array().unwrap().len(), 3);
+        let (status, taxonomies) = server.get("/api/taxonomies");
+        assert_eq!(status, 200, "{taxonomies}");
+        let ids: Vec<&str> = taxonomies.as_array().unwrap().iter().map(|t| t["id"].as_str().unwrap()).collect();
+        assert_eq!(ids, ["steep", "sitra-megatrends-2023"]);
+        assert_eq!(taxonomies[0]["categories"].as_array().unwrap().len(), 6);
         let (status, stats) = server.get("/api/stats");
         assert_eq!(status, 200);
         assert_eq!(stats["documents"], health["documents"]);

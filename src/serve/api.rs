@@ -223,6 +223,48 @@ pub async fn stats(
     Ok(Json(stats))
 }
 
+/// A taxonomy the signals are tagged with, as the UI's radar and tag filter need it.
+#[derive(Serialize)]
+pub struct TaxonomyOutline {
+    id: String,
+    name: String,
+    categories: Vec<CategoryOutline>,
+}
+
+#[derive(Serialize)]
+pub struct CategoryOutline {
+    id: String,
+    name: String,
+}
+
+/// `/api/taxonomies`: the taxonomies of `taxonomies.tag`, in that order.
+pub async fn taxonomies(
+    State(bench): State<Arc<Workbench>>,
+    query: RawQuery,
+) -> ApiResult<Vec<TaxonomyOutline>> {
+    Params::new(query, &[])?;
+    let outlines = bench
+        .config
+        .taxonomies
+        .tag
+        .iter()
+        .filter_map(|id| bench.taxonomies.get(id).ok())
+        .map(|t| TaxonomyOutline {
+            id: t.id.clone(),
+            name: t.name.en.clone(),
+            categories: t
+                .categories
+                .iter()
+                .map(|c| CategoryOutline {
+                    id: c.id.clone(),
+                    name: c.name.en.clone(),
+                })
+                .collect(),
+        })
+        .collect();
+    Ok(Json(outlines))
+}
+
 pub async fn search(
     State(bench): State<Arc<Workbench>>,
     query: RawQuery,

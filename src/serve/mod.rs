@@ -242,6 +242,7 @@ pub(crate) fn router(bench: Arc<Workbench>) -> Router {
         .route("/stats", get(api::stats))
         .route("/search", get(api::search))
         .route("/signals", get(api::signals))
+        .route("/taxonomies", get(api::taxonomies))
         .route("/topics", get(api::topics))
         .route("/topics/{id}", get(api::topic))
         .route("/docs/{id}", get(api::doc))

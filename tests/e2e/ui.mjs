@@ -123,6 +123,10 @@ async function main() {
     check(points >= 1, "loading /: the emergence map has no .signal-point");
     const rows = await page.locator("#signal-list .signal").count();
     check(rows >= 1, "loading /: #signal-list has no .signal rows");
+    // The futures radar: one per page, its sectors the first tagged taxonomy's categories.
+    check((await page.locator("#futures-radar").count()) === 1, "loading /: no #futures-radar on the signals page");
+    const sectors = await page.locator(".radar-list li").count();
+    check(sectors === 6, `loading /: the radar lists ${sectors} sectors (expected STEEP's 6)`);
     assertClean();
     checked.signal_points = points;
     checked.signal_rows = rows;

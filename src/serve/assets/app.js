@@ -801,8 +801,14 @@
     document.title = "Signals – weaksignal";
     const extra = { as_of: asOf, window: win };
 
-    const data = await api("signals", { as_of: asOf, window: win, class: cls });
+    const tag = params.get("tag") || "";
+    const radarId = params.get("radar") || "";
+    const [data, taxData] = await Promise.all([
+      api("signals", { as_of: asOf, window: win, class: cls, tag }),
+      api("taxonomies", {}).catch(() => []),
+    ]);
     if (seq !== renderSeq) return;
+    const taxonomies = arr(taxData).filter((t) => t && typeof t === "object" && Array.isArray(t.categories));
 
     const signals = arr(data.signals).filter((s) => s && typeof s === "object");
     const figures = data.figures && typeof data.figures === "object" ? data.figures : {};
@@ -811,6 +817,13 @@
     const asOfInput = el("input", { id: "as_of", name: "as_of", type: "date", value: fmtDate(asOf) });
     const winSel = el("select", { id: "window", name: "window" }, el("option", { value: "" }, "default"), ["day", "week", "month"].map((w) => el("option", { value: w }, w)));
     winSel.value = ["day", "week", "month"].includes(win) ? win : "";
+    const tagSel = el(
+      "select",
+      { id: "tag", name: "tag" },
+      el("option", { value: "" }, "any"),
+      taxonomies.map((t) => el("optgroup", { label: str(t.name) }, arr(t.categories).map((c) => el("option", { value: str(t.id) + ":" + str(c.id) }, str(c.name)))))
+    );
+    tagSel.value = tag;
     const chosen = new Set(cls.split(",").map((c) => c.trim()).filter(Boolean));
     const boxes = CLASS_ORDER.map((c) => el("input", { type: "checkbox", name: "class", value: c, id: "class-" + c, checked: chosen.has(c) }));
     const form = el(
@@ -818,6 +831,7 @@
       { id: "signals-form", class: "search-form" },
       el("div", { class: "field" }, el("label", { for: "as_of" }, "As of"), asOfInput),
       el("div", { class: "field" }, el("label", { for: "window" }, "Window"), winSel),
+      el("div", { class: "field" }, el("label", { for: "tag" }, "Tag"), tagSel),
       el(
         "fieldset",
         { class: "field classes" },
@@ -829,7 +843,7 @@
     form.addEventListener("submit", (e) => {
       e.preventDefault();
       const c = boxes.filter((b) => b.checked).map((b) => b.value).join(",");
-      go(hashFor("/signals", { as_of: asOfInput.value, window: winSel.value, class: c }));
+      go(hashFor("/signals", { as_of: asOfInput.value, window: winSel.value, class: c, tag: tagSel.value, radar: radarId }));
     });
 
     // Summary figures.
@@ -853,6 +867,22 @@
       ? el("figure", { class: "map-figure" }, emergenceMap(signals, extra), el("figcaption", null, legend(), el("p", { class: "hint" }, "Click or press Enter on a point to open its topic (term signals open a search). Point size: recent documents. Vertical line: visibility 5 %; horizontal line: growth 1× (steady).")))
       : el("p", { class: "muted" }, "No signals for these settings.");
 
+    // The futures radar on one taxonomy, switchable.
+    let radarBlock = null;
+    if (signals.length && taxonomies.length) {
+      const current = taxonomies.find((t) => t.id === radarId) || taxonomies[0];
+      const radarSel = el("select", { id: "radar", name: "radar" }, taxonomies.map((t) => el("option", { value: str(t.id) }, str(t.name))));
+      radarSel.value = current.id;
+      radarSel.addEventListener("change", () => go(hashFor("/signals", { as_of: asOf, window: win, class: cls, tag, radar: radarSel.value })));
+      radarBlock = el(
+        "figure",
+        { class: "radar-figure" },
+        el("div", { class: "field" }, el("label", { for: "radar" }, "Radar"), radarSel),
+        futuresRadar(signals, current, extra),
+        el("figcaption", null, el("p", { class: "hint" }, "Sectors: the taxonomy's categories (each signal in the sector of its best tag). Rings: strong in the middle, emerging, weak outside. Point size: recent documents. Click a point to open the signal."))
+      );
+    }
+
     // Signals grouped by class.
     const list = el("div", { id: "signal-list" });
     const groups = [...CLASS_ORDER, ...new Set(signals.map((s) => s.class).filter((c) => !CLASS_ORDER.includes(c)))];
@@ -869,7 +899,54 @@
       );
     }
 
-    render(seq, el("h1", null, "Signals"), form, figs, mapBlock, list);
+    render(seq, el("h1", null, "Signals"), form, figs, mapBlock, radarBlock, list);
+  }
+
+  // Sectors are the categories, rings the classes (strong inside, weak
+  // outside); a signal sits in the sector of its best tag on the taxonomy.
+  function futuresRadar(signals, taxonomy, extra) {
+    const SIZE = 560;
+    const C = SIZE / 2;
+    const R = 200;
+    const cats = arr(taxonomy.categories);
+    const n = Math.max(cats.length, 1);
+    const sector = (2 * Math.PI) / n;
+    const band = (cls) => (cls === "strong" ? [0, R / 3] : cls === "emerging" ? [R / 3, (2 * R) / 3] : [(2 * R) / 3, R]);
+    const at = (angle, radius) => [C + radius * Math.cos(angle), C + radius * Math.sin(angle)];
+    const root = svg("svg", { id: "futures-radar", class: "radar", viewBox: `0 0 ${SIZE} ${SIZE}`, role: "img", "aria-label": "Futures radar: " + str(taxonomy.name) });
+    for (const r of [R / 3, (2 * R) / 3, R]) root.appendChild(svg("circle", { cx: C, cy: C, r, fill: "none", stroke: "#ccc" }));
+    const list = el("ul", { class: "radar-list" });
+    cats.forEach((c, j) => {
+      const start = -Math.PI / 2 + j * sector;
+      const [x, y] = at(start, R);
+      root.appendChild(svg("line", { x1: C, y1: C, x2: x, y2: y, stroke: "#ccc" }));
+      const [lx, ly] = at(start + sector / 2, R + 22);
+      root.appendChild(svg("text", { x: lx, y: ly, "text-anchor": lx < C - 5 ? "end" : lx > C + 5 ? "start" : "middle" }, truncate(str(c.name), 32)));
+      const mine = signals.filter((s) => {
+        const best = arr(s.tags).find((t) => t && t.taxonomy === taxonomy.id);
+        return best && best.id === c.id;
+      });
+      mine.forEach((s, m) => {
+        const [inner, outer] = band(s.class);
+        const along = (m + 0.5) / mine.length;
+        const depth = 0.25 + 0.5 * (((m * 7) % 5) / 4);
+        const [px, py] = at(start + sector * (0.1 + 0.8 * along), inner + (outer - inner) * depth);
+        const cls = CLASS_ORDER.includes(s.class) ? s.class : "other";
+        const href = signalHref(s, extra);
+        const dot = svg(
+          "circle",
+          { cx: px, cy: py, r: 3 + Math.min(Math.sqrt(Number(s.recent_docs) || 0), 9), class: "pt cls-" + cls, tabindex: "0", role: "link", "aria-label": str(s.label) + " (" + str(s.class) + ")" },
+          svg("title", null, str(s.label) + " (" + str(s.class) + ", " + fmtInt(s.recent_docs) + " recent documents)")
+        );
+        dot.addEventListener("click", () => go(href));
+        dot.addEventListener("keydown", (e) => {
+          if (e.key === "Enter") go(href);
+        });
+        root.appendChild(dot);
+      });
+      list.appendChild(el("li", null, el("b", null, str(c.name)), ": ", mine.length ? mine.map((s, i) => [i ? ", " : "", el("a", { href: signalHref(s, extra) }, str(s.label))]) : "none"));
+    });
+    return el("div", { class: "radar-wrap" }, root, list);
   }
 
   function signalRow(s, extra) {
@@ -888,6 +965,7 @@
         sparkline(s.timeline, cls)
       ),
       keywordChips(s.keywords),
+      arr(s.tags).length ? el("ul", { class: "chips tags", "aria-label": "Tags" }, arr(s.tags).map((t) => el("li", { title: str(t.taxonomy) + " " + fmtNum(t.score) }, str(t.name)))) : null,
       el(
         "dl",
         { class: "numbers" },
