@@ -33,26 +33,36 @@ pub fn embed_store(ctx: &Context, json: bool, out: &mut dyn Write) -> Result<Out
     Ok(Outcome::Success)
 }
 
-/// `weaksignal embed-text`: one vector per stdin line.
-pub fn embed_text(ctx: &Context, query: bool, json: bool, out: &mut dyn Write) -> Result<Outcome> {
-    let embedder = embed::load(&ctx.config.model, &ctx.progress)?;
-    let stdin = std::io::stdin();
-    let mut input = stdin.lock().lines();
+/// Lines of stdin, 1024 at a time with the number of the first: memory
+/// stays flat for long inputs, and each chunk is still length-sorted into
+/// batches when it is embedded. A line that is not UTF-8 is an error naming it.
+fn stdin_chunks() -> impl Iterator<Item = Result<(usize, Vec<String>)>> {
+    let mut input = std::io::stdin().lock().lines();
     let mut number = 0usize;
-    // Reads and embeds 1024 lines at a time: memory stays flat for long inputs,
-    // and each chunk is still length-sorted into batches.
-    loop {
+    std::iter::from_fn(move || {
+        let first = number + 1;
         let mut lines = Vec::with_capacity(1024);
         for line in input.by_ref().take(1024) {
             number += 1;
-            lines.push(line.map_err(|e| Error::Input {
-                path: "<stdin>".into(),
-                message: format!("line {number}: {e} (input must be UTF-8)"),
-            })?);
+            match line {
+                Ok(line) => lines.push(line),
+                Err(e) => {
+                    return Some(Err(Error::Input {
+                        path: "<stdin>".into(),
+                        message: format!("line {number}: {e} (input must be UTF-8)"),
+                    }))
+                }
+            }
         }
-        if lines.is_empty() {
-            break;
-        }
+        (!lines.is_empty()).then_some(Ok((first, lines)))
+    })
+}
+
+/// `weaksignal embed-text`: one vector per stdin line.
+pub fn embed_text(ctx: &Context, query: bool, json: bool, out: &mut dyn Write) -> Result<Outcome> {
+    let embedder = embed::load(&ctx.config.model, &ctx.progress)?;
+    for chunk in stdin_chunks() {
+        let (_, lines) = chunk?;
         let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
         let vectors = if query {
             embedder.embed_queries(&refs)?
@@ -89,22 +99,8 @@ pub fn tag(ctx: &Context, args: super::TagArgs, out: &mut dyn Write) -> Result<O
         &args.taxonomy,
         method,
     )?;
-    let stdin = std::io::stdin();
-    let mut input = stdin.lock().lines();
-    let mut number = 0usize;
-    loop {
-        let mut lines = Vec::with_capacity(1024);
-        for line in input.by_ref().take(1024) {
-            number += 1;
-            lines.push(line.map_err(|e| Error::Input {
-                path: "<stdin>".into(),
-                message: format!("line {number}: {e} (input must be UTF-8)"),
-            })?);
-        }
-        if lines.is_empty() {
-            break;
-        }
-        let first = number + 1 - lines.len();
+    for chunk in stdin_chunks() {
+        let (first, lines) = chunk?;
         let scores: Vec<Vec<f64>> = if method == Method::Keywords {
             lines.iter().map(|l| tagger.keyword_scores(l)).collect()
         } else {

@@ -393,13 +393,13 @@ impl View {
             signal.tags = taggers
                 .iter()
                 .flat_map(|tagger| {
+                    if signal.members.is_empty() {
+                        return Vec::new();
+                    }
                     let mut mean = vec![0.0f64; tagger.len()];
                     for &d in &signal.members {
                         let scores = tagger.scores(self.corpus.vector(d));
                         mean.iter_mut().zip(scores).for_each(|(m, s)| *m += s);
-                    }
-                    if signal.members.is_empty() {
-                        return Vec::new();
                     }
                     let n = signal.members.len() as f64;
                     mean.iter_mut().for_each(|m| *m /= n);

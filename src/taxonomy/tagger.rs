@@ -153,20 +153,16 @@ impl Tagger {
             }
         }
         let embedder = embedder()?;
-        match method {
-            Method::ZeroShot => {
-                let lines: Vec<&str> = tagger.names.iter().map(String::as_str).collect();
-                tagger.prototypes = embedder
-                    .embed_queries(&lines)?
-                    .into_iter()
-                    .map(normalised)
-                    .collect();
-            }
-            Method::Prototypes => {
-                tagger.prototypes = prototypes(&embedder, taxonomy)?;
-            }
-            Method::Keywords => unreachable!("returned above"),
-        }
+        tagger.prototypes = if method == Method::ZeroShot {
+            let lines: Vec<&str> = tagger.names.iter().map(String::as_str).collect();
+            embedder
+                .embed_queries(&lines)?
+                .into_iter()
+                .map(normalised)
+                .collect()
+        } else {
+            prototypes(&embedder, taxonomy)?
+        };
         if let Some(file) = file {
             let cached = Cached {
                 model,

@@ -203,15 +203,26 @@ impl Workspace {
         id: &str,
         method: crate::taxonomy::tagger::Method,
     ) -> Result<crate::taxonomy::tagger::Tagger> {
-        let taxonomies = self.taxonomies()?;
+        self.tagger_for(model, embedder, self.taxonomies()?.get(id)?, method)
+    }
+
+    fn tagger_for(
+        &self,
+        model: &str,
+        embedder: &mut dyn FnMut() -> Result<std::sync::Arc<embed::E5Embedder>>,
+        taxonomy: &crate::taxonomy::Taxonomy,
+        method: crate::taxonomy::tagger::Method,
+    ) -> Result<crate::taxonomy::tagger::Tagger> {
         let cache = self.data_dir.join("cache").join("taxonomies");
         let cache = self.data_dir.is_dir().then_some(cache.as_path());
-        crate::taxonomy::tagger::Tagger::new(model, embedder, taxonomies.get(id)?, method, cache)
+        crate::taxonomy::tagger::Tagger::new(model, embedder, taxonomy, method, cache)
     }
 
     /// The taggers of `taxonomies.tag` for signals over vectors of `model`
-    /// (the model is loaded only if a taxonomy's vectors are not cached).
+    /// (the taxonomy files are read once; the model is loaded only if a
+    /// taxonomy's vectors are not cached).
     pub fn signal_taggers(&self, model: &str) -> Result<Vec<crate::taxonomy::tagger::Tagger>> {
+        let taxonomies = self.taxonomies()?;
         let mut loaded: Option<std::sync::Arc<embed::E5Embedder>> = None;
         let mut embedder = || -> Result<std::sync::Arc<embed::E5Embedder>> {
             if let Some(e) = &loaded {
@@ -226,10 +237,10 @@ impl Workspace {
             .tag
             .iter()
             .map(|id| {
-                self.tagger(
+                self.tagger_for(
                     model,
                     &mut embedder,
-                    id,
+                    taxonomies.get(id)?,
                     crate::taxonomy::tagger::Method::Prototypes,
                 )
             })
