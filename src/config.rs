@@ -379,6 +379,37 @@ pub struct SignalsConfig {
     /// The learned ranking needs at least this many labelled weak flags;
     /// with fewer, weak signals are ranked by their score.
     pub rank_min_flags: usize,
+    /// What is *home*, for signals that are already abroad and not yet here.
+    pub home: HomeConfig,
+}
+
+/// Home media: documents in these languages or from these sources are home,
+/// every other document is abroad (see `crate::signals::abroad`). Both lists
+/// empty turn the abroad-first signals off.
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HomeConfig {
+    /// ISO 639-1 codes of home documents.
+    pub languages: Vec<String>,
+    /// Source names (as `sources` lists them) whose documents are home.
+    pub sources: Vec<String>,
+    /// A topic growing abroad is `abroad_first` while it has at most this
+    /// many home documents in the look-back (a stray mention does not make it
+    /// arrived); it has arrived home when it has more.
+    pub max_docs: usize,
+    /// What reports call home ("arrived in Finland after 23 days").
+    pub name: String,
+}
+
+impl Default for HomeConfig {
+    fn default() -> Self {
+        HomeConfig {
+            languages: vec!["fi".into()],
+            sources: Vec::new(),
+            max_docs: 2,
+            name: "Finland".into(),
+        }
+    }
 }
 
 impl SignalsConfig {
@@ -415,6 +446,7 @@ impl Default for SignalsConfig {
             recurring_years: 3,
             recurring_days: 21,
             rank_min_flags: 100,
+            home: HomeConfig::default(),
         }
     }
 }
@@ -497,6 +529,13 @@ impl Config {
         }
         if import.max_record_bytes < import.max_text_bytes {
             return Err("import.max_record_bytes must be at least import.max_text_bytes".into());
+        }
+        for code in &self.signals.home.languages {
+            if crate::lang::whatlang_for(code).is_none() {
+                return Err(format!(
+                    "signals.home.languages: unknown language {code:?} (use ISO 639-1 codes such as \"fi\", \"en\", \"sv\")"
+                ));
+            }
         }
         for code in &import.detect_languages {
             if crate::lang::whatlang_for(code).is_none() {

@@ -295,7 +295,12 @@ fn crisislex() -> &'static (Sandbox, PathBuf) {
     static SANDBOX: OnceLock<(Sandbox, PathBuf)> = OnceLock::new();
     SANDBOX.get_or_init(|| {
         let sandbox = Sandbox::new();
-        prepare(&sandbox);
+        // The tweets' languages are detected among those the crises were
+        // told in; English-language media are home, for abroad-first signals.
+        common::write_config(
+            &sandbox,
+            "[import]\ndetect_languages = [\"en\", \"es\", \"it\", \"pt\", \"fr\", \"ru\"]\n[signals.home]\nlanguages = [\"en\"]\nname = \"English-language media\"\n",
+        );
         let root = shared().join("corpora/crisislex/CrisisLexT26");
         let mut dirs: Vec<PathBuf> = std::fs::read_dir(&root)
             .unwrap()
@@ -530,5 +535,61 @@ model_test! {
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(output.status.success(), "{stderr}");
         assert!(stderr.contains("from_checkpoint=Some("), "the copy clustered from scratch: {stderr}");
+    }
+}
+
+model_test! {
+    /// English-language media as home: the crises of non-English-speaking
+    /// countries are flagged abroad-first on their first days (Italian,
+    /// Portuguese, Spanish, Russian tweets before English ones), no crisis of
+    /// an English-speaking country is, and the arrival of English tweets in
+    /// a flagged topic is found with its lag.
+    fn crisislex_abroad_first_flags_non_english_crises_and_their_arrival() {
+        let (sandbox, events) = crisislex();
+        let run = sandbox
+            .run(&["-q", "backtest", "--from", "2012-05-17", "--to", "2013-12-31", "--step", "day", "--window", "day", "--json", "--events", events.to_str().unwrap()])
+            .expect_code(0)
+            .json();
+        let abroad = &run["abroad"];
+        let onsets: Vec<(String, i64)> = run["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| {
+                let at = chrono::DateTime::parse_from_rfc3339(e["reference"].as_str().unwrap()).unwrap();
+                (e["name"].as_str().unwrap().to_string(), at.timestamp())
+            })
+            .collect();
+        // Where the crisis happened speaks English (the event names of CrisisLex T26).
+        let english_speaking = ["Colorado", "Alberta", "Australia", "Boston", "Glasgow", "LA_airport", "NY_train", "Queensland", "West_Texas", "Singapore"];
+        let mut crises = std::collections::BTreeSet::new();
+        let mut report = String::new();
+        for f in abroad["list"].as_array().unwrap() {
+            let at = chrono::DateTime::parse_from_rfc3339(f["as_of"].as_str().unwrap()).unwrap().timestamp();
+            // the crisis whose first days (onset - 1 .. onset + 3 days) hold the flag
+            let crisis = onsets
+                .iter()
+                .filter(|(_, onset)| at >= onset - 86_400 && at < onset + 3 * 86_400)
+                .map(|(name, _)| name.clone())
+                .collect::<Vec<_>>();
+            report.push_str(&format!("{} {} {} {:?} -> {:?}\n", f["as_of"], f["signal"], f["label"], crisis, f["arrived"]));
+            assert!(!crisis.is_empty(), "an abroad-first flag outside every crisis's first days:\n{report}");
+            assert!(
+                crisis.iter().any(|c| !english_speaking.iter().any(|e| c.contains(e))),
+                "an abroad-first flag during an English-speaking crisis only:\n{report}"
+            );
+            for language in f["languages"].as_array().unwrap() {
+                assert_ne!(language["name"], "en", "English documents counted abroad:\n{report}");
+            }
+            crises.extend(crisis);
+        }
+        eprintln!("{report}{}", abroad);
+        assert!(crises.len() >= 3, "abroad-first flags in fewer than 3 crises:\n{report}");
+        let arrived = abroad["arrived"].as_u64().unwrap();
+        assert!(arrived >= 1, "no flagged topic arrived in English within 12 weeks:\n{report}");
+        assert!(abroad["median_lag_days"].as_f64().unwrap() <= 14.0, "{report}");
+        // The share is of the followed flags.
+        let share = abroad["arrived_share"].as_f64().unwrap();
+        assert!((share - arrived as f64 / abroad["followed"].as_u64().unwrap() as f64).abs() < 1e-9);
     }
 }

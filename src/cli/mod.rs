@@ -276,6 +276,9 @@ pub struct SignalsArgs {
     /// sitra-megatrends-2023:nature, steep:economic) or CATEGORY.
     #[arg(long, value_name = "TAXONOMY:CATEGORY")]
     pub tag: Option<String>,
+    /// Only topics already growing abroad and not yet at home (`signals.home`).
+    #[arg(long)]
+    pub abroad_first: bool,
     /// Signals to show.
     #[arg(long, short = 'n', default_value_t = 20)]
     pub limit: usize,

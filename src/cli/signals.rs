@@ -102,7 +102,11 @@ fn analyse(
     (view, model): &(View, String),
 ) -> Result<(SignalReport, Vec<TopicSummary>)> {
     let (mut report, topics) = view.analyse(&ctx.config.topics, &ctx.config.signals)?;
-    view.tag(&mut report, &ctx.signal_taggers(model)?);
+    view.tag(
+        &mut report,
+        &ctx.signal_taggers(model)?,
+        ctx.config.signals.history(),
+    );
     Ok((report, topics))
 }
 
@@ -127,6 +131,7 @@ pub fn signals(ctx: &Context, args: SignalsArgs, out: &mut dyn Write) -> Result<
                 Some(SignalLevel::Term) => s.level == Level::Term,
             }
             && tag.as_ref().is_none_or(|t| t.matches(&s.tags))
+            && (!args.abroad_first || s.abroad_first.is_some())
     });
     report.signals.truncate(args.limit);
     if args.json {
@@ -146,16 +151,27 @@ pub fn signals(ctx: &Context, args: SignalsArgs, out: &mut dyn Write) -> Result<
             f.random_pair_similarity
         ),
     )?;
+    if let Some(home) = report.home.as_ref().filter(|h| !h.watched) {
+        output::line(
+            out,
+            &format!(
+                "(no abroad-first signals: fewer than {} home documents ({}) in the recent windows)",
+                ctx.config.signals.min_docs,
+                home.name
+            ),
+        )?;
+    }
     if report.signals.is_empty() {
         output::line(out, "no signals")?;
     }
+    let home = report.home.as_ref().map_or("home", |h| h.name.as_str());
     for (i, s) in report.signals.iter().enumerate() {
-        signal_lines(out, i + 1, s)?;
+        signal_lines(out, i + 1, s, home)?;
     }
     Ok(Outcome::Success)
 }
 
-fn signal_lines(out: &mut dyn Write, rank: usize, s: &Signal) -> Result<()> {
+fn signal_lines(out: &mut dyn Write, rank: usize, s: &Signal, home: &str) -> Result<()> {
     let found: Vec<&str> = s
         .found_by
         .iter()
@@ -192,6 +208,12 @@ fn signal_lines(out: &mut dyn Write, rank: usize, s: &Signal) -> Result<()> {
             .map(|t| format!("{} ({}, {:.2})", t.name, t.taxonomy, t.score))
             .collect();
         output::line(out, &format!("       tags: {}", tags.join(", ")))?;
+    }
+    if let Some(a) = &s.abroad_first {
+        output::line(out, &format!("       {}", a.describe(home)))?;
+    }
+    if let Some(a) = &s.arrived_home {
+        output::line(out, &format!("       {}", a.describe(home)))?;
     }
     output::line(
         out,
@@ -302,8 +324,15 @@ pub fn topic(ctx: &Context, args: TopicArgs, out: &mut dyn Write) -> Result<Outc
             &summary.last_seen[..10]
         ),
     )?;
+    let home = &ctx.config.signals.home.name;
     if let Some(s) = &detail.signal {
         output::line(out, &format!("signal: {} ({})", s.class.name(), s.why))?;
+        if let Some(a) = &s.abroad_first {
+            output::line(out, &a.describe(home))?;
+        }
+    }
+    if let Some(a) = &summary.arrived_home {
+        output::line(out, &a.describe(home))?;
     }
     for p in &summary.timeline {
         output::line(out, &format!("  {}  {:>4}", &p.start[..10], p.docs))?;
@@ -451,6 +480,27 @@ pub fn backtest(ctx: &Context, args: BacktestArgs, out: &mut dyn Write) -> Resul
                 p * 100.0
             ),
         )?;
+    }
+    if let Some(abroad) = &report.abroad {
+        let home = &ctx.config.signals.home.name;
+        output::line(out, &abroad.describe(home))?;
+        for f in &abroad.list {
+            let fate = match (&f.arrived, f.lag_days) {
+                (Some(at), Some(lag)) => format!("arrived {} (+{lag:.0} days)", &at[..10]),
+                _ if f.followed => "not arrived within 12 weeks".to_string(),
+                _ => "not arrived yet (followed less than 12 weeks)".to_string(),
+            };
+            output::line(
+                out,
+                &format!(
+                    "  {}  {:<10} {}  [{}]: {fate}",
+                    &f.as_of[..10],
+                    f.signal,
+                    f.label,
+                    crate::signals::abroad::list(&f.languages)
+                ),
+            )?;
+        }
     }
     output::line(out, "as of       topics (unmatched)  terms (unmatched)")?;
     for s in &report.steps {

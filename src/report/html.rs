@@ -40,6 +40,12 @@ svg.timeline text { font-size: 10px; fill: var(--muted); }
 table.sources { border-collapse: collapse; width: 100%; background: #fff; font-size: 14px; }
 table.sources td, table.sources th { border: 1px solid var(--line); padding: 4px 8px; text-align: left; vertical-align: top; }
 table.sources tr.problem td { background: #fff4f0; }
+.abroad { font-size: 14px; background: #eef6ee; border-left: 3px solid #3c8a4a; padding: 2px 8px; margin: 4px 0; }
+.multiples { display: grid; grid-template-columns: repeat(auto-fill, minmax(220px, 1fr)); gap: 10px; margin: 8px 0 16px; }
+.multiples figure { margin: 0; background: #fff; border: 1px solid var(--line); border-radius: 8px; padding: 8px 10px; font-size: 13px; }
+.multiples figcaption b { display: block; font-size: 14px; }
+.multiples svg path.area { fill: #cfe0f1; } .multiples svg path.line { fill: none; stroke: #2a7ab8; stroke-width: 1.5; }
+.multiples ul { margin: 4px 0 0; padding-left: 16px; }
 footer { margin-top: 40px; font-size: 13px; color: var(--muted); }
 a { color: #1f5fa0; }
 "#;
@@ -76,6 +82,9 @@ pub fn render(report: &Report) -> String {
     out.push_str("<h2 id=\"map\">Emergence map</h2>\n<p class=\"muted\">Each signal by its share of the latest window's documents (visibility, log scale) and its growth against its baseline (log scale). Small and fast-growing is top left.</p>\n");
     emergence_map(&mut out, report);
     futures_radar(&mut out, report);
+    category_multiples(&mut out, report);
+    abroad_first(&mut out, report);
+    let home = home_name(report);
     for class in CLASS_ORDER {
         let signals: Vec<(usize, &Signal)> = report.of_class(class).collect();
         let _ = write!(
@@ -90,7 +99,7 @@ pub fn render(report: &Report) -> String {
             out.push_str("<p>None.</p>\n");
         }
         for (i, s) in signals {
-            signal_article(&mut out, i, s);
+            signal_article(&mut out, i, s, home);
         }
     }
     recurring(&mut out, report);
@@ -619,7 +628,163 @@ fn class_color(class: Class) -> &'static str {
     }
 }
 
-fn signal_article(out: &mut String, index: usize, s: &Signal) {
+/// What the report calls home ("Finland"), for abroad-first lines.
+fn home_name(report: &Report) -> &str {
+    report
+        .current
+        .home
+        .as_ref()
+        .map_or("home", |h| h.name.as_str())
+}
+
+/// "Already abroad, not yet here": the abroad-first signals, linked to their cards.
+fn abroad_first(out: &mut String, report: &Report) {
+    let Some(home) = &report.current.home else {
+        return;
+    };
+    let _ = writeln!(
+        out,
+        "<h2 id=\"abroad\">Already abroad, not yet in {}</h2>\n<p class=\"muted\">Weak or emerging topics with at most {} documents from home media ({}).</p>",
+        escape(&home.name),
+        home.max_docs,
+        escape(&home.languages.iter().chain(&home.sources).cloned().collect::<Vec<_>>().join(", "))
+    );
+    if !home.watched {
+        out.push_str("<p>None can be said: the latest windows hold too few home documents to tell what is not yet here.</p>\n");
+        return;
+    }
+    let items: Vec<String> = report
+        .current
+        .signals
+        .iter()
+        .enumerate()
+        .filter_map(|(i, s)| {
+            let a = s.abroad_first.as_ref()?;
+            Some(format!(
+                "<li><a href=\"#{}\">{}</a> <span class=\"badge {}\">{}</span>: {}</li>",
+                anchor(i),
+                escape(&s.label),
+                s.class.name(),
+                s.class.name(),
+                escape(&a.describe(&home.name))
+            ))
+        })
+        .collect();
+    if items.is_empty() {
+        out.push_str("<p>None.</p>\n");
+        return;
+    }
+    let _ = writeln!(out, "<ul class=\"changes\">\n{}\n</ul>", items.join("\n"));
+}
+
+/// Per tagged taxonomy, a small multiple per category: its share of the
+/// documents window by window (one scale for the taxonomy), the share now
+/// and over the history, and its signals.
+fn category_multiples(out: &mut String, report: &Report) {
+    let index: std::collections::HashMap<&str, (usize, &Signal)> = report
+        .current
+        .signals
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.id.as_str(), (i, s)))
+        .collect();
+    for shares in &report.current.category_shares {
+        let max = shares
+            .categories
+            .iter()
+            .flat_map(|c| c.share.iter().copied())
+            .fold(0.0f64, f64::max)
+            .max(0.01);
+        let total: u32 = shares.docs.iter().sum();
+        let _ = writeln!(
+            out,
+            "<h2 id=\"shares-{0}\">{0}: share of documents over time</h2>\n<p class=\"muted\">Each category's share of each {1}'s documents (a document counts for its best category when it is tagged with it), {2} documents in {3} {1}s, one scale up to {4:.0}%; and the signals tagged with it.</p>\n<div class=\"multiples\">",
+            escape(&shares.taxonomy),
+            report.current.window.name(),
+            total,
+            shares.docs.len(),
+            max * 100.0
+        );
+        let groups = report
+            .taxonomies
+            .iter()
+            .find(|g| g.taxonomy == shares.taxonomy);
+        for category in &shares.categories {
+            let now = category.share.last().copied().unwrap_or(0.0);
+            let docs: u32 = category.docs.iter().sum();
+            let mean = docs as f64 / total.max(1) as f64;
+            let _ = write!(
+                out,
+                "<figure><figcaption><b>{}</b>{:.1}% now · {:.1}% over the history</figcaption>",
+                escape(&category.name),
+                now * 100.0,
+                mean * 100.0
+            );
+            share_svg(out, &category.share, &shares.starts, max);
+            let signals: Vec<String> = groups
+                .and_then(|g| g.categories.iter().find(|c| c.id == category.id))
+                .map(|c| {
+                    c.signals
+                        .iter()
+                        .filter_map(|id| index.get(id.as_str()))
+                        .map(|&(i, s)| {
+                            format!(
+                                "<li><a href=\"#{}\">{}</a> ({})</li>",
+                                anchor(i),
+                                escape(&s.label),
+                                s.class.name()
+                            )
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            if signals.is_empty() {
+                out.push_str("<div class=\"muted\">no signals</div>");
+            } else {
+                let _ = write!(out, "<ul>{}</ul>", signals.join(""));
+            }
+            out.push_str("</figure>\n");
+        }
+        out.push_str("</div>\n");
+    }
+}
+
+/// A small area chart of shares (0..=max), oldest first.
+fn share_svg(out: &mut String, share: &[f64], starts: &[String], max: f64) {
+    const W: f64 = 200.0;
+    const H: f64 = 44.0;
+    if share.is_empty() {
+        return;
+    }
+    let step = W / (share.len().max(2) - 1) as f64;
+    let point = |i: usize, v: f64| (i as f64 * step, H - v / max * (H - 2.0));
+    let line: Vec<String> = share
+        .iter()
+        .enumerate()
+        .map(|(i, &v)| {
+            let (x, y) = point(i, v);
+            format!("{x:.1},{y:.1}")
+        })
+        .collect();
+    let summary = format!(
+        "share from {:.1}% ({}) to {:.1}% ({})",
+        share[0] * 100.0,
+        day(starts.first().map_or("", String::as_str)),
+        share[share.len() - 1] * 100.0,
+        day(starts.last().map_or("", String::as_str))
+    );
+    let _ = write!(
+        out,
+        "<svg role=\"img\" aria-label=\"{}\" viewBox=\"0 0 {W} {H}\" width=\"{W}\" height=\"{H}\" xmlns=\"http://www.w3.org/2000/svg\"><title>{}</title><path class=\"area\" d=\"M0,{H} L{} L{:.1},{H} Z\"/><path class=\"line\" d=\"M{}\"/></svg>",
+        escape(&summary),
+        escape(&summary),
+        line.join(" L"),
+        (share.len() - 1) as f64 * step,
+        line.join(" L")
+    );
+}
+
+fn signal_article(out: &mut String, index: usize, s: &Signal, home: &str) {
     let found: Vec<&str> = s
         .found_by
         .iter()
@@ -690,6 +855,20 @@ fn signal_article(out: &mut String, index: usize, s: &Signal) {
             out,
             "<div class=\"muted tags\">tags: {}</div>",
             tags.join(" · ")
+        );
+    }
+    if let Some(a) = &s.abroad_first {
+        let _ = writeln!(
+            out,
+            "<div class=\"abroad\">{}</div>",
+            escape(&a.describe(home))
+        );
+    }
+    if let Some(a) = &s.arrived_home {
+        let _ = writeln!(
+            out,
+            "<div class=\"abroad\">{}</div>",
+            escape(&a.describe(home))
         );
     }
     timeline(out, &s.timeline);

@@ -67,6 +67,21 @@ fn sparkline(s: &Signal) -> String {
 }
 
 /// The report as Markdown.
+/// Shares (0..=1) as block characters on one scale of their own.
+fn share_sparkline(share: &[f64]) -> String {
+    const BLOCKS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+    let max = share.iter().copied().fold(0.0f64, f64::max);
+    share
+        .iter()
+        .map(|&v| {
+            if max <= 0.0 {
+                return BLOCKS[0];
+            }
+            BLOCKS[((v / max) * 7.0).round() as usize]
+        })
+        .collect()
+}
+
 pub fn render(report: &Report) -> String {
     let r = &report.current;
     let mut out = String::with_capacity(16 * 1024);
@@ -157,10 +172,56 @@ pub fn render(report: &Report) -> String {
         }
     }
 
-    // The futures radar's grouping: signals per category of each taxonomy.
+    let home = report.current.home.as_ref();
+    let home_name = home.map_or("home", |h| h.name.as_str());
+    if let Some(h) = home {
+        let _ = writeln!(out, "## Already abroad, not yet in {}\n", escape(&h.name));
+        let listed: Vec<String> = report
+            .current
+            .signals
+            .iter()
+            .filter_map(|s| {
+                let a = s.abroad_first.as_ref()?;
+                Some(format!(
+                    "- **{}** ({}): {}",
+                    escape(&s.label),
+                    s.class.name(),
+                    escape(&a.describe(&h.name))
+                ))
+            })
+            .collect();
+        if !h.watched {
+            out.push_str("_The latest windows hold too few home documents to tell what is not yet here._\n\n");
+        } else if listed.is_empty() {
+            out.push_str("None.\n\n");
+        } else {
+            let _ = writeln!(out, "{}\n", listed.join("\n"));
+        }
+    }
+
+    // The futures radar's grouping: signals per category of each taxonomy,
+    // with the category's share of the documents over time.
     for groups in &report.taxonomies {
         let _ = writeln!(out, "## By {}\n", escape(&groups.taxonomy));
+        let shares = report
+            .current
+            .category_shares
+            .iter()
+            .find(|s| s.taxonomy == groups.taxonomy);
         for category in &groups.categories {
+            let trend = shares
+                .and_then(|s| {
+                    let c = s.categories.iter().find(|c| c.id == category.id)?;
+                    let total: u32 = s.docs.iter().sum();
+                    let docs: u32 = c.docs.iter().sum();
+                    Some(format!(
+                        " · share of documents {:.1}% now, {:.1}% over the history `{}`",
+                        c.share.last().copied().unwrap_or(0.0) * 100.0,
+                        docs as f64 / total.max(1) as f64 * 100.0,
+                        share_sparkline(&c.share)
+                    ))
+                })
+                .unwrap_or_default();
             let labels: Vec<String> = category
                 .signals
                 .iter()
@@ -172,7 +233,7 @@ pub fn render(report: &Report) -> String {
             } else {
                 labels.join(", ")
             };
-            let _ = writeln!(out, "- **{}**: {shown}", escape(&category.name));
+            let _ = writeln!(out, "- **{}**{trend}: {shown}", escape(&category.name));
         }
         out.push('\n');
     }
@@ -226,6 +287,12 @@ pub fn render(report: &Report) -> String {
                     })
                     .collect();
                 let _ = writeln!(out, "- tags: {}", tags.join("; "));
+            }
+            if let Some(a) = &s.abroad_first {
+                let _ = writeln!(out, "- {}", escape(&a.describe(home_name)));
+            }
+            if let Some(a) = &s.arrived_home {
+                let _ = writeln!(out, "- {}", escape(&a.describe(home_name)));
             }
             for e in &s.examples {
                 let title = escape(&e.title);

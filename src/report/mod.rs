@@ -231,7 +231,7 @@ pub fn generate(store: &mut Store, request: &ReportRequest) -> Result<Report> {
             return Ok(None);
         }
         let mut report = view.analyse(request.topics, request.signals)?.0;
-        view.tag(&mut report, request.taggers);
+        view.tag(&mut report, request.taggers, request.signals.history());
         Ok(Some(report))
     };
     let current = analyse(store, request.as_of)?.ok_or_else(|| crate::Error::NoDocumentsAsOf {
@@ -387,6 +387,8 @@ mod tests {
             recurs: vec![],
             also: vec![],
             tags: vec![],
+            abroad_first: None,
+            arrived_home: None,
             members: vec![],
             words: vec![],
             strength: 1.0,
@@ -406,7 +408,9 @@ mod tests {
             thin: false,
             tested: 1,
             ranking: crate::signals::Ranking::default(),
+            home: None,
             signals,
+            category_shares: vec![],
             term_signals: vec![],
         }
     }

@@ -324,7 +324,11 @@ pub async fn signals(
     State(bench): State<Arc<Workbench>>,
     query: RawQuery,
 ) -> ApiResult<crate::signals::SignalReport> {
-    let p = Params::new(query, &["as_of", "window", "class", "limit", "tag"])?;
+    let p = Params::new(
+        query,
+        &["as_of", "window", "class", "limit", "tag", "abroad_first"],
+    )?;
+    let abroad_first = p.flag("abroad_first")?;
     let tag = match p.get("tag") {
         Some(spec) => Some(crate::taxonomy::TagFilter::parse(spec, &bench.taxonomies)?),
         None => None,
@@ -350,9 +354,11 @@ pub async fn signals(
     let window = p.window(&bench)?;
     let a = analysis(bench, p.as_of()?, window).await?;
     let mut report = a.report.clone();
-    report
-        .signals
-        .retain(|s| classes.contains(&s.class) && tag.as_ref().is_none_or(|t| t.matches(&s.tags)));
+    report.signals.retain(|s| {
+        classes.contains(&s.class)
+            && tag.as_ref().is_none_or(|t| t.matches(&s.tags))
+            && (!abroad_first || s.abroad_first.is_some())
+    });
     report.signals.truncate(limit);
     Ok(Json(report))
 }

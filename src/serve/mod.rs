@@ -210,7 +210,7 @@ impl Workbench {
             });
         }
         let (mut report, topics) = view.analyse(topics_config, signals_config)?;
-        view.tag(&mut report, &self.taggers);
+        view.tag(&mut report, &self.taggers, signals_config.history());
         tracing::info!(
             as_of = %report.as_of,
             window = window.name(),

@@ -533,6 +533,9 @@ pub struct BacktestReport {
     pub weak_topic_flags_evaluated: usize,
     /// How the learned ranking did against today's score.
     pub ranking: RankingEvaluation,
+    /// Abroad-first flags followed for twelve weeks: the share that arrived
+    /// home and the lag (`None` when `signals.home` names nothing).
+    pub abroad: Option<super::abroad::AbroadFollowUp>,
     /// Every weak flag from `from` on, with its features and, when it could
     /// be followed for eight weeks, whether it grew.
     pub weak_flags: Vec<Flag>,
@@ -637,6 +640,7 @@ pub fn backtest(
     }
     let mut steps = Vec::new();
     let mut weak_flags: Vec<(i64, u32)> = Vec::new();
+    let mut abroad_flags: super::abroad::FirstFlags = Vec::new();
     // per evaluated step: its flags (index into the book) with p, and the training share
     let mut ranked: Vec<(Vec<(usize, f64)>, f64)> = Vec::new();
     for (n, &as_of) in dates.iter().enumerate() {
@@ -674,6 +678,13 @@ pub fn backtest(
             ));
         }
         for s in &report.signals {
+            if let (Level::Topic, Some(first)) = (s.level, &s.abroad_first) {
+                if let Some(id) = s.id.strip_prefix("topic-").and_then(|n| n.parse().ok()) {
+                    if !abroad_flags.iter().any(|f| f.1 == id) {
+                        abroad_flags.push((as_of, id, s.label.clone(), first.languages.clone()));
+                    }
+                }
+            }
             if s.level == Level::Topic && s.class == Class::Weak {
                 if let Some(id) = s.id.strip_prefix("topic-").and_then(|n| n.parse().ok()) {
                     weak_flags.push((as_of, id));
@@ -743,6 +754,10 @@ pub fn backtest(
     }
     let (state, docs) = replay.at(to);
     book.label_until(to, corpus, &state, docs);
+    let abroad = super::abroad::Home::new(&signals.home, corpus).map(|home| {
+        let lookback = signals.history() as i64 * window.seconds();
+        super::abroad::follow(corpus, &home, &state, docs, &abroad_flags, lookback, to)
+    });
     let (weak_flags_evaluated, weak_precision) =
         weak_precision(corpus, &mut replay, to, &weak_flags);
     let followed_terms: Vec<&Flag> = book
@@ -783,6 +798,7 @@ pub fn backtest(
         weak_topic_precision,
         weak_topic_flags_evaluated: followed_topics.len(),
         ranking: evaluate_ranking(&book, &ranked),
+        abroad,
         weak_flags: book
             .flags
             .iter()

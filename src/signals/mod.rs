@@ -21,6 +21,7 @@
 //! include a flagged term says it was found by both; a term signal that no
 //! topic explains is listed on its own, marked as found by terms only.
 
+pub mod abroad;
 pub mod backtest;
 
 pub mod rank;
@@ -163,6 +164,11 @@ pub struct Signal {
     /// megatrends...): the categories whose mean probability over its recent
     /// documents is at least twice the uniform one, best first; possibly none.
     pub tags: Vec<crate::taxonomy::tagger::Tag>,
+    /// Topics growing abroad (weak or emerging) with at most
+    /// `signals.home.max_docs` home documents: "already there, not yet here".
+    pub abroad_first: Option<abroad::AbroadFirst>,
+    /// Topics that grew abroad first and whose home documents came later.
+    pub arrived_home: Option<abroad::ArrivedHome>,
     /// The recent documents behind the signal.
     #[serde(skip)]
     pub members: Vec<usize>,
@@ -207,6 +213,8 @@ pub struct TopicSummary {
     pub merged: Vec<u32>,
     pub timeline: Vec<TimelinePoint>,
     pub examples: Vec<Example>,
+    /// It grew abroad first and came home later (`signals.home`).
+    pub arrived_home: Option<abroad::ArrivedHome>,
 }
 
 /// Clustering quality figures.
@@ -243,11 +251,47 @@ pub struct SignalReport {
     pub tested: usize,
     /// What ranks the weak signals.
     pub ranking: Ranking,
+    /// What is home for abroad-first signals; `None` when `signals.home` names nothing.
+    pub home: Option<HomeSummary>,
     pub signals: Vec<Signal>,
+    /// Per tagged taxonomy, each category's share of the documents of every
+    /// window of the history (filled when the signals are tagged).
+    pub category_shares: Vec<CategoryShares>,
     /// Every term-level signal, also those a topic signal absorbed: what the
     /// term detector alone would have said (backtests compare the two).
     #[serde(skip)]
     pub term_signals: Vec<Signal>,
+}
+
+/// A taxonomy's categories as shares of the documents, window by window.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CategoryShares {
+    pub taxonomy: String,
+    /// Window starts (RFC 3339), oldest first, and their documents.
+    pub starts: Vec<String>,
+    pub docs: Vec<u32>,
+    pub categories: Vec<CategoryShare>,
+}
+
+/// One category's documents and share of all documents per window.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CategoryShare {
+    pub id: String,
+    pub name: String,
+    pub docs: Vec<u32>,
+    pub share: Vec<f64>,
+}
+
+/// Home media as an analysis saw them.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HomeSummary {
+    pub name: String,
+    pub languages: Vec<String>,
+    pub sources: Vec<String>,
+    pub max_docs: usize,
+    /// The recent windows hold at least `signals.min_docs` home documents;
+    /// without them nothing is flagged abroad-first.
+    pub watched: bool,
 }
 
 /// What an analysis needs of the documents before its corpus: a run from a
@@ -831,6 +875,17 @@ impl<'a> Analysis<'a> {
             labels::document_frequencies(&self.terms.terms, (0..self.docs).filter(in_history));
         let background_docs = w.totals.iter().map(|&t| t as f64).sum::<f64>();
 
+        let home = abroad::Home::new(&cfg.home, corpus);
+        let lookback = abroad::Lookback {
+            corpus,
+            back: &w.back,
+            recent,
+            as_of: self.as_of,
+            window_seconds: self.window.seconds(),
+            min_docs: cfg.min_docs,
+        };
+        let watched = home.as_ref().is_some_and(|h| lookback.watches_home(h));
+
         let mut term_signals = self.term_signals(&w, network, &term_trends, &evidence)?;
         term_signals.sort_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.id.cmp(&b.id)));
         fold_same_documents(&mut term_signals);
@@ -927,6 +982,7 @@ impl<'a> Analysis<'a> {
                 }
             }
             let label = label_of(&history_members);
+            let arrived_home = home.as_ref().and_then(|h| lookback.arrived_home(h, all));
             summaries.push(TopicSummary {
                 id: trend.key,
                 label: label.label.clone(),
@@ -951,6 +1007,7 @@ impl<'a> Analysis<'a> {
                     .collect(),
                 timeline: self.timeline(&trend.timeline),
                 examples: label.examples.iter().map(|&d| self.example(d)).collect(),
+                arrived_home: arrived_home.clone(),
             });
             let Some((class, mut why)) = class else {
                 continue;
@@ -1052,6 +1109,13 @@ impl<'a> Analysis<'a> {
                 recurs,
                 also: Vec::new(),
                 tags: Vec::new(),
+                abroad_first: match &home {
+                    Some(h) if watched && matches!(class, Class::Weak | Class::Emerging) => {
+                        lookback.abroad_first(h, all)
+                    }
+                    _ => None,
+                },
+                arrived_home,
                 members: recent_members,
                 words,
                 season,
@@ -1060,6 +1124,12 @@ impl<'a> Analysis<'a> {
             });
         }
         decide_recurring(&mut signals, &term_signals, cfg.fdr);
+        // A season is not news from abroad.
+        for s in signals.iter_mut() {
+            if !matches!(s.class, Class::Weak | Class::Emerging) {
+                s.abroad_first = None;
+            }
+        }
         merge_levels(&mut signals, term_signals.clone());
         if let Ranking::Model { model } = self.ranking {
             for s in signals.iter_mut().filter(|s| rank::is_weak(s)) {
@@ -1082,7 +1152,15 @@ impl<'a> Analysis<'a> {
                 thin: w.thin,
                 tested: evidence.tested,
                 ranking: self.ranking.clone(),
+                home: home.map(|h| HomeSummary {
+                    name: h.name,
+                    languages: cfg.home.languages.clone(),
+                    sources: cfg.home.sources.clone(),
+                    max_docs: h.max_docs,
+                    watched,
+                }),
                 signals,
+                category_shares: Vec::new(),
                 term_signals,
             },
             summaries,
@@ -1362,6 +1440,8 @@ impl<'a> Analysis<'a> {
                 recurs: Vec::new(),
                 also: Vec::new(),
                 tags: Vec::new(),
+                abroad_first: None,
+                arrived_home: None,
                 members,
                 words: names,
                 season,

@@ -387,8 +387,15 @@ impl View {
     }
 
     /// Tags every signal of `report` with the taggers' categories, from the
-    /// vectors of its recent documents (a signal without any has no tags).
-    pub fn tag(&self, report: &mut SignalReport, taggers: &[crate::taxonomy::tagger::Tagger]) {
+    /// vectors of its recent documents (a signal without any has no tags),
+    /// and counts each category's share of the documents of each of the last
+    /// `history` windows ([`super::CategoryShares`]).
+    pub fn tag(
+        &self,
+        report: &mut SignalReport,
+        taggers: &[crate::taxonomy::tagger::Tagger],
+        history: usize,
+    ) {
         for signal in &mut report.signals {
             signal.tags = taggers
                 .iter()
@@ -406,6 +413,60 @@ impl View {
                     tagger.tags(&mean, 2)
                 })
                 .collect();
+        }
+        report.category_shares = taggers
+            .iter()
+            .map(|tagger| self.category_shares(tagger, history))
+            .collect();
+    }
+
+    /// Each category's share of the documents of the last `history` windows
+    /// (a document counts for its best category when the tagger would tag
+    /// it with it, else for none).
+    fn category_shares(
+        &self,
+        tagger: &crate::taxonomy::tagger::Tagger,
+        history: usize,
+    ) -> super::CategoryShares {
+        let len = self.window.seconds();
+        let history = history.max(1);
+        let mut totals = vec![0u32; history];
+        let mut counts = vec![vec![0u32; history]; tagger.len()];
+        let c = &self.corpus;
+        for d in 0..c.len() {
+            let back = (self.as_of - c.published[d]).max(0) / len;
+            if back as usize >= history || c.published[d] > self.as_of {
+                continue;
+            }
+            let i = history - 1 - back as usize;
+            totals[i] += 1;
+            let scores = tagger.scores(c.vector(d));
+            if let Some(best) = tagger.tags(&scores, 1).first() {
+                if let Some(k) = tagger.categories().position(|(id, _)| id == best.id) {
+                    counts[k][i] += 1;
+                }
+            }
+        }
+        super::CategoryShares {
+            taxonomy: tagger.taxonomy.clone(),
+            starts: (0..history)
+                .map(|i| super::rfc3339(self.as_of + 1 - (history - i) as i64 * len))
+                .collect(),
+            docs: totals.clone(),
+            categories: tagger
+                .categories()
+                .zip(counts)
+                .map(|((id, name), docs)| super::CategoryShare {
+                    id: id.to_string(),
+                    name: name.to_string(),
+                    share: docs
+                        .iter()
+                        .zip(&totals)
+                        .map(|(&n, &t)| if t == 0 { 0.0 } else { n as f64 / t as f64 })
+                        .collect(),
+                    docs,
+                })
+                .collect(),
         }
     }
 
