@@ -1,13 +1,22 @@
 #!/usr/bin/env python3
-"""Sample the rows of tests/fixtures/taxonomy-labels.csv.
+"""Sample the rows of tests/fixtures/taxonomy-labels.csv (and, with --train,
+of tests/fixtures/taxonomy-train.csv).
 
-usage: scripts/sample_taxonomy_labels.py [--text] [GUARDIAN_CSV] [YLE_CSV]
+usage: scripts/sample_taxonomy_labels.py [--train] [--text] [GUARDIAN_CSV] [YLE_CSV]
 
 Picks 100 Guardian business headlines and 100 Yle Selkouutiset story
 titles with random.Random(2026).sample over the eligible rows of each
-corpus, and prints each sampled row's key, sha and headline (with --text,
-also the start of the Yle story text) so that a person can read and label
-them. It assigns no labels: the labels in the fixture were written by hand.
+corpus, and prints each sampled row's key, sha, lang and headline (with
+--text, also the start of the Yle story text) so that a person can read
+and label them. It assigns no labels: the labels in the fixture were
+written by hand.
+
+With --train it instead samples the rows of the training set
+tests/fixtures/taxonomy-train.csv: 300 Guardian and 300 Yle rows with
+random.Random(2027).sample over the same eligible rows of each corpus
+minus every key of the evaluation sample above (so the training and
+evaluation sets are disjoint), printed in the same format. Without
+--train the output is unchanged from the evaluation-only version.
 
 Keys and hashes (the fixture holds no corpus text):
   guardian:<n>            n = 0-based index of the CSV record after the
@@ -41,6 +50,8 @@ import sys
 
 SEED = 2026
 N = 100
+TRAIN_SEED = 2027
+TRAIN_N = 300
 GUARDIAN = "/work/shared/corpora/guardian-headlines/guardian_headlines.csv"
 YLE = "/work/shared/corpora/yle-selkouutiset/selkouutiset_stories_fi_en.csv"
 
@@ -100,14 +111,28 @@ def sample(rows):
     return random.Random(SEED).sample(rows, N)
 
 
+def train_sample(rows):
+    """Training rows: seed TRAIN_SEED over the eligible rows minus the eval sample."""
+    eval_keys = {key for key, _, _ in sample(rows)}
+    pool = [r for r in rows if r[0] not in eval_keys]
+    return random.Random(TRAIN_SEED).sample(pool, TRAIN_N)
+
+
 def main(argv):
     show_text = "--text" in argv
-    paths = [a for a in argv if a != "--text"]
+    train = "--train" in argv
+    paths = [a for a in argv if a not in ("--text", "--train")]
     g = guardian_rows(paths[0]) if len(paths) > 0 else guardian_rows()
     y = yle_rows(paths[1]) if len(paths) > 1 else yle_rows()
-    print(f"# guardian eligible={len(g)} yle eligible={len(y)} seed={SEED} n={N}")
+    if train:
+        pick = train_sample
+        print(f"# guardian eligible={len(g)} yle eligible={len(y)} seed={TRAIN_SEED} "
+              f"n={TRAIN_N} train (eval seed={SEED} n={N} keys excluded)")
+    else:
+        pick = sample
+        print(f"# guardian eligible={len(g)} yle eligible={len(y)} seed={SEED} n={N}")
     for lang, rows in (("en", g), ("fi", y)):
-        for key, text, body in sample(rows):
+        for key, text, body in pick(rows):
             line = f"{key}\t{sha(text)}\t{lang}\t{' '.join(text.split())}"
             if show_text and body:
                 line += "\t| " + " ".join(body.split())[:600]
