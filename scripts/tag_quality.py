@@ -21,7 +21,7 @@ from collections import Counter, defaultdict
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHARED = os.environ.get("WEAKSIGNAL_SHARED", os.path.join(os.path.dirname(ROOT), "shared"))
 TAXONOMIES = {"steep": "steep", "sitra-megatrends-2023": "megatrend"}
-METHODS = ["prototypes", "zero-shot", "keywords"]
+METHODS = ["trained", "prototypes", "zero-shot", "keywords"]
 
 
 def load_labels():
@@ -109,7 +109,7 @@ def main():
                   f"both {t['all/both']['accuracy']:.3f} (dev {t['dev/both']['accuracy']:.3f}, test {t['test/both']['accuracy']:.3f})  "
                   f"macro-F1 {t['all/both']['macro_f1']:.3f}  primary-or-alt {t['all/both']['primary_or_alt']:.3f}  n={t['all/both']['n']}")
     for name, r in results.items():
-        if name.endswith("/prototypes"):
+        if name.endswith("/trained"):
             print(f"\nconfusion {name} (rows: label, columns: predicted)")
             cols = sorted({c for row in r["confusion"].values() for c in row})
             print(" " * 16 + " ".join(f"{c[:8]:>8}" for c in cols))

@@ -96,12 +96,13 @@ fn accuracy(sandbox: &Sandbox, taxonomy: &str, method: &str, rows: &[(&str, &str
 }
 
 model_test! {
-    /// On the 200 labelled headlines (100 Guardian, 100 Yle), the tagger
-    /// beats plain zero-shot e5 (one English line per category) on STEEP
-    /// and on Sitra's megatrends, and both beat keywords. The figures are
+    /// On the 200 labelled headlines (100 Guardian, 100 Yle), the trained
+    /// tagger beats the prototypes alone, which beat plain zero-shot e5 (one
+    /// English line per category) on STEEP and on Sitra's megatrends, and
+    /// all beat keywords. The figures are
     /// printed; BENCHMARKS.md has them per language with the confusion
     /// matrices (`scripts/tag_quality.py`).
-    fn the_tagger_beats_plain_zero_shot_on_the_labelled_headlines() {
+    fn the_trained_tagger_beats_prototypes_and_plain_zero_shot_on_the_labelled_headlines() {
         let rows = labelled();
         assert_eq!(rows.len(), 200);
         let sandbox = Sandbox::new();
@@ -115,11 +116,15 @@ model_test! {
                 .map(|r| (r.1.as_str(), if column == 2 { r.2.as_str() } else { r.3.as_str() }))
                 .filter(|(_, g)| !g.is_empty())
                 .collect();
-            let tagger = accuracy(&sandbox, taxonomy, "prototypes", &gold);
+            let tagger = accuracy(&sandbox, taxonomy, "trained", &gold);
+            let prototypes = accuracy(&sandbox, taxonomy, "prototypes", &gold);
             let zero_shot = accuracy(&sandbox, taxonomy, "zero-shot", &gold);
             let keywords = accuracy(&sandbox, taxonomy, "keywords", &gold);
-            eprintln!("{taxonomy}: top-1 prototypes {tagger:.3}, zero-shot {zero_shot:.3}, keywords {keywords:.3} (n = {})", gold.len());
-            assert!(tagger >= zero_shot + 0.05, "{taxonomy}: {tagger:.3} against zero-shot {zero_shot:.3}");
+            eprintln!("{taxonomy}: top-1 trained {tagger:.3}, prototypes {prototypes:.3}, zero-shot {zero_shot:.3}, keywords {keywords:.3} (n = {})", gold.len());
+            // The head was trained on other headlines (taxonomy-train.csv):
+            // it must help on these, not only on its own.
+            assert!(tagger > prototypes, "{taxonomy}: trained {tagger:.3} against prototypes {prototypes:.3}");
+            assert!(prototypes >= zero_shot + 0.05, "{taxonomy}: {prototypes:.3} against zero-shot {zero_shot:.3}");
             assert!(zero_shot > keywords, "{taxonomy}: zero-shot {zero_shot:.3}, keywords {keywords:.3}");
         }
     }

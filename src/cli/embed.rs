@@ -87,6 +87,7 @@ pub fn embed_text(ctx: &Context, query: bool, json: bool, out: &mut dyn Write) -
 pub fn tag(ctx: &Context, args: super::TagArgs, out: &mut dyn Write) -> Result<Outcome> {
     use crate::taxonomy::tagger::Method;
     let method = match args.method {
+        super::TagMethod::Trained => Method::Trained,
         super::TagMethod::Prototypes => Method::Prototypes,
         super::TagMethod::ZeroShot => Method::ZeroShot,
         super::TagMethod::Keywords => Method::Keywords,

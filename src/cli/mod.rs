@@ -399,8 +399,10 @@ pub struct TagArgs {
     /// Categories per line, best first.
     #[arg(long, default_value_t = 3)]
     pub top: usize,
-    /// prototypes (default), or a baseline: zero-shot, keywords.
-    #[arg(long, value_enum, default_value = "prototypes")]
+    /// trained (default: prototypes blended with the head trained on
+    /// labelled headlines, where the taxonomy has one), prototypes, or a
+    /// baseline: zero-shot, keywords.
+    #[arg(long, value_enum, default_value = "trained")]
     pub method: TagMethod,
     /// One JSON object per line: {"line", "text", "tags": [{taxonomy, id, name, score}]}.
     #[arg(long)]
@@ -409,6 +411,7 @@ pub struct TagArgs {
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 pub enum TagMethod {
+    Trained,
     Prototypes,
     ZeroShot,
     Keywords,

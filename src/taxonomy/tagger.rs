@@ -1,5 +1,5 @@
-//! Zero-shot tagging: a text's (or a topic's) place on a taxonomy, from the
-//! embeddings the pipeline already computes, with no training on labels.
+//! Tagging: a text's (or a topic's) place on a taxonomy, from the
+//! embeddings the pipeline already computes.
 //!
 //! Each category becomes one prototype vector: its name and description in
 //! English and in Finnish, embedded as queries and averaged, so that a
@@ -17,6 +17,12 @@
 //! category's cosine to content-free texts) was tried first and lost to the
 //! plain baseline there, so it is not used.
 //!
+//! Where labelled headlines exist (STEEP and the megatrends), a logistic
+//! regression head trained on them ([`Head`], `taxonomies/heads/`) is
+//! blended with the prototypes: `Method::Trained`, the default. The head
+//! knows only the categories and the model it was trained for; any other
+//! taxonomy or model is tagged by the prototypes alone.
+//!
 //! Two baselines are built in for comparison (`weaksignal tag --method`):
 //! plain zero-shot e5 (one English line per category, raw cosine) and
 //! keywords (the category's description words found in the text).
@@ -33,7 +39,11 @@ use crate::error::{Error, Result};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Method {
-    /// Bilingual prototypes from descriptions and examples, softmax (the default).
+    /// The prototypes blended with a head trained on hand-labelled
+    /// headlines (`taxonomies/heads/`), for the taxonomies that have one and
+    /// the model it was trained for; the prototypes alone otherwise (the default).
+    Trained,
+    /// Bilingual prototypes from descriptions and examples, softmax.
     Prototypes,
     /// Baseline: the English category name as the only query, raw cosine.
     ZeroShot,
@@ -68,6 +78,64 @@ pub struct Tagger {
     names: Vec<String>,
     prototypes: Vec<Vec<f32>>,
     keywords: Vec<Vec<String>>,
+    head: Option<Head>,
+}
+
+/// A multinomial logistic regression over document vectors, trained by
+/// `scripts/train_taxonomy_heads.py` on `tests/fixtures/taxonomy-train.csv`
+/// (600 headlines labelled by hand, disjoint from the evaluation set).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Head {
+    pub taxonomy: String,
+    /// The model id (without precision) whose vectors it was trained on.
+    pub model: String,
+    pub trained_on: String,
+    pub rows: usize,
+    pub categories: Vec<String>,
+    /// Weight of the prototypes' probabilities in the blend (cross-validated).
+    pub alpha: f64,
+    pub bias: Vec<f64>,
+    pub weights: Vec<Vec<f32>>,
+}
+
+/// The heads that ship with the binary.
+const BUILT_IN_HEADS: &[&str] = &[
+    include_str!("../../taxonomies/heads/steep.json"),
+    include_str!("../../taxonomies/heads/sitra-megatrends-2023.json"),
+];
+
+impl Head {
+    /// The built-in head of `taxonomy` when it fits its categories and `model`.
+    fn built_in(taxonomy: &Taxonomy, model: &str) -> Option<Head> {
+        BUILT_IN_HEADS
+            .iter()
+            .filter_map(|text| serde_json::from_str::<Head>(text).ok())
+            .find(|h| h.taxonomy == taxonomy.id)
+            .filter(|h| h.fits(taxonomy, model))
+    }
+
+    fn fits(&self, taxonomy: &Taxonomy, model: &str) -> bool {
+        let ids: Vec<&str> = taxonomy.categories.iter().map(|c| c.id.as_str()).collect();
+        model.starts_with(&self.model)
+            && self
+                .categories
+                .iter()
+                .map(String::as_str)
+                .eq(ids.iter().copied())
+            && self.weights.len() == ids.len()
+            && self.bias.len() == ids.len()
+    }
+
+    fn probabilities(&self, vector: &[f32]) -> Vec<f64> {
+        let logits: Vec<f64> = self
+            .weights
+            .iter()
+            .zip(&self.bias)
+            .map(|(w, b)| f64::from(crate::embed::dot(w, vector)) + b)
+            .collect();
+        softmax(&logits, 1.0)
+    }
 }
 
 /// Category vectors as cached on disk, keyed by model and taxonomy file hash.
@@ -130,6 +198,18 @@ impl Tagger {
                 .collect(),
             prototypes: Vec::new(),
             keywords: Vec::new(),
+            head: None,
+        };
+        if method == Method::Trained {
+            tagger.head = Head::built_in(taxonomy, model);
+            if tagger.head.is_none() {
+                tagger.method = Method::Prototypes;
+            }
+        }
+        // A trained tagger's prototypes are the prototypes method's.
+        let method = match method {
+            Method::Trained => Method::Prototypes,
+            other => other,
         };
         if method == Method::Keywords {
             tagger.keywords = keyword_stems(taxonomy);
@@ -203,10 +283,18 @@ impl Tagger {
             .iter()
             .map(|p| f64::from(crate::embed::dot(p, vector)))
             .collect();
-        if self.method != Method::Prototypes {
+        if self.method == Method::ZeroShot || self.method == Method::Keywords {
             return cosines;
         }
-        softmax(&cosines, TEMPERATURE)
+        let prototypes = softmax(&cosines, TEMPERATURE);
+        match &self.head {
+            Some(head) => prototypes
+                .iter()
+                .zip(head.probabilities(vector))
+                .map(|(p, h)| head.alpha * p + (1.0 - head.alpha) * h)
+                .collect(),
+            None => prototypes,
+        }
     }
 
     /// Each category's keyword score for a text (keywords method only):

@@ -241,7 +241,7 @@ impl Workspace {
                     model,
                     &mut embedder,
                     taxonomies.get(id)?,
-                    crate::taxonomy::tagger::Method::Prototypes,
+                    crate::taxonomy::tagger::Method::Trained,
                 )
             })
             .collect()
