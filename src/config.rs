@@ -397,6 +397,10 @@ pub struct HomeConfig {
     /// many home documents in the look-back (a stray mention does not make it
     /// arrived); it has arrived home when it has more.
     pub max_docs: usize,
+    /// ...and when its abroad documents come from at least this many
+    /// sources, or are in at least this many languages: one foreign outlet's
+    /// recurring segment is not "already happening elsewhere".
+    pub min_abroad_spread: usize,
     /// What reports call home ("arrived in Finland after 23 days").
     pub name: String,
 }
@@ -407,6 +411,7 @@ impl Default for HomeConfig {
             languages: vec!["fi".into()],
             sources: Vec::new(),
             max_docs: 2,
+            min_abroad_spread: 2,
             name: "Finland".into(),
         }
     }

@@ -31,6 +31,10 @@ pub struct Pipeline {
     /// A search run at the end of `weaksignal run`, to show the result.
     #[serde(default)]
     pub example_query: Option<String>,
+    /// The taxonomies the run tags its signals with (ids of
+    /// `taxonomies/*.toml`); `taxonomies.tag` of config.toml when absent.
+    #[serde(default)]
+    pub taxonomies: Option<Vec<String>>,
 }
 
 /// One source of documents.

@@ -182,3 +182,27 @@ fn validate_checks_the_taxonomy_files_and_names_a_bad_one() {
     assert!(bad.stderr.contains("bad.toml"), "{}", bad.stderr);
     assert!(bad.stderr.contains("fi"), "{}", bad.stderr);
 }
+
+#[test]
+fn a_pipeline_names_its_taxonomies_and_validate_checks_them() {
+    let sandbox = Sandbox::new();
+    sandbox.write("docs.jsonl", "");
+    let config = sandbox.write("config.toml", "[taxonomies]\npath = \"taxonomies\"\n");
+    let validate = |taxonomies: &str| {
+        let pipeline = sandbox.write(
+            "pipeline.toml",
+            format!("taxonomies = {taxonomies}\n[[sources]]\nname = \"local\"\nkind = \"file\"\npath = \"docs.jsonl\"\n"),
+        );
+        sandbox.run(&[
+            "--config",
+            config.to_str().unwrap(),
+            "validate",
+            pipeline.to_str().unwrap(),
+        ])
+    };
+    validate("[\"sdg\", \"social-rights\"]").expect_code(0);
+    let bad = validate("[\"sdg\", \"sdgs\"]");
+    assert_ne!(bad.code, 0);
+    assert!(bad.stderr.contains("pipeline.toml"), "{}", bad.stderr);
+    assert!(bad.stderr.contains("sdgs"), "{}", bad.stderr);
+}

@@ -784,6 +784,12 @@ fn dispatch(ctx: Context, cli: Cli) -> Result<Outcome> {
             for id in &ctx.config.taxonomies.tag {
                 taxonomies.get(id)?;
             }
+            for id in pipeline.taxonomies.iter().flatten() {
+                taxonomies.get(id).map_err(|e| Error::Config {
+                    path: args.pipeline.clone(),
+                    message: format!("taxonomies: {e}"),
+                })?;
+            }
             output::line(
                 &mut out,
                 &format!(

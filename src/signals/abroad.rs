@@ -37,6 +37,7 @@ pub struct Home {
     languages: HashSet<String>,
     sources: HashSet<u32>,
     pub max_docs: usize,
+    pub min_spread: usize,
     pub name: String,
 }
 
@@ -57,6 +58,7 @@ impl Home {
             languages: config.languages.iter().cloned().collect(),
             sources,
             max_docs: config.max_docs,
+            min_spread: config.min_abroad_spread,
             name: config.name.clone(),
         })
     }
@@ -163,15 +165,20 @@ impl Lookback<'_> {
             .filter(|&d| self.back[d] <= first)
             .collect();
         let since = self.as_of + 1 - (first as i64 + 1) * self.window_seconds;
+        let languages = counts(run.iter().map(|&d| self.corpus.langs[d].as_str()));
+        let sources = counts(
+            run.iter()
+                .map(|&d| self.corpus.sources[self.corpus.source[d] as usize].as_str()),
+        );
+        if languages.len().max(sources.len()) < home.min_spread {
+            return None;
+        }
         Some(AbroadFirst {
             since: rfc3339(since),
             abroad_docs: run.len() as u32,
             home_docs: home_docs as u32,
-            languages: counts(run.iter().map(|&d| self.corpus.langs[d].as_str())),
-            sources: counts(
-                run.iter()
-                    .map(|&d| self.corpus.sources[self.corpus.source[d] as usize].as_str()),
-            ),
+            languages,
+            sources,
         })
     }
 
@@ -421,6 +428,7 @@ mod tests {
             languages: languages.iter().map(|s| s.to_string()).collect(),
             sources: sources.iter().map(|s| s.to_string()).collect(),
             max_docs: 1,
+            min_abroad_spread: 2,
             name: "Finland".into(),
         };
         Home::new(&config, corpus).expect("a home")
@@ -483,6 +491,13 @@ mod tests {
             }
         );
         assert!(first.describe("Finland").contains("1 document in Finland"));
+        // One foreign outlet in one language is not spread enough.
+        let english: Vec<usize> = members
+            .iter()
+            .copied()
+            .filter(|&d| c.langs[d] == "en")
+            .collect();
+        assert_eq!(look.abroad_first(&h, &english), None);
         // It has not arrived: one home document is within max_docs.
         assert_eq!(look.arrived_home(&h, &members), None);
         // Home media are not watched: no home document in the recent window

@@ -222,6 +222,16 @@ impl Workspace {
     /// (the taxonomy files are read once; the model is loaded only if a
     /// taxonomy's vectors are not cached).
     pub fn signal_taggers(&self, model: &str) -> Result<Vec<crate::taxonomy::tagger::Tagger>> {
+        self.taggers_of(model, &self.config.taxonomies.tag)
+    }
+
+    /// The taggers of the taxonomies `ids` (a pipeline's `taxonomies`) for
+    /// signals over vectors of `model`.
+    pub fn taggers_of(
+        &self,
+        model: &str,
+        ids: &[String],
+    ) -> Result<Vec<crate::taxonomy::tagger::Tagger>> {
         let taxonomies = self.taxonomies()?;
         let mut loaded: Option<std::sync::Arc<embed::E5Embedder>> = None;
         let mut embedder = || -> Result<std::sync::Arc<embed::E5Embedder>> {
@@ -232,10 +242,7 @@ impl Workspace {
             loaded = Some(std::sync::Arc::clone(&e));
             Ok(e)
         };
-        self.config
-            .taxonomies
-            .tag
-            .iter()
+        ids.iter()
             .map(|id| {
                 self.tagger_for(
                     model,

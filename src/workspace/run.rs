@@ -473,6 +473,12 @@ impl Job<'_> {
     /// cluster + trends + signals: the report, or None when the stage failed.
     fn signals(&mut self, model: &str) -> Result<Option<Report>> {
         let (workspace, as_of) = (self.workspace, self.request.as_of);
+        let tagged = self
+            .request
+            .pipeline
+            .taxonomies
+            .as_deref()
+            .unwrap_or(&workspace.config.taxonomies.tag);
         let reported = self.ledger.stage("signals", |stage| {
             let mut store = Store::open(&workspace.data_dir)?;
             let as_of = store.as_of_or_newest(as_of)?;
@@ -486,7 +492,7 @@ impl Job<'_> {
                 per_class: 15,
                 checkpoints: Checkpoints::Use,
                 morphology: &workspace.morphology(),
-                taggers: &workspace.signal_taggers(model)?,
+                taggers: &workspace.taggers_of(model, tagged)?,
             };
             let report = crate::report::generate(&mut store, &request)?;
             for class in crate::report::CLASS_ORDER {

@@ -949,6 +949,23 @@
     return el("div", { class: "radar-wrap" }, root, list);
   }
 
+  // "Already there, not yet here": counts by language as "en 5, sv 2".
+  function countList(list) {
+    return arr(list).map((c) => str(c && c.name) + " " + fmtInt(c && c.docs)).join(", ");
+  }
+
+  function abroadLine(s) {
+    const a = s.abroad_first;
+    if (a && typeof a === "object") {
+      return el("p", { class: "abroad small" }, "Already abroad, not yet at home: growing since " + (fmtDate(a.since) || "–") + " (" + countList(a.languages) + "); " + fmtInt(a.home_docs) + " home documents");
+    }
+    const h = s.arrived_home;
+    if (h && typeof h === "object") {
+      return el("p", { class: "abroad small" }, "Arrived home after " + Math.round(Number(h.lag_days) || 0) + " days, on " + (fmtDate(h.date) || "–") + " (abroad since " + (fmtDate(h.abroad_since) || "–") + ")");
+    }
+    return null;
+  }
+
   function signalRow(s, extra) {
     const cls = CLASS_ORDER.includes(s.class) ? s.class : "other";
     const href = signalHref(s, extra);
@@ -966,6 +983,7 @@
       ),
       keywordChips(s.keywords),
       arr(s.tags).length ? el("ul", { class: "chips tags", "aria-label": "Tags" }, arr(s.tags).map((t) => el("li", { title: str(t.taxonomy) + " " + fmtNum(t.score) }, str(t.name)))) : null,
+      abroadLine(s),
       el(
         "dl",
         { class: "numbers" },
