@@ -494,19 +494,7 @@ fn futures_radar(out: &mut String, report: &Report) {
         radar_svg(out, groups, &index);
         out.push_str("<ul class=\"radar-list\">\n");
         for category in &groups.categories {
-            let items: Vec<String> = category
-                .signals
-                .iter()
-                .filter_map(|id| index.get(id.as_str()))
-                .map(|&(i, s)| {
-                    format!(
-                        "<a href=\"#{}\">{}</a> ({})",
-                        anchor(i),
-                        escape(&s.label),
-                        s.class.name()
-                    )
-                })
-                .collect();
+            let items = category_links(category, &index);
             let _ = writeln!(
                 out,
                 "<li><b>{}</b>: {}</li>",
@@ -520,6 +508,26 @@ fn futures_radar(out: &mut String, report: &Report) {
         }
         out.push_str("</ul>\n</details>\n");
     }
+}
+
+/// Links to the cards of a category's signals: "label (class)".
+fn category_links(
+    category: &crate::report::CategoryGroup,
+    index: &std::collections::HashMap<&str, (usize, &Signal)>,
+) -> Vec<String> {
+    category
+        .signals
+        .iter()
+        .filter_map(|id| index.get(id.as_str()))
+        .map(|&(i, s)| {
+            format!(
+                "<a href=\"#{}\">{}</a> ({})",
+                anchor(i),
+                escape(&s.label),
+                s.class.name()
+            )
+        })
+        .collect()
 }
 
 fn radar_svg(
@@ -723,25 +731,12 @@ fn category_multiples(out: &mut String, report: &Report) {
             share_svg(out, &category.share, &shares.starts, max);
             let signals: Vec<String> = groups
                 .and_then(|g| g.categories.iter().find(|c| c.id == category.id))
-                .map(|c| {
-                    c.signals
-                        .iter()
-                        .filter_map(|id| index.get(id.as_str()))
-                        .map(|&(i, s)| {
-                            format!(
-                                "<li><a href=\"#{}\">{}</a> ({})</li>",
-                                anchor(i),
-                                escape(&s.label),
-                                s.class.name()
-                            )
-                        })
-                        .collect()
-                })
+                .map(|c| category_links(c, &index))
                 .unwrap_or_default();
             if signals.is_empty() {
                 out.push_str("<div class=\"muted\">no signals</div>");
             } else {
-                let _ = write!(out, "<ul>{}</ul>", signals.join(""));
+                let _ = write!(out, "<ul><li>{}</li></ul>", signals.join("</li><li>"));
             }
             out.push_str("</figure>\n");
         }

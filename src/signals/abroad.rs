@@ -434,7 +434,19 @@ mod tests {
         Home::new(&config, corpus).expect("a home")
     }
 
-    /// Weekly windows ending at the end of `day`.
+    /// Weekly windows, one recent, ending at the end of `day`.
+    fn lookback<'a>(corpus: &'a Corpus, back: &'a [u32], day: i64) -> Lookback<'a> {
+        Lookback {
+            corpus,
+            back,
+            recent: 1,
+            as_of: (day + 1) * DAY - 1,
+            window_seconds: 7 * DAY,
+            min_docs: 3,
+        }
+    }
+
+    /// Each document's trailing week before the end of `day`.
     fn back(corpus: &Corpus, day: i64) -> Vec<u32> {
         let as_of = (day + 1) * DAY - 1;
         corpus
@@ -462,14 +474,7 @@ mod tests {
         ]);
         let h = home(&["fi"], &[], &c);
         let b = back(&c, 20);
-        let look = Lookback {
-            corpus: &c,
-            back: &b,
-            recent: 1,
-            as_of: 21 * DAY - 1,
-            window_seconds: 7 * DAY,
-            min_docs: 3,
-        };
+        let look = lookback(&c, &b, 20);
         let members: Vec<usize> = (0..c.published.len()).collect();
         let first = look.abroad_first(&h, &members).expect("abroad first");
         assert_eq!(first.home_docs, 1);
@@ -516,14 +521,7 @@ mod tests {
         ]);
         let h = home(&["fi"], &[], &c);
         let b = back(&c, 30);
-        let look = Lookback {
-            corpus: &c,
-            back: &b,
-            recent: 1,
-            as_of: 31 * DAY - 1,
-            window_seconds: 7 * DAY,
-            min_docs: 3,
-        };
+        let look = lookback(&c, &b, 30);
         let members: Vec<usize> = (0..5).collect();
         let arrived = look.arrived_home(&h, &members).expect("arrived");
         // abroad reached 3 documents on day 4; the second Finnish one (past
@@ -551,14 +549,7 @@ mod tests {
         let h = home(&[], &["guardian"], &c);
         assert!(h.is_home(&c, 3) && !h.is_home(&c, 0));
         let b = back(&c, 3);
-        let look = Lookback {
-            corpus: &c,
-            back: &b,
-            recent: 1,
-            as_of: 4 * DAY - 1,
-            window_seconds: 7 * DAY,
-            min_docs: 3,
-        };
+        let look = lookback(&c, &b, 3);
         assert_eq!(look.arrived_home(&h, &(0..5).collect::<Vec<_>>()), None);
         assert!(Home::new(
             &HomeConfig {

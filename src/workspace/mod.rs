@@ -248,7 +248,11 @@ impl Workspace {
                     model,
                     &mut embedder,
                     taxonomies.get(id)?,
-                    crate::taxonomy::tagger::Method::Trained,
+                    // Topics are tagged by their documents' mean
+                    // probabilities; the prototypes' sharper votes tag
+                    // simulated topics more precisely than the trained
+                    // blend (BENCHMARKS.md, "Tags of topics").
+                    crate::taxonomy::tagger::Method::Prototypes,
                 )
             })
             .collect()
