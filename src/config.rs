@@ -27,6 +27,7 @@ pub struct Config {
     pub signals: SignalsConfig,
     pub crawler: CrawlerConfig,
     pub serve: ServeConfig,
+    pub alerts: AlertsConfig,
 }
 
 impl Default for Config {
@@ -42,6 +43,7 @@ impl Default for Config {
             signals: SignalsConfig::default(),
             crawler: CrawlerConfig::default(),
             serve: ServeConfig::default(),
+            alerts: AlertsConfig::default(),
         }
     }
 }
@@ -74,6 +76,110 @@ impl Default for ImportConfig {
             max_record_bytes: 64 * 1024 * 1024,
             max_future_hours: 24,
             detect_languages: vec!["fi".into(), "en".into(), "sv".into()],
+        }
+    }
+}
+
+/// Watches and their alerts (see `crate::alerts`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AlertsConfig {
+    /// A concept watch matches a signal whose recent documents' mean vector
+    /// has at least this cosine to the concept (embedded as a query).
+    pub concept_threshold: f32,
+    /// A query watch matches a signal when at least this share of its
+    /// recent documents match the query (and at least one does).
+    pub query_share: f64,
+    /// Runs a failing delivery is retried in before it is dead (listed by
+    /// `weaksignal alerts --dead`).
+    pub max_attempts: u32,
+    /// Where alerts go; each is a `kind` (`atom`, `webhook`).
+    pub channels: Vec<ChannelConfig>,
+}
+
+impl Default for AlertsConfig {
+    fn default() -> Self {
+        AlertsConfig {
+            concept_threshold: 0.83,
+            query_share: 0.2,
+            max_attempts: 5,
+            channels: vec![ChannelConfig::Atom {
+                name: "atom".into(),
+                path: PathBuf::from("alerts.xml"),
+                entries: 100,
+            }],
+        }
+    }
+}
+
+/// One alert channel.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ChannelConfig {
+    /// An Atom feed of the newest alerts, rewritten after every run.
+    Atom {
+        #[serde(default = "default_atom_name")]
+        name: String,
+        /// Relative to the data directory.
+        #[serde(default = "default_atom_path")]
+        path: PathBuf,
+        #[serde(default = "default_atom_entries")]
+        entries: usize,
+    },
+    /// A JSON POST per alert, signed with HMAC-SHA256 of the body.
+    Webhook {
+        name: String,
+        url: String,
+        /// The environment variable that holds the signing secret (the
+        /// secret itself stays out of config files); unset: unsigned.
+        #[serde(default)]
+        secret_env: Option<String>,
+        #[serde(default = "default_webhook_timeout")]
+        timeout_seconds: f64,
+        /// Tries within one run, with doubling back-off from `backoff_seconds`.
+        #[serde(default = "default_webhook_tries")]
+        tries: u32,
+        #[serde(default = "default_webhook_backoff")]
+        backoff_seconds: f64,
+        /// `json` (our alert), or `slack` (`{"text": ...}`, which Slack and
+        /// Teams incoming webhooks accept).
+        #[serde(default)]
+        format: WebhookFormat,
+    },
+}
+
+fn default_atom_name() -> String {
+    "atom".into()
+}
+fn default_atom_path() -> PathBuf {
+    PathBuf::from("alerts.xml")
+}
+fn default_atom_entries() -> usize {
+    100
+}
+fn default_webhook_timeout() -> f64 {
+    10.0
+}
+fn default_webhook_tries() -> u32 {
+    3
+}
+fn default_webhook_backoff() -> f64 {
+    1.0
+}
+
+/// The body of a webhook POST.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum WebhookFormat {
+    #[default]
+    Json,
+    Slack,
+}
+
+impl ChannelConfig {
+    pub fn name(&self) -> &str {
+        match self {
+            ChannelConfig::Atom { name, .. } | ChannelConfig::Webhook { name, .. } => name,
         }
     }
 }
@@ -534,6 +640,38 @@ impl Config {
         }
         if import.max_record_bytes < import.max_text_bytes {
             return Err("import.max_record_bytes must be at least import.max_text_bytes".into());
+        }
+        let mut channels = std::collections::HashSet::new();
+        for channel in &self.alerts.channels {
+            if !channels.insert(channel.name()) {
+                return Err(format!(
+                    "alerts.channels: the name {:?} is used twice",
+                    channel.name()
+                ));
+            }
+            if let ChannelConfig::Webhook {
+                url,
+                timeout_seconds,
+                tries,
+                ..
+            } = channel
+            {
+                match url::Url::parse(url) {
+                    Ok(u) if matches!(u.scheme(), "http" | "https") => {}
+                    _ => {
+                        return Err(format!(
+                            "alerts.channels {:?}: url {url:?} is not an http(s) URL",
+                            channel.name()
+                        ))
+                    }
+                }
+                if !(*timeout_seconds > 0.0 && *timeout_seconds <= 600.0) || *tries == 0 {
+                    return Err(format!("alerts.channels {:?}: timeout_seconds must be in (0, 600] and tries at least 1", channel.name()));
+                }
+            }
+        }
+        if self.alerts.max_attempts == 0 {
+            return Err("alerts.max_attempts must be at least 1".into());
         }
         for code in &self.signals.home.languages {
             if crate::lang::whatlang_for(code).is_none() {

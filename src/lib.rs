@@ -23,6 +23,7 @@
 //! * [`cli`] holds the command-line interface; the binary only maps its result
 //!   to an exit code.
 
+pub mod alerts;
 pub mod bench;
 pub mod cli;
 pub mod collect;

@@ -264,6 +264,26 @@ impl Server {
         )
     }
 
+    /// `METHOD path` with headers and a body: (status, body).
+    fn send(&self, method: &str, path: &str, headers: &str, body: &[u8]) -> (u16, String) {
+        let mut stream = TcpStream::connect(&self.addr).expect("connect");
+        write!(
+            stream,
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n{headers}\r\n",
+            self.addr,
+            body.len()
+        )
+        .unwrap();
+        // A server that refuses early may close before reading it all.
+        let _ = stream.write_all(body);
+        let mut raw = Vec::new();
+        let _ = stream.read_to_end(&mut raw);
+        let raw = String::from_utf8_lossy(&raw).into_owned();
+        let status: u16 = raw[9..12].parse().expect("status");
+        let body = raw.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+        (status, body.to_string())
+    }
+
     fn get(&self, path: &str) -> (u16, serde_json::Value) {
         let (status, body) = self.get_with(path, "");
         let json = serde_json::from_str(&body)
@@ -545,4 +565,107 @@ fn log_format_json_gives_one_object_per_line_for_cron() {
     assert_eq!(rejected["level"], "WARN");
     assert_eq!(rejected["line"], 2);
     assert!(rejected["file"].as_str().unwrap().ends_with("rows.jsonl"));
+}
+
+/// `POST /api/watches` needs the bearer token even on loopback, refuses
+/// cross-origin writes and big bodies, and names a bad field; the Atom feed
+/// of alerts is valid.
+#[test]
+fn write_endpoints_need_the_token_same_origin_and_small_valid_bodies() {
+    let sandbox = Sandbox::new();
+    let watch = br#"{"name": "kids", "owner": "ana", "target": {"kind": "concept", "text": "lasten mielenterveys"}, "rule": {"when": "growth", "growth": 2.0}}"#;
+    {
+        let server = Server::start(&sandbox, &[]);
+        let (status, body) = server.send("POST", "/api/watches", "", watch);
+        assert_eq!(status, 403, "no token configured: writes are off ({body})");
+        assert!(body.contains("serve.token"), "{body}");
+        // reads need none on loopback
+        assert_eq!(server.get_with("/api/watches", "").0, 200);
+    }
+    let config = sandbox.write("token.toml", "[serve]\ntoken = \"s3cret-token\"\n");
+    let server = Server::start(&sandbox, &["--config", config.to_str().unwrap()]);
+    let auth = "Authorization: Bearer s3cret-token\r\n";
+    assert_eq!(
+        server.send("POST", "/api/watches", "", watch).0,
+        401,
+        "missing token"
+    );
+    assert_eq!(
+        server
+            .send(
+                "POST",
+                "/api/watches",
+                "Authorization: Bearer nope\r\n",
+                watch
+            )
+            .0,
+        401,
+        "wrong token"
+    );
+    let (status, body) = server.send(
+        "POST",
+        "/api/watches",
+        &format!("{auth}Origin: http://evil.example\r\n"),
+        watch,
+    );
+    assert_eq!(status, 403, "{body}");
+    assert!(body.contains("cross-origin"), "{body}");
+    let big = format!(
+        r#"{{"name": "big", "target": {{"kind": "query", "query": "{}"}}}}"#,
+        "a ".repeat(20_000)
+    );
+    assert_eq!(
+        server.send("POST", "/api/watches", auth, big.as_bytes()).0,
+        413,
+        "oversized body"
+    );
+    let (status, body) = server.send(
+        "POST",
+        "/api/watches",
+        auth,
+        br#"{"name": "x", "target": {"kind": "concept", "text": "y"}, "colour": "red"}"#,
+    );
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("colour"), "names the unknown field: {body}");
+    let (status, body) = server.send(
+        "POST",
+        "/api/watches",
+        auth,
+        br#"{"name": "x", "target": {"kind": "pager"}}"#,
+    );
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("pager"), "{body}");
+    let (status, body) = server.send(
+        "POST",
+        "/api/watches",
+        auth,
+        br#"{"name": "", "target": {"kind": "topic", "id": 3}}"#,
+    );
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("name"), "{body}");
+    // Same origin with the token: created, once.
+    let (status, body) = server.send(
+        "POST",
+        "/api/watches",
+        &format!("{auth}Origin: http://{}\r\n", server.addr),
+        watch,
+    );
+    assert_eq!(status, 201, "{body}");
+    let (status, body) = server.send("POST", "/api/watches", auth, watch);
+    assert_eq!(status, 409, "{body}");
+    let (status, body) = server.get_with("/api/watches", auth);
+    assert_eq!(status, 200);
+    assert!(body.contains("lasten mielenterveys"), "{body}");
+    let (status, body) = server.get_with("/api/alerts.atom", auth);
+    assert_eq!(status, 200);
+    let feed = feed_rs::parser::parse(dechunk_if_needed(&body).as_bytes()).expect("valid Atom");
+    assert!(feed.entries.is_empty());
+}
+
+fn dechunk_if_needed(body: &str) -> String {
+    if body.trim_start().starts_with('<') {
+        body.to_string()
+    } else {
+        dechunk(body)
+    }
 }

@@ -9,6 +9,7 @@ mod embed;
 mod output;
 mod run;
 mod signals;
+mod watch;
 
 pub use signals::parse_topic_id;
 
@@ -197,6 +198,10 @@ model is stored and weak signals keep their score ranking.
   weaksignal rank fit
   weaksignal rank fit --as-of 2020-01-31 --json")]
     Rank(RankArgs),
+    /// Watches: a query, topic or concept to follow, and when to be told.
+    Watch(WatchArgs),
+    /// Alerts the watches fired, and their deliveries.
+    Alerts(AlertsArgs),
     /// Topics as of a date: size, timeline and label.
     Topics(TopicsArgs),
     /// One topic with its documents.
@@ -334,6 +339,88 @@ pub struct BacktestArgs {
     /// Events file (TOML).
     #[arg(long, value_name = "FILE")]
     pub events: PathBuf,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    #[command(subcommand)]
+    pub action: WatchAction,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WatchAction {
+    /// Add a watch: exactly one of --query, --topic, --concept.
+    Add(WatchAddArgs),
+    /// List the watches.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove a watch (its alerts stay).
+    Rm { name: String },
+    /// What the watch would fire as of a date (nothing is stored or sent).
+    Test {
+        name: String,
+        #[command(flatten)]
+        at: AsOfArgs,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("target").required(true).args(["query", "topic", "concept"])))]
+pub struct WatchAddArgs {
+    pub name: String,
+    /// A search query (tantivy syntax) over the recent documents.
+    #[arg(long)]
+    pub query: Option<String>,
+    /// With --query: only this source's documents.
+    #[arg(long, requires = "query")]
+    pub source: Option<String>,
+    /// With --query: only documents in this language.
+    #[arg(long, requires = "query")]
+    pub lang: Option<String>,
+    /// A topic id (12 or topic-12), followed through merges and splits.
+    #[arg(long)]
+    pub topic: Option<String>,
+    /// A short text in any language, matched by meaning.
+    #[arg(long)]
+    pub concept: Option<String>,
+    /// When to fire: new-weak (default), promoted, growth (with --growth).
+    #[arg(long, value_enum, default_value = "new-weak")]
+    pub rule: WatchRule,
+    /// With --rule growth: the growth factor to reach.
+    #[arg(long, default_value_t = 3.0)]
+    pub growth: f64,
+    /// Days a signal that alerted stays quiet.
+    #[arg(long, default_value_t = 7)]
+    pub quiet_days: u32,
+    /// Who owns it (free text).
+    #[arg(long, default_value = "")]
+    pub owner: String,
+    /// Replace a watch of the same name.
+    #[arg(long)]
+    pub replace: bool,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum WatchRule {
+    NewWeak,
+    Promoted,
+    Growth,
+}
+
+#[derive(Debug, Args)]
+pub struct AlertsArgs {
+    /// Alerts to show, newest first.
+    #[arg(long, short = 'n', default_value_t = 20)]
+    pub limit: usize,
+    /// Only the dead letters: deliveries that failed alerts.max_attempts times.
+    #[arg(long)]
+    pub dead: bool,
     #[arg(long)]
     pub json: bool,
 }
@@ -902,6 +989,8 @@ fn dispatch(ctx: Context, cli: Cli) -> Result<Outcome> {
             RankAction::Fit { at, json } => signals::rank_fit(&ctx, &at, json, &mut out),
         },
         Command::Report(args) => signals::report(&ctx, args, &mut out),
+        Command::Watch(args) => watch::watch(&ctx, args, &mut out),
+        Command::Alerts(args) => watch::alerts(&ctx, args, &mut out),
         Command::Serve(args) => {
             let addr = args.addr.as_deref().unwrap_or(&ctx.config.serve.addr);
             let options = crate::serve::ServeOptions::new(addr, &ctx.config.serve.token)?;

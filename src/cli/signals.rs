@@ -358,20 +358,23 @@ pub fn topic(ctx: &Context, args: TopicArgs, out: &mut dyn Write) -> Result<Outc
 
 pub use crate::signals::parse_topic_id;
 
-/// `weaksignal report`.
-pub fn report(ctx: &Context, args: ReportArgs, out: &mut dyn Write) -> Result<Outcome> {
+/// The report as of `at`, at most `per_class` signals per class.
+pub(super) fn generate_report(
+    ctx: &Context,
+    at: &AsOfArgs,
+    per_class: usize,
+) -> Result<crate::report::Report> {
     let mut store = Store::open(&ctx.data_dir)?;
     let model = ctx.ensure_vectors(&mut store)?;
-    let as_of = as_of_time(&store, &args.at)?;
-    let started = std::time::Instant::now();
+    let as_of = as_of_time(&store, at)?;
     let request = crate::report::ReportRequest {
         model: &model,
         as_of,
-        window: args.at.window.unwrap_or(ctx.config.topics.window),
+        window: at.window.unwrap_or(ctx.config.topics.window),
         topics: &ctx.config.topics,
         signals: &ctx.config.signals,
-        per_class: args.per_class.max(1),
-        checkpoints: if args.at.from_scratch {
+        per_class: per_class.max(1),
+        checkpoints: if at.from_scratch {
             Checkpoints::Rebuild
         } else {
             Checkpoints::Use
@@ -382,6 +385,13 @@ pub fn report(ctx: &Context, args: ReportArgs, out: &mut dyn Write) -> Result<Ou
     let spinner = ctx.progress.spinner("analysing signals");
     let report = crate::report::generate(&mut store, &request)?;
     spinner.finish_and_clear();
+    Ok(report)
+}
+
+/// `weaksignal report`.
+pub fn report(ctx: &Context, args: ReportArgs, out: &mut dyn Write) -> Result<Outcome> {
+    let started = std::time::Instant::now();
+    let report = generate_report(ctx, &args.at, args.per_class)?;
     let text = report.render(args.format)?;
     tracing::debug!(secs = started.elapsed().as_secs_f64(), "report generated");
     match &args.output {

@@ -513,3 +513,145 @@ mod tests {
         );
     }
 }
+
+/// The largest body a write endpoint takes.
+pub const MAX_WRITE_BYTES: usize = 16 * 1024;
+
+/// `GET /api/watches`: every watch.
+pub async fn watches(
+    State(bench): State<Arc<Workbench>>,
+    query: RawQuery,
+) -> ApiResult<Vec<crate::alerts::Watch>> {
+    Params::new(query, &[])?;
+    let watches = blocking(move || Ok(bench.with_store(crate::alerts::watches)?)).await?;
+    Ok(Json(watches))
+}
+
+/// The body of `POST /api/watches`.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewWatch {
+    name: String,
+    #[serde(default)]
+    owner: String,
+    target: crate::alerts::Target,
+    #[serde(default = "new_weak")]
+    rule: crate::alerts::Rule,
+    #[serde(default = "default_quiet_days")]
+    quiet_days: u32,
+}
+
+fn new_weak() -> crate::alerts::Rule {
+    crate::alerts::Rule::NewWeak
+}
+
+fn default_quiet_days() -> u32 {
+    7
+}
+
+/// `POST /api/watches`: adds a watch (bearer token required, same origin,
+/// at most [`MAX_WRITE_BYTES`]); 409 when the name is taken.
+pub async fn add_watch(
+    State(bench): State<Arc<Workbench>>,
+    body: axum::body::Bytes,
+) -> std::result::Result<(StatusCode, Json<crate::alerts::Watch>), ApiError> {
+    let new: NewWatch = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::bad(format!("body: {e} (expected {{\"name\", \"target\": {{\"kind\": \"query\"|\"topic\"|\"concept\", ...}}, \"rule\", \"quiet_days\", \"owner\"}})")))?;
+    let watch = crate::alerts::Watch {
+        name: new.name,
+        owner: new.owner,
+        target: new.target,
+        rule: new.rule,
+        quiet_days: new.quiet_days,
+        created_at: chrono::Utc::now().timestamp(),
+    };
+    watch
+        .validate()
+        .map_err(|e| ApiError::bad(format!("field: {e}")))?;
+    let stored = watch.clone();
+    blocking(move || {
+        if let crate::alerts::Target::Query { query, .. } = &watch.target {
+            let request = SearchRequest {
+                query: query.clone(),
+                from: None,
+                to: None,
+                source: None,
+                lang: None,
+                limit: 1,
+                facets: false,
+            };
+            bench
+                .with_store(|s| bench.index.search(s, &request))
+                .map_err(|e| ApiError::bad(format!("target.query: {e}")))?;
+        }
+        let row = watch.row()?;
+        let added = bench.with_writer(|s| s.put_watch(&row, false))?;
+        if !added {
+            return Err(ApiError::new(
+                StatusCode::CONFLICT,
+                format!("name: a watch named {:?} exists", watch.name),
+            ));
+        }
+        Ok(())
+    })
+    .await?;
+    Ok((StatusCode::CREATED, Json(stored)))
+}
+
+/// `GET /api/alerts?limit=`: the newest alerts.
+pub async fn alerts(
+    State(bench): State<Arc<Workbench>>,
+    query: RawQuery,
+) -> ApiResult<Vec<serde_json::Value>> {
+    let p = Params::new(query, &["limit"])?;
+    let limit = p.limit(50, 1000)?;
+    let rows = blocking(move || Ok(bench.with_store(|s| s.alerts(limit))?)).await?;
+    Ok(Json(
+        rows.iter()
+            .map(|a| {
+                serde_json::json!({
+                    "id": a.id,
+                    "watch": a.watch,
+                    "signal": a.signal,
+                    "as_of": crate::signals::rfc3339(a.as_of),
+                    "fired_at": crate::signals::rfc3339(a.fired_at),
+                    "alert": serde_json::from_str::<serde_json::Value>(&a.body).unwrap_or_default(),
+                })
+            })
+            .collect(),
+    ))
+}
+
+/// `GET /api/alerts.atom`: the newest alerts as an Atom feed.
+pub async fn alerts_atom(
+    State(bench): State<Arc<Workbench>>,
+    query: RawQuery,
+) -> std::result::Result<Response, ApiError> {
+    Params::new(query, &[])?;
+    let entries = bench
+        .config
+        .alerts
+        .channels
+        .iter()
+        .find_map(|c| match c {
+            crate::config::ChannelConfig::Atom { entries, .. } => Some(*entries),
+            _ => None,
+        })
+        .unwrap_or(100);
+    let feed = blocking(move || {
+        let rows = bench.with_store(|s| s.alerts(entries))?;
+        Ok(crate::alerts::channel::atom(
+            &rows,
+            chrono::Utc::now().timestamp(),
+        )?)
+    })
+    .await?;
+    Ok((
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "application/atom+xml; charset=utf-8",
+        )],
+        feed,
+    )
+        .into_response())
+}

@@ -141,6 +141,12 @@ impl Workbench {
     }
 
     /// Runs `f` with a read-only store connection from the pool.
+    /// Runs `f` on the one writable connection (watches, checkpoints).
+    pub fn with_writer<T>(&self, f: impl FnOnce(&mut Store) -> Result<T>) -> Result<T> {
+        let mut store = self.analyst.lock().unwrap_or_else(|p| p.into_inner());
+        f(&mut store)
+    }
+
     pub fn with_store<T>(&self, f: impl FnOnce(&Store) -> Result<T>) -> Result<T> {
         let pooled = self.readers.lock().unwrap_or_else(|p| p.into_inner()).pop();
         let store = match pooled {
@@ -246,6 +252,15 @@ pub(crate) fn router(bench: Arc<Workbench>) -> Router {
         .route("/topics", get(api::topics))
         .route("/topics/{id}", get(api::topic))
         .route("/docs/{id}", get(api::doc))
+        .route("/alerts", get(api::alerts))
+        .route("/alerts.atom", get(api::alerts_atom))
+        .route(
+            "/watches",
+            get(api::watches).post(api::add_watch).layer(
+                // What an analyst writes is small: a bigger body is refused.
+                axum::extract::DefaultBodyLimit::max(api::MAX_WRITE_BYTES),
+            ),
+        )
         .fallback(api::not_found)
         .route_layer(middleware::from_fn_with_state(bench.clone(), require_token));
     Router::new()
@@ -256,13 +271,31 @@ pub(crate) fn router(bench: Arc<Workbench>) -> Router {
         .with_state(bench)
 }
 
-/// With a token configured, every API request must carry it.
+/// With a token configured, every API request must carry it. Writes need
+/// it even on loopback (any local process or page could post otherwise),
+/// and a browser's cross-origin write is refused.
 async fn require_token(
     State(bench): State<Arc<Workbench>>,
     request: Request,
     next: Next,
 ) -> Response {
+    let writes = !matches!(
+        *request.method(),
+        axum::http::Method::GET | axum::http::Method::HEAD
+    );
+    if writes {
+        if let Some(refusal) = cross_origin(&request) {
+            return refusal;
+        }
+    }
     let Some(token) = &bench.token else {
+        if writes {
+            return api::ApiError::new(
+                StatusCode::FORBIDDEN,
+                "writes need a bearer token: set serve.token in config.toml and send Authorization: Bearer <token>",
+            )
+            .into_response();
+        }
         return next.run(request).await;
     };
     let given = request
@@ -278,6 +311,34 @@ async fn require_token(
         "missing or wrong bearer token (Authorization: Bearer <serve.token>)",
     )
     .into_response()
+}
+
+/// A write whose `Origin` is not this server's own (`Host`): refused.
+fn cross_origin(request: &Request) -> Option<Response> {
+    let origin = request
+        .headers()
+        .get(header::ORIGIN)?
+        .to_str()
+        .unwrap_or("");
+    let host = request
+        .headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("");
+    let same = origin
+        .strip_prefix("http://")
+        .or_else(|| origin.strip_prefix("https://"))
+        .is_some_and(|o| !host.is_empty() && o == host);
+    if same {
+        return None;
+    }
+    Some(
+        api::ApiError::new(
+            StatusCode::FORBIDDEN,
+            format!("cross-origin write refused (Origin {origin:?} is not this server)"),
+        )
+        .into_response(),
+    )
 }
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {

@@ -172,6 +172,15 @@ pub struct Signal {
     /// The recent documents behind the signal.
     #[serde(skip)]
     pub members: Vec<usize>,
+    /// Their ids and their mean vector (filled by `View::tag`), for the
+    /// watches of [`crate::alerts`].
+    #[serde(skip)]
+    pub member_ids: Vec<String>,
+    #[serde(skip)]
+    pub centroid: Vec<f32>,
+    /// Topics it continues: those merged into it and those it split off.
+    #[serde(skip)]
+    pub lineage: Vec<u32>,
     /// The words of its key or label (term keys), for matching.
     #[serde(skip)]
     pub words: Vec<String>,
@@ -804,6 +813,33 @@ impl<'a> Analysis<'a> {
         None
     }
 
+    /// The topics `topic` continues: those merged into it, and the topics
+    /// it split off (its parents, theirs...).
+    fn lineage(&self, topic: u32) -> Vec<u32> {
+        let mut out: Vec<u32> = self
+            .state
+            .events
+            .iter()
+            .filter_map(|e| match e {
+                TopicEvent::Merge {
+                    topic: merged,
+                    into,
+                    ..
+                } if self.state.resolve(*into) == topic => Some(*merged),
+                _ => None,
+            })
+            .collect();
+        let mut parent = self.state.topics[topic as usize].parent;
+        while let Some(p) = parent {
+            if out.contains(&p) || p == topic {
+                break;
+            }
+            out.push(p);
+            parent = self.state.topics.get(p as usize).and_then(|t| t.parent);
+        }
+        out
+    }
+
     /// Topic figures, signals and per-topic summaries.
     pub fn run(&self) -> Result<(SignalReport, Vec<TopicSummary>)> {
         let cfg = self.config;
@@ -1117,6 +1153,9 @@ impl<'a> Analysis<'a> {
                 },
                 arrived_home,
                 members: recent_members,
+                member_ids: Vec::new(),
+                centroid: Vec::new(),
+                lineage: self.lineage(trend.key),
                 words,
                 season,
                 promoted_by: promoted.as_ref().map(|p| p.2.clone()),
@@ -1443,6 +1482,9 @@ impl<'a> Analysis<'a> {
                 abroad_first: None,
                 arrived_home: None,
                 members,
+                member_ids: Vec::new(),
+                centroid: Vec::new(),
+                lineage: Vec::new(),
                 words: names,
                 season,
                 promoted_by: None,

@@ -386,7 +386,8 @@ impl View {
         .run()
     }
 
-    /// Tags every signal of `report` with the taggers' categories, from the
+    /// Gives every signal of `report` its documents' ids and mean vector
+    /// (what watches match against), tags it with the taggers' categories, from the
     /// vectors of its recent documents (a signal without any has no tags),
     /// and counts each category's share of the documents of each of the last
     /// `history` windows ([`super::CategoryShares`]).
@@ -397,6 +398,12 @@ impl View {
         history: usize,
     ) {
         for signal in &mut report.signals {
+            signal.member_ids = signal
+                .members
+                .iter()
+                .map(|&d| self.corpus.ids[d].clone())
+                .collect();
+            signal.centroid = self.centroid(&signal.members);
             signal.tags = taggers
                 .iter()
                 .flat_map(|tagger| {
@@ -418,6 +425,24 @@ impl View {
             .iter()
             .map(|tagger| self.category_shares(tagger, history))
             .collect();
+    }
+
+    /// The normalised mean vector of `members` (empty without members).
+    fn centroid(&self, members: &[usize]) -> Vec<f32> {
+        if members.is_empty() {
+            return Vec::new();
+        }
+        let mut mean = vec![0.0f32; self.corpus.dims];
+        for &d in members {
+            mean.iter_mut()
+                .zip(self.corpus.vector(d))
+                .for_each(|(m, x)| *m += x);
+        }
+        let norm = mean.iter().map(|x| x * x).sum::<f32>().sqrt();
+        if norm > 0.0 {
+            mean.iter_mut().for_each(|m| *m /= norm);
+        }
+        mean
     }
 
     /// Each category's share of the documents of the last `history` windows

@@ -15,6 +15,9 @@ use serde::Serialize;
 use crate::document::Document;
 use crate::error::{Error, Result};
 
+mod analyst;
+pub use analyst::{AlertRow, DeliveryRow, WatchRow};
+
 /// File name of the store inside the data directory.
 pub const STORE_FILE: &str = "weaksignal.sqlite";
 
@@ -276,6 +279,8 @@ impl Store {
             });
         }
         conn.execute_batch(SCHEMA).map_err(|e| self.err(e))?;
+        conn.execute_batch(analyst::SCHEMA)
+            .map_err(|e| self.err(e))?;
         conn.pragma_update(None, "user_version", SCHEMA_VERSION)
             .map_err(|e| self.err(e))?;
         Ok(())

@@ -7,6 +7,7 @@
 //! present the result; nothing here knows about either.
 
 pub mod run;
+mod watch;
 
 use std::path::{Path, PathBuf};
 

@@ -242,8 +242,49 @@ impl Job<'_> {
             return Ok(());
         };
         self.ledger.as_of = Some(report.current.as_of.clone());
+        // Alerts never fail the run: a channel that fails makes it partial.
+        self.alerts(&report)?;
         // A failed report stage is in the ledger; the report is still returned.
         self.write_report(report)
+    }
+
+    /// alerts: every watch evaluated on the report, new alerts stored and
+    /// delivered by every channel that does not have them yet.
+    fn alerts(&mut self, report: &Report) -> Result<()> {
+        let workspace = self.workspace;
+        let as_of = crate::time::parse_bound(&report.current.as_of, true)
+            .map(|d| d.timestamp())
+            .unwrap_or(0);
+        // The closure reports problems instead of failing: the stage is
+        // partial at worst, and the ledger has it.
+        let _recorded = self.ledger.stage("alerts", |stage| {
+            let (stored, channels) = match workspace.alert(report, as_of) {
+                Ok(done) => done,
+                Err(e) => {
+                    stage.problem(format!("alerts: {e}"));
+                    return Ok(());
+                }
+            };
+            stage.count("fired", stored.fired as u64);
+            stage.count("quiet", stored.quiet as u64);
+            stage.count("already_stored", stored.already as u64);
+            for c in channels {
+                stage.count(&format!("{}_delivered", c.channel), c.delivered as u64);
+                if c.failed + c.dead > 0 {
+                    stage.count(&format!("{}_failed", c.channel), c.failed as u64);
+                    stage.count(&format!("{}_dead", c.channel), c.dead as u64);
+                    stage.problem(format!(
+                        "channel {} ({}): {} not delivered: {}",
+                        c.channel,
+                        c.kind,
+                        c.failed + c.dead,
+                        c.error.unwrap_or_default()
+                    ));
+                }
+            }
+            Ok(())
+        })?;
+        Ok(())
     }
 
     /// collect: the pipeline's web sources.
