@@ -217,6 +217,20 @@ pub fn export(store: &mut Store, request: &ExportRequest) -> Result<Manifest> {
             tables.insert("documents".into(), "documents/month=YYYY-MM.ndjson: id, source, url, title, text, lang, published, topic".into());
         }
     }
+    write_analyst(root, store)?;
+    tables.insert(
+        "watches".into(),
+        "analyst/watches.ndjson: name, spec (target and rule), owner, quiet_days, created_at"
+            .into(),
+    );
+    tables.insert(
+        "alerts".into(),
+        "analyst/alerts.ndjson: id, watch, signal, as_of, fired_at, body".into(),
+    );
+    tables.insert(
+        "deliveries".into(),
+        "analyst/deliveries.ndjson: alert, channel, status (delivered, failed, dead), attempts, last_error, updated_at".into(),
+    );
     let manifest = Manifest {
         format: request.format,
         as_of: crate::signals::rfc3339(request.as_of),
@@ -252,6 +266,29 @@ pub fn export(store: &mut Store, request: &ExportRequest) -> Result<Manifest> {
         std::fs::rename(&built, &final_dir).map_err(|e| Error::io(&final_dir, e))?;
     }
     Ok(manifest)
+}
+
+/// What analysts stored (watches, alerts, deliveries): not derived from
+/// documents, so an export carries them whole, as NDJSON in any format.
+fn write_analyst(root: &Path, store: &Store) -> Result<()> {
+    fn lines<T: Serialize>(root: &Path, name: &str, rows: &[T]) -> Result<()> {
+        let dir = root.join("analyst");
+        std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
+        let path = dir.join(name);
+        let mut out =
+            std::io::BufWriter::new(std::fs::File::create(&path).map_err(|e| Error::io(&path, e))?);
+        for row in rows {
+            serde_json::to_writer(&mut out, row).map_err(|e| Error::Serialize {
+                what: path.display().to_string(),
+                message: e.to_string(),
+            })?;
+            out.write_all(b"\n").map_err(|e| Error::io(&path, e))?;
+        }
+        out.flush().map_err(|e| Error::io(&path, e))
+    }
+    lines(root, "watches.ndjson", &store.watches()?)?;
+    lines(root, "alerts.ndjson", &store.alerts(usize::MAX >> 1)?)?;
+    lines(root, "deliveries.ndjson", &store.deliveries(None)?)
 }
 
 fn topic_value(topic: u32) -> Option<i64> {

@@ -197,6 +197,13 @@ model_test! {
         assert_eq!(hook.state.lock().unwrap().bodies.len(), received + new);
         let xml = std::fs::read(sandbox.data_dir().join("alerts.xml")).unwrap();
         assert_eq!(feed_rs::parser::parse(&xml[..]).unwrap().entries.len(), fired + new);
+
+        // An export carries the watches and alerts.
+        ws!(sandbox, "-q", "export", "--format", "ndjson", "--output", "out").expect_code(0);
+        let count = |name: &str| std::fs::read_to_string(sandbox.path(&format!("out/analyst/{name}"))).unwrap().lines().count();
+        assert_eq!(count("watches.ndjson"), 2);
+        assert_eq!(count("alerts.ndjson"), fired + new);
+        assert!(count("deliveries.ndjson") >= 2 * (fired + new));
     }
 }
 
