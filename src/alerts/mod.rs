@@ -340,6 +340,52 @@ pub fn evaluate(
     Ok(out)
 }
 
+/// A stored alert as the CLI and the API show it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AlertRecord {
+    pub id: i64,
+    pub watch: String,
+    pub signal: String,
+    pub as_of: String,
+    pub fired_at: String,
+    pub alert: serde_json::Value,
+}
+
+impl AlertRecord {
+    pub fn of(row: &crate::store::AlertRow) -> AlertRecord {
+        AlertRecord {
+            id: row.id,
+            watch: row.watch.clone(),
+            signal: row.signal.clone(),
+            as_of: crate::signals::rfc3339(row.as_of),
+            fired_at: crate::signals::rfc3339(row.fired_at),
+            alert: serde_json::from_str(&row.body).unwrap_or_default(),
+        }
+    }
+}
+
+/// A query watch's query must parse: checked when the watch is added, not
+/// at the next run.
+pub fn check_query(
+    index: &crate::index::SearchIndex,
+    store: &Store,
+    target: &Target,
+) -> Result<()> {
+    let Target::Query { query, .. } = target else {
+        return Ok(());
+    };
+    let request = crate::index::SearchRequest {
+        query: query.clone(),
+        from: None,
+        to: None,
+        source: None,
+        lang: None,
+        limit: 1,
+        facets: false,
+    };
+    index.search(store, &request).map(|_| ())
+}
+
 /// What one evaluation stored: alerts new this run, and those a quiet
 /// period or an earlier run of the same day already had.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]

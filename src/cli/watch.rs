@@ -118,19 +118,8 @@ pub fn alerts(ctx: &Context, args: AlertsArgs, out: &mut dyn Write) -> Result<Ou
     }
     let alerts = store.alerts(args.limit)?;
     if args.json {
-        let values: Vec<serde_json::Value> = alerts
-            .iter()
-            .map(|a| {
-                serde_json::json!({
-                    "id": a.id,
-                    "watch": a.watch,
-                    "signal": a.signal,
-                    "as_of": crate::signals::rfc3339(a.as_of),
-                    "fired_at": crate::signals::rfc3339(a.fired_at),
-                    "alert": serde_json::from_str::<serde_json::Value>(&a.body).unwrap_or_default(),
-                })
-            })
-            .collect();
+        let values: Vec<crate::alerts::AlertRecord> =
+            alerts.iter().map(crate::alerts::AlertRecord::of).collect();
         return output::json(out, &values).map(|_| Outcome::Success);
     }
     if alerts.is_empty() {

@@ -570,20 +570,9 @@ pub async fn add_watch(
         .map_err(|e| ApiError::bad(format!("field: {e}")))?;
     let stored = watch.clone();
     blocking(move || {
-        if let crate::alerts::Target::Query { query, .. } = &watch.target {
-            let request = SearchRequest {
-                query: query.clone(),
-                from: None,
-                to: None,
-                source: None,
-                lang: None,
-                limit: 1,
-                facets: false,
-            };
-            bench
-                .with_store(|s| bench.index.search(s, &request))
-                .map_err(|e| ApiError::bad(format!("target.query: {e}")))?;
-        }
+        bench
+            .with_store(|s| crate::alerts::check_query(&bench.index, s, &watch.target))
+            .map_err(|e| ApiError::bad(format!("target.query: {e}")))?;
         let row = watch.row()?;
         let added = bench.with_writer(|s| s.put_watch(&row, false))?;
         if !added {
@@ -602,23 +591,12 @@ pub async fn add_watch(
 pub async fn alerts(
     State(bench): State<Arc<Workbench>>,
     query: RawQuery,
-) -> ApiResult<Vec<serde_json::Value>> {
+) -> ApiResult<Vec<crate::alerts::AlertRecord>> {
     let p = Params::new(query, &["limit"])?;
     let limit = p.limit(50, 1000)?;
     let rows = blocking(move || Ok(bench.with_store(|s| s.alerts(limit))?)).await?;
     Ok(Json(
-        rows.iter()
-            .map(|a| {
-                serde_json::json!({
-                    "id": a.id,
-                    "watch": a.watch,
-                    "signal": a.signal,
-                    "as_of": crate::signals::rfc3339(a.as_of),
-                    "fired_at": crate::signals::rfc3339(a.fired_at),
-                    "alert": serde_json::from_str::<serde_json::Value>(&a.body).unwrap_or_default(),
-                })
-            })
-            .collect(),
+        rows.iter().map(crate::alerts::AlertRecord::of).collect(),
     ))
 }
 

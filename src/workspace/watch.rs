@@ -73,24 +73,11 @@ impl Workspace {
     /// Stores a new watch (or replaces one of the same name with `replace`).
     pub fn add_watch(&self, watch: &Watch, replace: bool) -> Result<()> {
         watch.validate()?;
-        if let Target::Query { query, .. } = &watch.target {
-            // A query that does not parse is an error now, not at the next run.
-            let store = Store::open(&self.data_dir)?;
-            let index = SearchIndex::open_synced(&self.data_dir, &store, &self.config.index)?;
-            index.search(
-                &store,
-                &SearchRequest {
-                    query: query.clone(),
-                    from: None,
-                    to: None,
-                    source: None,
-                    lang: None,
-                    limit: 1,
-                    facets: false,
-                },
-            )?;
-        }
         let store = Store::open(&self.data_dir)?;
+        if matches!(watch.target, Target::Query { .. }) {
+            let index = SearchIndex::open_synced(&self.data_dir, &store, &self.config.index)?;
+            alerts::check_query(&index, &store, &watch.target)?;
+        }
         if !store.put_watch(&watch.row()?, replace)? {
             return Err(Error::Usage(format!(
                 "a watch named {:?} exists (watch rm it first, or use --replace)",
