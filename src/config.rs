@@ -485,6 +485,9 @@ pub struct SignalsConfig {
     /// The learned ranking needs at least this many labelled weak flags;
     /// with fewer, weak signals are ranked by their score.
     pub rank_min_flags: usize,
+    /// A signal marked irrelevant stays hidden until its growth passes this
+    /// multiple of the growth it had when it was marked.
+    pub resurface_growth: f64,
     /// What is *home*, for signals that are already abroad and not yet here.
     pub home: HomeConfig,
 }
@@ -557,6 +560,7 @@ impl Default for SignalsConfig {
             recurring_years: 3,
             recurring_days: 21,
             rank_min_flags: 100,
+            resurface_growth: 2.0,
             home: HomeConfig::default(),
         }
     }

@@ -231,6 +231,10 @@ pub fn export(store: &mut Store, request: &ExportRequest) -> Result<Manifest> {
         "deliveries".into(),
         "analyst/deliveries.ndjson: alert, channel, status (delivered, failed, dead), attempts, last_error, updated_at".into(),
     );
+    tables.insert(
+        "marks".into(),
+        "analyst/marks.ndjson: id, signal, verdict, duplicate_of, note, by, at, growth (every mark; the newest per signal counts)".into(),
+    );
     let manifest = Manifest {
         format: request.format,
         as_of: crate::signals::rfc3339(request.as_of),
@@ -288,7 +292,8 @@ fn write_analyst(root: &Path, store: &Store) -> Result<()> {
     }
     lines(root, "watches.ndjson", &store.watches()?)?;
     lines(root, "alerts.ndjson", &store.alerts(usize::MAX >> 1)?)?;
-    lines(root, "deliveries.ndjson", &store.deliveries(None)?)
+    lines(root, "deliveries.ndjson", &store.deliveries(None)?)?;
+    lines(root, "marks.ndjson", &store.marks()?)
 }
 
 fn topic_value(topic: u32) -> Option<i64> {

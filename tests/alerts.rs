@@ -204,6 +204,27 @@ model_test! {
         assert_eq!(count("watches.ndjson"), 2);
         assert_eq!(count("alerts.ndjson"), fired + new);
         assert!(count("deliveries.ndjson") >= 2 * (fired + new));
+
+        // Marks: an irrelevant signal is hidden, with who and when; the
+        // newest mark counts; marks are history and exported.
+        let listed = ws!(sandbox, "-q", "signals", "--as-of", "2020-02-07", "--json").expect_code(0).json();
+        let first = listed["signals"][0]["id"].as_str().expect("a signal as of 2020-02-07").to_string();
+        let unknown = ws!(sandbox, "mark", "topic-999999", "irrelevant", "--as-of", "2020-02-07");
+        assert_eq!(unknown.code, 2, "{}", unknown.stderr);
+        assert!(unknown.stderr.contains("is not a signal"), "{}", unknown.stderr);
+        ws!(sandbox, "-q", "mark", &first, "irrelevant", "--by", "ana", "--note", "a programme", "--as-of", "2020-02-07").expect_code(0);
+        let after = ws!(sandbox, "-q", "signals", "--as-of", "2020-02-07", "--json").expect_code(0).json();
+        assert!(after["signals"].as_array().unwrap().iter().all(|s| s["id"] != first.as_str()), "{after}");
+        assert_eq!(after["hidden"][0]["id"], first.as_str(), "{after}");
+        assert_eq!(after["hidden"][0]["by"], "ana");
+        let md = ws!(sandbox, "-q", "report", "--as-of", "2020-02-07", "--format", "md").expect_code(0).stdout.clone();
+        assert!(md.contains("Hidden by analysts' marks") && md.contains("by ana"), "{md}");
+        ws!(sandbox, "-q", "mark", &first, "relevant", "--by", "ben", "--as-of", "2020-02-07").expect_code(0);
+        let again = ws!(sandbox, "-q", "signals", "--as-of", "2020-02-07", "--json").expect_code(0).json();
+        assert!(again["signals"].as_array().unwrap().iter().any(|s| s["id"] == first.as_str()), "the newest mark counts: {again}");
+        ws!(sandbox, "-q", "export", "--format", "ndjson", "--output", "out2").expect_code(0);
+        let marks = std::fs::read_to_string(sandbox.path("out2/analyst/marks.ndjson")).unwrap();
+        assert_eq!(marks.lines().count(), 2, "history kept: {marks}");
     }
 }
 

@@ -63,7 +63,10 @@ model_test! {
         let run = &runs[0];
         assert_eq!(run["status"], "partial");
         let names: Vec<&str> = run["stages"].as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
-        assert_eq!(names, ["collect", "import", "embed", "rank", "signals", "report"]);
+        assert_eq!(names, ["collect", "import", "embed", "rank", "signals", "alerts", "report"]);
+        // no watches: nothing fires, and the stage is fine
+        assert_eq!(stage(run, "alerts")["status"], "ok", "{run}");
+        assert_eq!(stage(run, "alerts")["counts"]["fired"].as_u64(), Some(0), "{run}");
         // the first run fits the ranking; its model is stored for the week
         assert_eq!(stage(run, "rank")["counts"]["refitted"].as_u64(), Some(1), "{run}");
         assert_eq!(stage(run, "collect")["status"], "partial");

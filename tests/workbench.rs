@@ -656,6 +656,29 @@ fn write_endpoints_need_the_token_same_origin_and_small_valid_bodies() {
     let (status, body) = server.get_with("/api/watches", auth);
     assert_eq!(status, 200);
     assert!(body.contains("lasten mielenterveys"), "{body}");
+    // Marks: the same protections, and a bad verdict names the field.
+    let mark = br#"{"signal": "topic-1", "verdict": "irrelevant"}"#;
+    assert_eq!(
+        server.send("POST", "/api/marks", "", mark).0,
+        401,
+        "missing token"
+    );
+    let (status, body) = server.send(
+        "POST",
+        "/api/marks",
+        auth,
+        br#"{"signal": "topic-1", "verdict": "boring"}"#,
+    );
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("verdict"), "{body}");
+    let (status, body) = server.send(
+        "POST",
+        "/api/marks",
+        auth,
+        br#"{"signal": "topic-1", "verdict": "irrelevant", "score": 3}"#,
+    );
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("score"), "{body}");
     let (status, body) = server.get_with("/api/alerts.atom", auth);
     assert_eq!(status, 200);
     let feed = feed_rs::parser::parse(dechunk_if_needed(&body).as_bytes()).expect("valid Atom");

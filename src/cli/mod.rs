@@ -202,6 +202,8 @@ model is stored and weak signals keep their score ranking.
     Watch(WatchArgs),
     /// Alerts the watches fired, and their deliveries.
     Alerts(AlertsArgs),
+    /// Mark a signal relevant, irrelevant or a duplicate of another (kept as history).
+    Mark(MarkArgs),
     /// Topics as of a date: size, timeline and label.
     Topics(TopicsArgs),
     /// One topic with its documents.
@@ -411,6 +413,25 @@ pub enum WatchRule {
     NewWeak,
     Promoted,
     Growth,
+}
+
+#[derive(Debug, Args)]
+pub struct MarkArgs {
+    /// The signal's id (`topic-12`, `term-word`), as `signals` shows it.
+    pub signal: String,
+    /// relevant, irrelevant or duplicate-of.
+    pub verdict: String,
+    /// With duplicate-of: the signal it duplicates.
+    pub duplicate_of: Option<String>,
+    #[arg(long, default_value = "")]
+    pub note: String,
+    /// Who marks it.
+    #[arg(long, default_value = "")]
+    pub by: String,
+    #[command(flatten)]
+    pub at: AsOfArgs,
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -991,6 +1012,7 @@ fn dispatch(ctx: Context, cli: Cli) -> Result<Outcome> {
         Command::Report(args) => signals::report(&ctx, args, &mut out),
         Command::Watch(args) => watch::watch(&ctx, args, &mut out),
         Command::Alerts(args) => watch::alerts(&ctx, args, &mut out),
+        Command::Mark(args) => watch::mark(&ctx, args, &mut out),
         Command::Serve(args) => {
             let addr = args.addr.as_deref().unwrap_or(&ctx.config.serve.addr);
             let options = crate::serve::ServeOptions::new(addr, &ctx.config.serve.token)?;

@@ -64,7 +64,7 @@ fn load(ctx: &Context, at: &AsOfArgs, until: Option<i64>) -> Result<Loaded> {
 }
 
 /// Topics as of one time, from the newest valid checkpoint.
-fn view(ctx: &Context, at: &AsOfArgs) -> Result<(View, String)> {
+pub(super) fn view(ctx: &Context, at: &AsOfArgs) -> Result<(View, String)> {
     let mut store = Store::open(&ctx.data_dir)?;
     let model = ctx.ensure_vectors(&mut store)?;
     let as_of = as_of_time(&store, at)?;
@@ -96,8 +96,17 @@ fn view(ctx: &Context, at: &AsOfArgs) -> Result<(View, String)> {
     Ok((view, model))
 }
 
-/// The analysis, its signals tagged with the taxonomies of `taxonomies.tag`.
-fn analyse(
+/// The analysis, its signals tagged with the taxonomies of `taxonomies.tag`
+/// and the analysts' marks applied.
+fn analyse(ctx: &Context, analysed: &(View, String)) -> Result<(SignalReport, Vec<TopicSummary>)> {
+    let (mut report, topics) = analyse_unmarked(ctx, analysed)?;
+    let marks = Store::open(&ctx.data_dir)?.marks()?;
+    crate::signals::marks::apply(&mut report, &marks, ctx.config.signals.resurface_growth);
+    Ok((report, topics))
+}
+
+/// The analysis before marks hide or fold anything (what a new mark is checked against).
+pub(super) fn analyse_unmarked(
     ctx: &Context,
     (view, model): &(View, String),
 ) -> Result<(SignalReport, Vec<TopicSummary>)> {

@@ -3,7 +3,7 @@
 use std::io::Write;
 
 use super::output;
-use super::{AlertsArgs, Context, WatchAction, WatchAddArgs, WatchArgs, WatchRule};
+use super::{AlertsArgs, Context, MarkArgs, WatchAction, WatchAddArgs, WatchArgs, WatchRule};
 use crate::alerts::{Rule, Target, Watch};
 use crate::error::Result;
 use crate::signals::parse_topic_id;
@@ -134,5 +134,41 @@ pub fn alerts(ctx: &Context, args: AlertsArgs, out: &mut dyn Write) -> Result<Ou
             &format!("{}  {}", &crate::signals::rfc3339(a.as_of)[..10], headline),
         )?;
     }
+    Ok(Outcome::Success)
+}
+
+/// `weaksignal mark`: checked against the signals as of `--as-of`, whose
+/// growth it records.
+pub fn mark(ctx: &Context, args: MarkArgs, out: &mut dyn Write) -> Result<Outcome> {
+    let verdict = crate::signals::marks::Verdict::parse(&args.verdict)?;
+    let view = super::signals::view(ctx, &args.at)?;
+    let (report, _) = super::signals::analyse_unmarked(ctx, &view)?;
+    let mut mark = crate::signals::marks::new_mark(
+        &report,
+        &args.signal,
+        verdict,
+        args.duplicate_of,
+        args.note,
+        args.by,
+        chrono::Utc::now().timestamp(),
+    )?;
+    mark.id = ctx.add_mark(&mark)?;
+    if args.json {
+        return output::json(out, &mark).map(|_| Outcome::Success);
+    }
+    output::line(
+        out,
+        &format!(
+            "marked {} {}{} (growth {:.1}x as of {})",
+            mark.signal,
+            mark.verdict,
+            mark.duplicate_of
+                .as_deref()
+                .map(|d| format!(" {d}"))
+                .unwrap_or_default(),
+            mark.growth.unwrap_or(0.0),
+            &report.as_of[..10]
+        ),
+    )?;
     Ok(Outcome::Success)
 }

@@ -103,6 +103,7 @@ pub fn render(report: &Report) -> String {
         }
     }
     recurring(&mut out, report);
+    hidden(&mut out, report);
     let _ = write!(
         out,
         "<footer>Visibility: share of the latest {0}'s documents. Growth: recent rate over baseline rate (smoothed). \
@@ -634,6 +635,39 @@ fn class_color(class: Class) -> &'static str {
         Class::Fading => "#7a7a7a",
         Class::Noise => "#bbbbbb",
     }
+}
+
+/// Signals analysts' marks hide, with who marked them and when.
+fn hidden(out: &mut String, report: &Report) {
+    let hidden = &report.current.hidden;
+    if hidden.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "<h2 id=\"hidden\">Hidden by analysts' marks <span class=\"badge fading\">{}</span></h2>\n<ul class=\"changes\">",
+        hidden.len()
+    );
+    for h in hidden {
+        let what = match &h.into {
+            Some(into) => format!("a duplicate of {}", escape(into)),
+            None => escape(&h.verdict),
+        };
+        let _ = writeln!(
+            out,
+            "<li>{} ({}): marked {what} on {} by {}{}</li>",
+            escape(&h.label),
+            escape(&h.id),
+            escape(day(&h.marked)),
+            escape(&h.by),
+            if h.note.is_empty() {
+                String::new()
+            } else {
+                format!(" — {}", escape(&h.note))
+            }
+        );
+    }
+    out.push_str("</ul>\n");
 }
 
 /// What the report calls home ("Finland"), for abroad-first lines.

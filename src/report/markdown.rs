@@ -331,6 +331,24 @@ pub fn render(report: &Report) -> String {
             years.join(", ")
         );
     }
+    if !report.current.hidden.is_empty() {
+        let _ = writeln!(out, "## Hidden by analysts' marks\n");
+        for h in &report.current.hidden {
+            let what = match &h.into {
+                Some(into) => format!("a duplicate of {}", escape(into)),
+                None => escape(&h.verdict),
+            };
+            let _ = writeln!(
+                out,
+                "- {} ({}): marked {what} on {} by {}",
+                escape(&h.label),
+                escape(&h.id),
+                day(&h.marked),
+                escape(&h.by)
+            );
+        }
+        out.push('\n');
+    }
     out
 }
 

@@ -216,6 +216,9 @@ pub struct ReportRequest<'a> {
 /// compares the two. Both analyses start from clustering checkpoints, so a
 /// report costs about two incremental `signals` runs.
 pub fn generate(store: &mut Store, request: &ReportRequest) -> Result<Report> {
+    // Both analyses see the analysts' marks, so a hidden signal is neither
+    // listed nor reported as ended.
+    let marks = store.marks()?;
     let analyse = |store: &mut Store, as_of: i64| -> Result<Option<SignalReport>> {
         let view = View::build(
             store,
@@ -232,6 +235,7 @@ pub fn generate(store: &mut Store, request: &ReportRequest) -> Result<Report> {
         }
         let mut report = view.analyse(request.topics, request.signals)?.0;
         view.tag(&mut report, request.taggers, request.signals.history());
+        crate::signals::marks::apply(&mut report, &marks, request.signals.resurface_growth);
         Ok(Some(report))
     };
     let current = analyse(store, request.as_of)?.ok_or_else(|| crate::Error::NoDocumentsAsOf {
@@ -349,7 +353,7 @@ pub fn day(rfc3339: &str) -> &str {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::signals::{Level, TopicFigures};
 
@@ -413,6 +417,7 @@ mod tests {
             ranking: crate::signals::Ranking::default(),
             home: None,
             signals,
+            hidden: vec![],
             category_shares: vec![],
             term_signals: vec![],
         }

@@ -352,8 +352,12 @@ pub async fn signals(
     };
     let limit = p.limit(100, 1000)?;
     let window = p.window(&bench)?;
-    let a = analysis(bench, p.as_of()?, window).await?;
+    let resurface = bench.config.signals.resurface_growth;
+    let a = analysis(bench.clone(), p.as_of()?, window).await?;
     let mut report = a.report.clone();
+    // Marks are applied per request: one added a second ago counts.
+    let marks = blocking(move || Ok(bench.with_store(|s| s.marks())?)).await?;
+    crate::signals::marks::apply(&mut report, &marks, resurface);
     report.signals.retain(|s| {
         classes.contains(&s.class)
             && tag.as_ref().is_none_or(|t| t.matches(&s.tags))
@@ -632,4 +636,56 @@ pub async fn alerts_atom(
         feed,
     )
         .into_response())
+}
+
+/// The body of `POST /api/marks`.
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewMark {
+    signal: String,
+    verdict: String,
+    #[serde(default)]
+    duplicate_of: Option<String>,
+    #[serde(default)]
+    note: String,
+    #[serde(default)]
+    by: String,
+}
+
+/// `POST /api/marks`: marks a signal of the newest analysis (bearer token
+/// required, same origin, at most [`MAX_WRITE_BYTES`]).
+pub async fn add_mark(
+    State(bench): State<Arc<Workbench>>,
+    body: axum::body::Bytes,
+) -> std::result::Result<(StatusCode, Json<crate::store::MarkRow>), ApiError> {
+    let new: NewMark = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::bad(format!(
+            "body: {e} (expected {{\"signal\", \"verdict\": \"relevant\"|\"irrelevant\"|\"duplicate_of\", \"duplicate_of\", \"note\", \"by\"}})"
+        ))
+    })?;
+    let verdict = crate::signals::marks::Verdict::parse(&new.verdict)
+        .map_err(|e| ApiError::bad(format!("verdict: {e}")))?;
+    if new.note.len() > 2000 || new.by.len() > 200 {
+        return Err(ApiError::bad(
+            "note (2000 bytes) or by (200 bytes) is too long",
+        ));
+    }
+    let window = bench.config.topics.window;
+    let a = analysis(bench.clone(), None, window).await?;
+    let mark = crate::signals::marks::new_mark(
+        &a.report,
+        &new.signal,
+        verdict,
+        new.duplicate_of,
+        new.note,
+        new.by,
+        chrono::Utc::now().timestamp(),
+    )
+    .map_err(|e| ApiError::bad(e.to_string()))?;
+    let stored = blocking(move || {
+        let id = bench.with_writer(|s| s.add_mark(&mark))?;
+        Ok(crate::store::MarkRow { id, ..mark })
+    })
+    .await?;
+    Ok((StatusCode::CREATED, Json(stored)))
 }

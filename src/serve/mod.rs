@@ -261,6 +261,11 @@ pub(crate) fn router(bench: Arc<Workbench>) -> Router {
                 axum::extract::DefaultBodyLimit::max(api::MAX_WRITE_BYTES),
             ),
         )
+        .route(
+            "/marks",
+            axum::routing::post(api::add_mark)
+                .layer(axum::extract::DefaultBodyLimit::max(api::MAX_WRITE_BYTES)),
+        )
         .fallback(api::not_found)
         .route_layer(middleware::from_fn_with_state(bench.clone(), require_token));
     Router::new()

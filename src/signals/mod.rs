@@ -23,6 +23,7 @@
 
 pub mod abroad;
 pub mod backtest;
+pub mod marks;
 
 pub mod rank;
 pub mod view;
@@ -263,6 +264,10 @@ pub struct SignalReport {
     /// What is home for abroad-first signals; `None` when `signals.home` names nothing.
     pub home: Option<HomeSummary>,
     pub signals: Vec<Signal>,
+    /// Signals analysts' marks hide: marked irrelevant (and not grown past
+    /// `signals.resurface_growth` times since), or folded as duplicates.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub hidden: Vec<marks::Hidden>,
     /// Per tagged taxonomy, each category's share of the documents of every
     /// window of the history (filled when the signals are tagged).
     pub category_shares: Vec<CategoryShares>,
@@ -1199,6 +1204,7 @@ impl<'a> Analysis<'a> {
                     watched,
                 }),
                 signals,
+                hidden: Vec::new(),
                 category_shares: Vec::new(),
                 term_signals,
             },

@@ -43,7 +43,33 @@ CREATE TABLE IF NOT EXISTS deliveries (
     updated_at INTEGER NOT NULL,
     PRIMARY KEY (alert, channel)
 );
+CREATE TABLE IF NOT EXISTS marks (
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,
+    signal       TEXT NOT NULL,
+    -- relevant | irrelevant | duplicate_of; never updated: the newest row
+    -- of a signal is its mark, the older ones its history
+    verdict      TEXT NOT NULL,
+    duplicate_of TEXT,
+    note         TEXT NOT NULL DEFAULT '',
+    by           TEXT NOT NULL DEFAULT '',
+    at           INTEGER NOT NULL,
+    -- the signal's growth when it was marked
+    growth       REAL
+);
 ";
+
+/// An analyst's mark on a signal.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MarkRow {
+    pub id: i64,
+    pub signal: String,
+    pub verdict: String,
+    pub duplicate_of: Option<String>,
+    pub note: String,
+    pub by: String,
+    pub at: i64,
+    pub growth: Option<f64>,
+}
 
 /// A stored watch.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -267,6 +293,45 @@ impl Store {
                     attempts: r.get(3)?,
                     last_error: r.get(4)?,
                     updated_at: r.get(5)?,
+                })
+            })
+            .map_err(|e| self.err(e))?;
+        rows.collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(|e| self.err(e))
+    }
+}
+
+impl Store {
+    /// Appends a mark (marks are history: nothing is overwritten); its id.
+    pub fn add_mark(&self, mark: &MarkRow) -> Result<i64> {
+        self.conn
+            .execute(
+                "INSERT INTO marks (signal, verdict, duplicate_of, note, by, at, growth) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![mark.signal, mark.verdict, mark.duplicate_of, mark.note, mark.by, mark.at, mark.growth],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    /// Every mark, oldest first.
+    pub fn marks(&self) -> Result<Vec<MarkRow>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT id, signal, verdict, duplicate_of, note, by, at, growth FROM marks ORDER BY id",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(MarkRow {
+                    id: r.get(0)?,
+                    signal: r.get(1)?,
+                    verdict: r.get(2)?,
+                    duplicate_of: r.get(3)?,
+                    note: r.get(4)?,
+                    by: r.get(5)?,
+                    at: r.get(6)?,
+                    growth: r.get(7)?,
                 })
             })
             .map_err(|e| self.err(e))?;

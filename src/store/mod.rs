@@ -16,7 +16,7 @@ use crate::document::Document;
 use crate::error::{Error, Result};
 
 mod analyst;
-pub use analyst::{AlertRow, DeliveryRow, WatchRow};
+pub use analyst::{AlertRow, DeliveryRow, MarkRow, WatchRow};
 
 /// File name of the store inside the data directory.
 pub const STORE_FILE: &str = "weaksignal.sqlite";

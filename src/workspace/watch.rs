@@ -96,6 +96,11 @@ impl Workspace {
         Err(unknown_watch(name, &store)?)
     }
 
+    /// Appends an analyst's mark (see [`crate::signals::marks`]); its id.
+    pub fn add_mark(&self, mark: &crate::store::MarkRow) -> Result<i64> {
+        Store::open(&self.data_dir)?.add_mark(mark)
+    }
+
     /// Every stored watch, by name.
     pub fn watches(&self) -> Result<Vec<Watch>> {
         alerts::watches(&Store::open(&self.data_dir)?)
