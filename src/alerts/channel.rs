@@ -81,7 +81,7 @@ pub fn deliver_all(
                 for row in &pending {
                     let result = hook.post(row);
                     let error = result.as_ref().err().map(String::as_str);
-                    store.record_delivery(
+                    let status = store.record_delivery(
                         row.id,
                         channel.name(),
                         error,
@@ -91,11 +91,7 @@ pub fn deliver_all(
                     match result {
                         Ok(()) => outcome.delivered += 1,
                         Err(e) => {
-                            let dead = store
-                                .deliveries(Some("dead"))?
-                                .iter()
-                                .any(|d| d.alert == row.id && d.channel == channel.name());
-                            if dead {
+                            if status == "dead" {
                                 outcome.dead += 1;
                             } else {
                                 outcome.failed += 1;

@@ -181,45 +181,61 @@ pub trait Matcher {
     fn embed_concept(&mut self, text: &str) -> Result<Vec<f32>>;
 }
 
-/// Why a signal matched a watch.
-fn matches(
-    watch: &Watch,
-    signal: &Signal,
-    matcher: &mut dyn Matcher,
-    config: &crate::config::AlertsConfig,
-) -> Result<Option<String>> {
-    Ok(match &watch.target {
-        Target::Query { query, .. } => {
-            let hits = matcher.query_hits(&watch.target)?;
-            let n = signal
-                .member_ids
-                .iter()
-                .filter(|id| hits.contains(*id))
-                .count();
-            let total = signal.member_ids.len().max(1);
-            (n > 0 && n as f64 >= config.query_share * total as f64)
-                .then(|| format!("{n} of its {total} recent documents match the query {query:?}"))
-        }
-        Target::Topic { id } => {
-            let own = signal.id == format!("topic-{id}");
-            (own || signal.lineage.contains(id)).then(|| {
-                if own {
-                    format!("it is topic {id}")
-                } else {
-                    format!("it continues topic {id} (merged or split)")
-                }
-            })
-        }
-        Target::Concept { text } => {
-            if signal.centroid.is_empty() {
-                return Ok(None);
+/// A watch's target made ready once per evaluation: the query run, the
+/// concept embedded (not once per signal).
+enum Prepared {
+    Query(String, HashSet<String>),
+    Topic(u32),
+    Concept(String, Vec<f32>),
+}
+
+impl Prepared {
+    fn of(target: &Target, matcher: &mut dyn Matcher) -> Result<Prepared> {
+        Ok(match target {
+            Target::Query { query, .. } => {
+                Prepared::Query(query.clone(), matcher.query_hits(target)?)
             }
-            let concept = matcher.embed_concept(text)?;
-            let cosine = crate::embed::dot(&concept, &signal.centroid);
-            (cosine >= config.concept_threshold)
-                .then(|| format!("its documents are close to {text:?} (cosine {cosine:.3})"))
+            Target::Topic { id } => Prepared::Topic(*id),
+            Target::Concept { text } => {
+                Prepared::Concept(text.clone(), matcher.embed_concept(text)?)
+            }
+        })
+    }
+
+    /// Why `signal` matches, if it does.
+    fn matches(&self, signal: &Signal, config: &crate::config::AlertsConfig) -> Option<String> {
+        match self {
+            Prepared::Query(query, hits) => {
+                let n = signal
+                    .member_ids
+                    .iter()
+                    .filter(|id| hits.contains(*id))
+                    .count();
+                let total = signal.member_ids.len().max(1);
+                (n > 0 && n as f64 >= config.query_share * total as f64).then(|| {
+                    format!("{n} of its {total} recent documents match the query {query:?}")
+                })
+            }
+            Prepared::Topic(id) => {
+                let own = signal.id == format!("topic-{id}");
+                (own || signal.lineage.contains(id)).then(|| {
+                    if own {
+                        format!("it is topic {id}")
+                    } else {
+                        format!("it continues topic {id} (merged or split)")
+                    }
+                })
+            }
+            Prepared::Concept(text, concept) => {
+                if signal.centroid.is_empty() {
+                    return None;
+                }
+                let cosine = crate::embed::dot(concept, &signal.centroid);
+                (cosine >= config.concept_threshold)
+                    .then(|| format!("its documents are close to {text:?} (cosine {cosine:.3})"))
+            }
         }
-    })
+    }
 }
 
 /// Whether `signal` meets `rule` in `report`.
@@ -298,11 +314,18 @@ pub fn evaluate(
 ) -> Result<Vec<(String, String, AlertBody)>> {
     let mut out = Vec::new();
     for watch in watches {
-        for signal in &report.current.signals {
-            if !fires(watch.rule, signal, report) {
-                continue;
-            }
-            let Some(evidence) = matches(watch, signal, matcher, config)? else {
+        let firing: Vec<&Signal> = report
+            .current
+            .signals
+            .iter()
+            .filter(|s| fires(watch.rule, s, report))
+            .collect();
+        if firing.is_empty() {
+            continue;
+        }
+        let target = Prepared::of(&watch.target, matcher)?;
+        for signal in firing {
+            let Some(evidence) = target.matches(signal, config) else {
                 continue;
             };
             out.push((

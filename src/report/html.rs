@@ -478,13 +478,7 @@ fn futures_radar(out: &mut String, report: &Report) {
         return;
     }
     out.push_str("<h2 id=\"radar\">Futures radar</h2>\n<p class=\"muted\">Signals placed on each taxonomy by their documents (zero-shot tags). Rings: strong in the middle, emerging, weak outside. Dot size: recent documents.</p>\n");
-    let index: std::collections::HashMap<&str, (usize, &Signal)> = report
-        .current
-        .signals
-        .iter()
-        .enumerate()
-        .map(|(i, s)| (s.id.as_str(), (i, s)))
-        .collect();
+    let index = signal_index(report);
     for (k, groups) in report.taxonomies.iter().enumerate() {
         let _ = writeln!(
             out,
@@ -509,6 +503,17 @@ fn futures_radar(out: &mut String, report: &Report) {
         }
         out.push_str("</ul>\n</details>\n");
     }
+}
+
+/// Each signal by id, with its position (its card's anchor).
+fn signal_index(report: &Report) -> std::collections::HashMap<&str, (usize, &Signal)> {
+    report
+        .current
+        .signals
+        .iter()
+        .enumerate()
+        .map(|(i, s)| (s.id.as_str(), (i, s)))
+        .collect()
 }
 
 /// Links to the cards of a category's signals: "label (class)".
@@ -723,13 +728,7 @@ fn abroad_first(out: &mut String, report: &Report) {
 /// documents window by window (one scale for the taxonomy), the share now
 /// and over the history, and its signals.
 fn category_multiples(out: &mut String, report: &Report) {
-    let index: std::collections::HashMap<&str, (usize, &Signal)> = report
-        .current
-        .signals
-        .iter()
-        .enumerate()
-        .map(|(i, s)| (s.id.as_str(), (i, s)))
-        .collect();
+    let index = signal_index(report);
     for shares in &report.current.category_shares {
         let max = shares
             .categories

@@ -457,6 +457,7 @@ impl View {
         let history = history.max(1);
         let mut totals = vec![0u32; history];
         let mut counts = vec![vec![0u32; history]; tagger.len()];
+        let floor = 2.0 / tagger.len().max(1) as f64;
         let c = &self.corpus;
         for d in 0..c.len() {
             let back = (self.as_of - c.published[d]).max(0) / len;
@@ -465,11 +466,11 @@ impl View {
             }
             let i = history - 1 - back as usize;
             totals[i] += 1;
+            // The best category (the first on ties), when it would be a tag.
             let scores = tagger.scores(c.vector(d));
-            if let Some(best) = tagger.tags(&scores, 1).first() {
-                if let Some(k) = tagger.categories().position(|(id, _)| id == best.id) {
-                    counts[k][i] += 1;
-                }
+            let best = (0..scores.len()).fold(0, |b, k| if scores[k] > scores[b] { k } else { b });
+            if scores.get(best).is_some_and(|&p| p >= floor) {
+                counts[best][i] += 1;
             }
         }
         super::CategoryShares {

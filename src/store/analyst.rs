@@ -241,6 +241,7 @@ impl Store {
 
     /// Records a delivery attempt of `alert` on `channel`: delivered, or
     /// failed with `error` (dead once it has failed `max_attempts` times).
+    /// Returns the status recorded.
     pub fn record_delivery(
         &self,
         alert: i64,
@@ -248,7 +249,7 @@ impl Store {
         error: Option<&str>,
         max_attempts: u32,
         at: i64,
-    ) -> Result<()> {
+    ) -> Result<&'static str> {
         let attempts: u32 = self
             .conn
             .query_row(
@@ -271,7 +272,7 @@ impl Store {
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                 params![alert, channel, status, attempts, error, at],
             )
-            .map(|_| ())
+            .map(|_| status)
             .map_err(|e| self.err(e))
     }
 
@@ -397,7 +398,10 @@ mod tests {
         let dead = store.deliveries(Some("dead")).unwrap();
         assert_eq!(dead[0].attempts, 2);
         assert_eq!(dead[0].last_error.as_deref(), Some("timeout"));
-        store.record_delivery(id, "atom", None, 2, 9).unwrap();
+        assert_eq!(
+            store.record_delivery(id, "atom", None, 2, 9).unwrap(),
+            "delivered"
+        );
         assert!(store.undelivered("atom").unwrap().is_empty());
         assert!(store.remove_watch("w").unwrap());
         assert_eq!(
