@@ -19,6 +19,9 @@
 //! For the Spark hand-over test: `cfg(spark)` when `$SPARK_PYTHON` (else the
 //! venv tests/spark/install.sh makes) has pyspark and `java` runs.
 //!
+//! For the e-mail alert test: `cfg(smtp)` when `$SMTP_PYTHON` (else the
+//! venv tests/smtp/install.sh makes) has aiosmtpd.
+//!
 //! And for the browser test: `cfg(browser)` when Chromium (`$CHROMIUM`, else
 //! /usr/bin/chromium) and playwright-core (`npm ci` in tests/e2e) are installed.
 
@@ -30,6 +33,7 @@ fn main() {
     lexicons();
     browser();
     spark();
+    smtp();
     fs_faults();
     println!("cargo::rustc-check-cfg=cfg(shared_data)");
     println!("cargo::rerun-if-env-changed=WEAKSIGNAL_SHARED");
@@ -179,27 +183,33 @@ fn browser() {
     }
 }
 
+/// The python of a test's venv: `$env`, else ~/.cache/weaksignal/NAME-venv.
+fn venv_python(env: &str, name: &str) -> Option<PathBuf> {
+    println!("cargo::rerun-if-env-changed={env}");
+    std::env::var_os(env).map(PathBuf::from).or_else(|| {
+        std::env::var_os("HOME")
+            .map(|h| PathBuf::from(h).join(format!(".cache/weaksignal/{name}-venv/bin/python")))
+    })
+}
+
+/// Whether `python` can import `module`.
+fn imports(python: &std::path::Path, module: &str) -> bool {
+    std::process::Command::new(python)
+        .args(["-c", &format!("import {module}")])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
 fn spark() {
     println!("cargo::rustc-check-cfg=cfg(spark)");
-    println!("cargo::rerun-if-env-changed=SPARK_PYTHON");
-    let python = std::env::var_os("SPARK_PYTHON")
-        .map(PathBuf::from)
-        .or_else(|| {
-            std::env::var_os("HOME")
-                .map(|h| PathBuf::from(h).join(".cache/weaksignal/spark-venv/bin/python"))
-        });
-    let Some(python) = python else {
+    let Some(python) = venv_python("SPARK_PYTHON", "spark") else {
         return;
     };
-    let pyspark = std::process::Command::new(&python)
-        .args(["-c", "import pyspark"])
-        .output()
-        .is_ok_and(|o| o.status.success());
     let java = std::process::Command::new("java")
         .arg("-version")
         .output()
         .is_ok_and(|o| o.status.success());
-    if pyspark && java {
+    if imports(&python, "pyspark") && java {
         println!("cargo::rustc-cfg=spark");
         println!(
             "cargo::rustc-env=WEAKSIGNAL_SPARK_PYTHON_AT_BUILD={}",
@@ -208,6 +218,25 @@ fn spark() {
     } else {
         println!(
             "cargo::warning=pyspark ({}) or java missing (tests/spark/install.sh): the Spark hand-over test is IGNORED",
+            python.display()
+        );
+    }
+}
+
+fn smtp() {
+    println!("cargo::rustc-check-cfg=cfg(smtp)");
+    let Some(python) = venv_python("SMTP_PYTHON", "smtp") else {
+        return;
+    };
+    if imports(&python, "aiosmtpd") {
+        println!("cargo::rustc-cfg=smtp");
+        println!(
+            "cargo::rustc-env=WEAKSIGNAL_SMTP_PYTHON_AT_BUILD={}",
+            python.display()
+        );
+    } else {
+        println!(
+            "cargo::warning=aiosmtpd ({}) missing (tests/smtp/install.sh): the e-mail alert test is IGNORED",
             python.display()
         );
     }

@@ -146,6 +146,60 @@ pub enum ChannelConfig {
         #[serde(default)]
         format: WebhookFormat,
     },
+    /// One e-mail per run with every alert the channel has not delivered,
+    /// over SMTP (STARTTLS by default), in plain text and HTML.
+    Email {
+        name: String,
+        host: String,
+        #[serde(default = "default_smtp_port")]
+        port: u16,
+        #[serde(default)]
+        security: SmtpSecurity,
+        /// The sender, `Name <address>` or `address`.
+        from: String,
+        /// The recipients.
+        to: Vec<String>,
+        /// The environment variables that hold the SMTP login (secrets stay
+        /// out of config files); unset: no AUTH.
+        #[serde(default)]
+        username_env: Option<String>,
+        #[serde(default)]
+        password_env: Option<String>,
+        /// A PEM file of an extra certificate authority to trust (an
+        /// organisation's own), besides the built-in web roots. Relative to
+        /// the config file.
+        #[serde(default)]
+        ca_file: Option<PathBuf>,
+        #[serde(default = "default_email_subject")]
+        subject: String,
+        #[serde(default = "default_webhook_timeout")]
+        timeout_seconds: f64,
+        /// Tries within one run, with doubling back-off from `backoff_seconds`.
+        #[serde(default = "default_webhook_tries")]
+        tries: u32,
+        #[serde(default = "default_webhook_backoff")]
+        backoff_seconds: f64,
+    },
+}
+
+/// How an e-mail channel secures its SMTP connection.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum SmtpSecurity {
+    /// Plain connection upgraded by STARTTLS, which the server must offer (port 587).
+    #[default]
+    Starttls,
+    /// TLS from the first byte (port 465).
+    Tls,
+    /// No encryption: allowed only to a loopback host (a local relay).
+    None,
+}
+
+fn default_smtp_port() -> u16 {
+    587
+}
+fn default_email_subject() -> String {
+    "weaksignal alerts".into()
 }
 
 fn default_atom_name() -> String {
@@ -167,6 +221,25 @@ fn default_webhook_backoff() -> f64 {
     1.0
 }
 
+fn check_tries(channel: &str, timeout_seconds: f64, tries: u32) -> std::result::Result<(), String> {
+    if !(timeout_seconds > 0.0 && timeout_seconds <= 600.0) || tries == 0 {
+        return Err(format!(
+            "alerts.channels {channel:?}: timeout_seconds must be in (0, 600] and tries at least 1"
+        ));
+    }
+    Ok(())
+}
+
+/// Whether `host` names this machine, so that an unencrypted connection
+/// to it never leaves it.
+pub fn is_loopback_host(host: &str) -> bool {
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .trim_matches(|c| c == '[' || c == ']')
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
 /// The body of a webhook POST.
 #[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
@@ -179,7 +252,9 @@ pub enum WebhookFormat {
 impl ChannelConfig {
     pub fn name(&self) -> &str {
         match self {
-            ChannelConfig::Atom { name, .. } | ChannelConfig::Webhook { name, .. } => name,
+            ChannelConfig::Atom { name, .. }
+            | ChannelConfig::Webhook { name, .. }
+            | ChannelConfig::Email { name, .. } => name,
         }
     }
 }
@@ -598,28 +673,24 @@ impl Config {
             path: path.to_path_buf(),
             message,
         })?;
-        if config.data_dir.is_relative() {
-            let base = path.parent().filter(|p| !p.as_os_str().is_empty());
-            if let Some(base) = base {
-                config.data_dir = base.join(&config.data_dir);
-            }
-        }
-        if config.model.path.is_relative() {
-            let base = path.parent().filter(|p| !p.as_os_str().is_empty());
-            if let Some(base) = base {
-                config.model.path = base.join(&config.model.path);
-            }
-        }
-        if config.morphology.path.is_relative() {
-            let base = path.parent().filter(|p| !p.as_os_str().is_empty());
-            if let Some(base) = base {
-                config.morphology.path = base.join(&config.morphology.path);
-            }
-        }
-        if config.taxonomies.path.is_relative() {
-            let base = path.parent().filter(|p| !p.as_os_str().is_empty());
-            if let Some(base) = base {
-                config.taxonomies.path = base.join(&config.taxonomies.path);
+        // Paths in the file are relative to the file.
+        if let Some(base) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            let rebase = |p: &mut PathBuf| {
+                if p.is_relative() {
+                    *p = base.join(&*p);
+                }
+            };
+            rebase(&mut config.data_dir);
+            rebase(&mut config.model.path);
+            rebase(&mut config.morphology.path);
+            rebase(&mut config.taxonomies.path);
+            for channel in &mut config.alerts.channels {
+                if let ChannelConfig::Email {
+                    ca_file: Some(ca), ..
+                } = channel
+                {
+                    rebase(ca);
+                }
             }
         }
         Ok(config)
@@ -669,8 +740,35 @@ impl Config {
                         ))
                     }
                 }
-                if !(*timeout_seconds > 0.0 && *timeout_seconds <= 600.0) || *tries == 0 {
-                    return Err(format!("alerts.channels {:?}: timeout_seconds must be in (0, 600] and tries at least 1", channel.name()));
+                check_tries(channel.name(), *timeout_seconds, *tries)?;
+            }
+            if let ChannelConfig::Email {
+                name,
+                host,
+                security,
+                from,
+                to,
+                timeout_seconds,
+                tries,
+                ..
+            } = channel
+            {
+                check_tries(name, *timeout_seconds, *tries)?;
+                if host.trim().is_empty() {
+                    return Err(format!("alerts.channels {name:?}: host is empty"));
+                }
+                if *security == SmtpSecurity::None && !is_loopback_host(host) {
+                    return Err(format!("alerts.channels {name:?}: security = \"none\" is allowed only to a loopback host (127.0.0.1, ::1, localhost), not {host:?}: use \"starttls\" or \"tls\""));
+                }
+                if to.is_empty() {
+                    return Err(format!("alerts.channels {name:?}: to has no recipients"));
+                }
+                for (field, address) in
+                    std::iter::once(("from", from)).chain(to.iter().map(|a| ("to", a)))
+                {
+                    if let Err(e) = address.parse::<lettre::message::Mailbox>() {
+                        return Err(format!("alerts.channels {name:?}: {field} {address:?} is not an e-mail address ({e})"));
+                    }
                 }
             }
         }

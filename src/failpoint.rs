@@ -17,6 +17,8 @@ pub const POINTS: &[&str] = &[
     "embed.page",
     "rank.save",
     "checkpoint.save",
+    "alerts.stored",
+    "alerts.sent",
     "report.write",
     "report.rename",
     "ledger.stage",

@@ -5,75 +5,11 @@
 
 mod common;
 
-use std::sync::{Arc, Mutex};
+#[path = "common/hook.rs"]
+mod hook;
 
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
 use common::{guardian_rows, model_dir, Sandbox};
-
-const SECRET: &str = "s3cret-for-tests";
-
-#[derive(Default)]
-struct Received {
-    /// Requests that answered 500 before this one is accepted.
-    fail_next: usize,
-    attempts: usize,
-    /// Accepted bodies.
-    bodies: Vec<serde_json::Value>,
-    bad_signatures: usize,
-}
-
-struct Receiver {
-    addr: std::net::SocketAddr,
-    state: Arc<Mutex<Received>>,
-    _runtime: tokio::runtime::Runtime,
-}
-
-async fn hook(
-    State(state): State<Arc<Mutex<Received>>>,
-    headers: HeaderMap,
-    body: axum::body::Bytes,
-) -> StatusCode {
-    let mut s = state.lock().unwrap();
-    s.attempts += 1;
-    let expected = weaksignal::alerts::hmac::signature(SECRET.as_bytes(), &body);
-    if headers
-        .get("x-weaksignal-signature")
-        .and_then(|v| v.to_str().ok())
-        != Some(expected.as_str())
-    {
-        s.bad_signatures += 1;
-        return StatusCode::UNAUTHORIZED;
-    }
-    if s.fail_next > 0 {
-        s.fail_next -= 1;
-        return StatusCode::INTERNAL_SERVER_ERROR;
-    }
-    s.bodies.push(serde_json::from_slice(&body).unwrap());
-    StatusCode::OK
-}
-
-fn receiver() -> Receiver {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
-    let state = Arc::new(Mutex::new(Received::default()));
-    let listener = runtime
-        .block_on(tokio::net::TcpListener::bind(("127.0.0.1", 0)))
-        .unwrap();
-    let addr = listener.local_addr().unwrap();
-    let app = axum::Router::new()
-        .route("/hook", axum::routing::post(hook))
-        .with_state(state.clone());
-    runtime.spawn(async move { axum::serve(listener, app).await });
-    Receiver {
-        addr,
-        state,
-        _runtime: runtime,
-    }
-}
+use hook::{receiver, SECRET};
 
 /// A sandbox with the Guardian headlines of January and February 2020, a
 /// pipeline of that file, and alert channels: the Atom feed and a signed
@@ -287,4 +223,227 @@ fn watches_are_listed_and_removed_by_name() {
         "lists the watches there are: {}",
         gone.stderr
     );
+}
+
+/// The SMTP server of tests/smtp/server.py on 127.0.0.1:`port`: STARTTLS
+/// with the test CA's certificate, AUTH alerts/secret; each message lands
+/// in `maildir` as N.eml and N.json. Stopped when dropped.
+struct SmtpServer {
+    child: std::process::Child,
+}
+
+impl SmtpServer {
+    fn start(port: u16, maildir: &std::path::Path) -> SmtpServer {
+        use std::io::BufRead;
+        let python = std::env::var("SMTP_PYTHON")
+            .ok()
+            .or(option_env!("WEAKSIGNAL_SMTP_PYTHON_AT_BUILD").map(String::from))
+            .expect("SMTP_PYTHON (tests/smtp/install.sh)");
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut child = std::process::Command::new(python)
+            .arg(root.join("tests/smtp/server.py"))
+            .args(["--port", &port.to_string(), "--maildir"])
+            .arg(maildir)
+            .arg("--tls-dir")
+            .arg(root.join("tests/fixtures/tls"))
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::fs::File::create(maildir.with_extension("log")).unwrap())
+            .spawn()
+            .expect("start the SMTP server");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert_eq!(
+            line.trim(),
+            format!("ready {port}"),
+            "the SMTP server did not start"
+        );
+        SmtpServer { child }
+    }
+}
+
+impl Drop for SmtpServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The messages the SMTP server received, as its parser read them.
+fn mails(maildir: &std::path::Path) -> Vec<serde_json::Value> {
+    let mut names: Vec<_> = std::fs::read_dir(maildir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    names.sort();
+    names
+        .iter()
+        .map(|p| serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap())
+        .collect()
+}
+
+/// An e-mail channel to 127.0.0.1:`port`, trusting the test CA unless `trust` is false.
+fn write_mail_config(sandbox: &Sandbox, port: u16, trust: bool) {
+    let ca = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tls/ca.pem");
+    sandbox.write(
+        "config.toml",
+        format!(
+            "[model]\npath = {:?}\nauto_fetch = false\n\n[[alerts.channels]]\nkind = \"email\"\nname = \"mail\"\nhost = \"127.0.0.1\"\nport = {port}\nfrom = \"weaksignal <alerts@example.org>\"\nto = [\"ana@example.org\", \"Ben <ben@example.org>\"]\nusername_env = \"WEAKSIGNAL_TEST_SMTP_USER\"\npassword_env = \"WEAKSIGNAL_TEST_SMTP_PASSWORD\"\n{}tries = 2\nbackoff_seconds = 0.05\ntimeout_seconds = 5.0\n",
+            model_dir().display().to_string(),
+            if trust { format!("ca_file = {:?}\n", ca.display().to_string()) } else { String::new() }
+        ),
+    );
+}
+
+#[test]
+#[cfg_attr(
+    not(all(e5_model, shared_data, smtp)),
+    ignore = "needs the model, the shared data and aiosmtpd (tests/smtp/install.sh; .ci/run installs them)"
+)]
+fn the_email_channel_sends_over_starttls_once_and_catches_up_after_the_server_was_down() {
+    let sandbox = sandbox("http://127.0.0.1:9/unused");
+    let port = std::net::TcpListener::bind(("127.0.0.1", 0))
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    write_mail_config(&sandbox, port, true);
+    let maildir = sandbox.path("maildir");
+    std::fs::create_dir_all(&maildir).unwrap();
+    let run = |as_of: &str| {
+        let mut command =
+            sandbox.command(&std::path::PathBuf::from(env!("CARGO_BIN_EXE_weaksignal")));
+        command
+            .env("WEAKSIGNAL_TEST_SMTP_USER", "alerts")
+            .env("WEAKSIGNAL_TEST_SMTP_PASSWORD", "secret")
+            .args([
+                "-q",
+                "run",
+                "--pipeline",
+                "pipeline.toml",
+                "--offline",
+                "--as-of",
+                as_of,
+            ]);
+        command.output().expect("run weaksignal").status.code()
+    };
+    ws!(
+        sandbox,
+        "watch",
+        "add",
+        "virus",
+        "--query",
+        "coronavirus OR virus",
+        "--rule",
+        "growth",
+        "--growth",
+        "2"
+    )
+    .expect_code(0);
+
+    // The server is down: the run is partial, names the channel, and the
+    // alerts wait in the store.
+    assert_eq!(run("2020-01-31"), Some(1));
+    let stage = alerts_stage(&sandbox);
+    let fired = stage["counts"]["fired"].as_u64().unwrap() as usize;
+    assert!(fired >= 1, "{stage}");
+    assert!(
+        stage["errors"][0].as_str().unwrap().contains("mail"),
+        "{stage}"
+    );
+    assert_eq!(
+        stage["counts"]["mail_failed"].as_u64().unwrap() as usize,
+        fired,
+        "{stage}"
+    );
+
+    // It is up: the next run sends what was missed, in one message, over
+    // STARTTLS with a login (the server refuses mail otherwise).
+    let _server = SmtpServer::start(port, &maildir);
+    assert_eq!(run("2020-01-31"), Some(0));
+    let got = mails(&maildir);
+    assert_eq!(got.len(), 1, "{got:?}");
+    let mail = &got[0];
+    assert_eq!(
+        mail["rcpt_tos"],
+        serde_json::json!(["ana@example.org", "ben@example.org"])
+    );
+    assert_eq!(mail["mail_from"], "alerts@example.org");
+    assert_eq!(mail["content_type"], "multipart/alternative");
+    let alerts = ws!(sandbox, "alerts", "--json").expect_code(0).json();
+    let alerts = alerts.as_array().unwrap();
+    assert_eq!(alerts.len(), fired);
+    let text = mail["text"].as_str().expect("a plain-text part");
+    let html = mail["html"].as_str().expect("an HTML part");
+    for alert in alerts {
+        let label = alert["alert"]["signal"]["label"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{alert}"));
+        assert!(text.contains(label), "{label} not in {text}");
+        let escaped = label
+            .replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;")
+            .replace('"', "&quot;");
+        assert!(html.contains(&escaped), "{escaped} not in the HTML part");
+    }
+    assert!(
+        html.contains("<article class=\"signal\""),
+        "the report's card: {html}"
+    );
+    if fired > 1 {
+        assert!(
+            mail["subject"]
+                .as_str()
+                .unwrap()
+                .ends_with(&format!("{fired} alerts")),
+            "{mail}"
+        );
+    }
+
+    // A rerun sends nothing again.
+    assert_eq!(run("2020-01-31"), Some(0));
+    assert_eq!(mails(&maildir).len(), 1);
+
+    // A server whose certificate is not trusted gets nothing: the run is
+    // partial, and once trusted again the next run catches up.
+    write_mail_config(&sandbox, port, false);
+    assert_eq!(run("2020-02-07"), Some(1));
+    let stage = alerts_stage(&sandbox);
+    let new = stage["counts"]["fired"].as_u64().unwrap() as usize;
+    assert!(new >= 1, "{stage}");
+    assert_eq!(mails(&maildir).len(), 1);
+    write_mail_config(&sandbox, port, true);
+    assert_eq!(run("2020-02-07"), Some(0));
+    assert_eq!(mails(&maildir).len(), 2);
+    ws!(sandbox, "-q", "export", "--format", "ndjson", "--output", "out").expect_code(0);
+    let rows = std::fs::read_to_string(sandbox.path("out/analyst/deliveries.ndjson")).unwrap();
+    let delivered = rows.lines().filter(|l| l.contains("\"delivered\"")).count();
+    assert_eq!(delivered, fired + new, "{rows}");
+}
+
+#[test]
+fn an_email_channel_checks_its_addresses_and_refuses_plain_text_off_this_machine() {
+    let sandbox = Sandbox::new();
+    sandbox.write(
+        "config.toml",
+        "[[alerts.channels]]\nkind = \"email\"\nname = \"mail\"\nhost = \"smtp.example.org\"\nfrom = \"alerts@example.org\"\nto = [\"not an address\"]\n",
+    );
+    let run = ws!(sandbox, "watch", "list");
+    assert_ne!(run.code, 0);
+    assert!(
+        run.stderr.contains("mail") && run.stderr.contains("not an address"),
+        "{}",
+        run.stderr
+    );
+    sandbox.write(
+        "config.toml",
+        "[[alerts.channels]]\nkind = \"email\"\nname = \"mail\"\nhost = \"smtp.example.org\"\nsecurity = \"none\"\nfrom = \"alerts@example.org\"\nto = [\"ana@example.org\"]\n",
+    );
+    let run = ws!(sandbox, "watch", "list");
+    assert_ne!(run.code, 0);
+    assert!(run.stderr.contains("loopback"), "{}", run.stderr);
 }

@@ -5,6 +5,8 @@
 //! agrees with it, a vector for every document and a report.
 
 mod common;
+#[path = "common/hook.rs"]
+mod hook;
 
 use std::collections::BTreeSet;
 use std::os::unix::process::ExitStatusExt;
@@ -104,7 +106,10 @@ model_test! {
                 String::from_utf8_lossy(&out.stderr)
             );
         }
-        let covered: BTreeSet<&str> = walk.iter().map(|(name, _)| *name).collect();
+        let mut covered: BTreeSet<&str> = walk.iter().map(|(name, _)| *name).collect();
+        // Alert delivery's points need watches that fire and a receiver:
+        // `a_kill_during_alert_delivery_loses_no_alert_and_repeats_at_most_one` walks them.
+        covered.extend(ALERT_POINTS);
         assert_eq!(covered.len(), weaksignal::failpoint::POINTS.len(), "a failpoint is not walked");
 
         // A few timed kills on top, inside a whole run as long as one
@@ -143,6 +148,69 @@ model_test! {
         let with = ws!(sandbox, "-q", "signals", "--json", "--limit", "1000").expect_code(0).json();
         let scratch = ws!(sandbox, "-q", "signals", "--json", "--limit", "1000", "--from-scratch").expect_code(0).json();
         assert_eq!(with, scratch);
+    }
+}
+
+/// The failpoints of the alerts stage, walked by the alert fault test.
+const ALERT_POINTS: [&str; 2] = ["alerts.stored", "alerts.sent"];
+
+model_test! {
+    fn a_kill_during_alert_delivery_loses_no_alert_and_repeats_at_most_one() {
+        let hook = hook::receiver();
+        let sandbox = Sandbox::new();
+        write_corpus(&sandbox);
+        write_config(
+            &sandbox,
+            &format!("auto_fetch = false\n[[alerts.channels]]\nkind = \"webhook\"\nname = \"team\"\nurl = \"http://{}/hook\"\nsecret_env = \"WEAKSIGNAL_TEST_HOOK_SECRET\"\n", hook.addr),
+        );
+        ws!(sandbox, "watch", "add", "virus", "--query", "coronavirus OR virus", "--rule", "growth", "--growth", "2").expect_code(0);
+        ws!(sandbox, "watch", "add", "epidemia", "--concept", "uusi virusepidemia Kiinassa", "--rule", "growth", "--growth", "2").expect_code(0);
+        let run_at = |point: Option<&str>| {
+            let mut command = Command::new(env!("CARGO_BIN_EXE_weaksignal"));
+            command
+                .current_dir(sandbox.dir.path())
+                .env("WEAKSIGNAL_DATA_DIR", sandbox.data_dir())
+                .env("WEAKSIGNAL_TEST_HOOK_SECRET", hook::SECRET)
+                .args(["-q", "run", "--pipeline", "pipeline.toml", "--offline", "--as-of", "2020-01-31"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped());
+            if let Some(point) = point {
+                command.env("WEAKSIGNAL_FAILPOINT", point);
+            }
+            command.output().unwrap()
+        };
+        let alerts = || ws!(sandbox, "alerts", "--json").expect_code(0).json().as_array().unwrap().len();
+        let received = || hook.state.lock().unwrap().bodies.clone();
+
+        // Killed right after the alerts are stored: nothing sent, nothing lost.
+        let out = run_at(Some("alerts.stored:1"));
+        assert_eq!(out.status.signal(), Some(6), "{}", String::from_utf8_lossy(&out.stderr));
+        let stored = alerts();
+        assert!(stored >= 2, "two watches fire as of 2020-01-31: {stored}");
+        assert!(received().is_empty());
+
+        // Killed after the second alert was sent but before that was recorded.
+        let out = run_at(Some("alerts.sent:2"));
+        assert_eq!(out.status.signal(), Some(6), "{}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(received().len(), 2);
+        assert_eq!(alerts(), stored, "a killed run fired alerts twice");
+
+        // The next run delivers the rest; the one whose delivery was not
+        // recorded comes again, with the same id for the receiver to drop.
+        let out = run_at(None);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        run_at(None);
+        let bodies = received();
+        let ids: Vec<i64> = bodies.iter().map(|b| b["id"].as_i64().unwrap()).collect();
+        let distinct: BTreeSet<i64> = ids.iter().copied().collect();
+        assert_eq!(distinct.len(), stored, "an alert was lost: {ids:?}");
+        assert_eq!(ids.len(), stored + 1, "only the unrecorded delivery repeats: {ids:?}");
+        assert_eq!(ids[1], ids[2], "the repeat is the alert in flight: {ids:?}");
+        assert_eq!(bodies[1], bodies[2], "the repeat is the same body, idempotency key included");
+        assert_eq!(alerts(), stored);
+        let runs = ws!(sandbox, "status", "--json", "-n", "10").expect_code(0).json();
+        assert_eq!(runs[0]["status"], "ok");
+        assert!(runs.as_array().unwrap().iter().filter(|r| r["status"] == "interrupted").count() >= 2, "{runs}");
     }
 }
 

@@ -10,8 +10,11 @@
 //! `kind`. A channel that fails never fails the run's other stages: the run
 //! ends `partial`, and the next run retries what it did not deliver.
 
+pub mod atom;
 pub mod channel;
+pub mod email;
 pub mod hmac;
+pub mod webhook;
 
 use std::collections::HashSet;
 

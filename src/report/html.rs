@@ -50,11 +50,9 @@ footer { margin-top: 40px; font-size: 13px; color: var(--muted); }
 a { color: #1f5fa0; }
 "#;
 
-/// The report as one HTML document.
-pub fn render(report: &Report) -> String {
-    let r = &report.current;
-    let mut out = String::with_capacity(64 * 1024);
-    let title = format!("Weak signals as of {}", day(&r.as_of));
+/// The opening of a self-contained page (also an alert e-mail's): its
+/// title, the report's style, and a policy that loads nothing.
+pub(crate) fn page_head(out: &mut String, title: &str) {
     let _ = write!(
         out,
         "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
@@ -62,8 +60,53 @@ pub fn render(report: &Report) -> String {
          <meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; img-src data:\">\n\
          <meta name=\"referrer\" content=\"no-referrer\">\n\
          <title>{}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n<main>\n",
-        escape(&title)
+        escape(title)
     );
+}
+
+/// One example document of a card: an item of `<ul class="docs">`.
+pub(crate) struct CardExample<'a> {
+    pub published: &'a str,
+    pub source: &'a str,
+    pub title: &'a str,
+    pub url: Option<&'a str>,
+}
+
+/// A card's example documents, each linked when its address is safe.
+pub(crate) fn card_examples<'a>(
+    out: &mut String,
+    examples: impl IntoIterator<Item = CardExample<'a>>,
+) {
+    let mut examples = examples.into_iter().peekable();
+    if examples.peek().is_none() {
+        return;
+    }
+    out.push_str("<ul class=\"docs\">\n");
+    for e in examples {
+        let title = escape(e.title);
+        let linked = match e.url.and_then(link_target) {
+            Some(url) => format!(
+                "<a href=\"{}\" rel=\"noopener noreferrer nofollow\">{title}</a>",
+                escape(url)
+            ),
+            None => title,
+        };
+        let _ = writeln!(
+            out,
+            "<li><span class=\"date\">{}</span> · {} · {linked}</li>",
+            escape(day(e.published)),
+            escape(e.source)
+        );
+    }
+    out.push_str("</ul>\n");
+}
+
+/// The report as one HTML document.
+pub fn render(report: &Report) -> String {
+    let r = &report.current;
+    let mut out = String::with_capacity(64 * 1024);
+    let title = format!("Weak signals as of {}", day(&r.as_of));
+    page_head(&mut out, &title);
     let f = &r.figures;
     let _ = writeln!(
         out,
@@ -901,26 +944,15 @@ fn signal_article(out: &mut String, index: usize, s: &Signal, home: &str) {
     }
     timeline(out, &s.timeline);
     let _ = writeln!(out, "<p class=\"why\">{}</p>", escape(&s.why));
-    if !s.examples.is_empty() {
-        out.push_str("<ul class=\"docs\">\n");
-        for e in &s.examples {
-            let title = escape(&e.title);
-            let linked = match e.url.as_deref().and_then(link_target) {
-                Some(url) => format!(
-                    "<a href=\"{}\" rel=\"noopener noreferrer nofollow\">{title}</a>",
-                    escape(url)
-                ),
-                None => title,
-            };
-            let _ = writeln!(
-                out,
-                "<li><span class=\"date\">{}</span> · {} · {linked}</li>",
-                escape(day(&e.published)),
-                escape(&e.source)
-            );
-        }
-        out.push_str("</ul>\n");
-    }
+    card_examples(
+        out,
+        s.examples.iter().map(|e| CardExample {
+            published: &e.published,
+            source: &e.source,
+            title: &e.title,
+            url: e.url.as_deref(),
+        }),
+    );
     out.push_str("</article>\n");
 }
 

@@ -622,7 +622,7 @@ pub async fn alerts_atom(
         .unwrap_or(100);
     let feed = blocking(move || {
         let rows = bench.with_store(|s| s.alerts(entries))?;
-        Ok(crate::alerts::channel::atom(
+        Ok(crate::alerts::atom::atom(
             &rows,
             chrono::Utc::now().timestamp(),
         )?)

@@ -153,6 +153,7 @@ impl Workspace {
         let firings = self.evaluate_watches(&store, &watches, report)?;
         let now = chrono::Utc::now().timestamp();
         let stored = alerts::store(&mut store, &watches, &firings, as_of, now)?;
+        crate::failpoint::hit("alerts.stored");
         let outcomes = channel::deliver_all(&store, &self.config.alerts, &self.data_dir, now)?;
         Ok((stored, outcomes))
     }
