@@ -500,6 +500,30 @@ pub fn backtest(ctx: &Context, args: BacktestArgs, out: &mut dyn Write) -> Resul
             ),
         )?;
     }
+    let sim = &report.analyst;
+    if sim.weeks > 0 {
+        output::line(
+            out,
+            &format!(
+                "a simulated analyst marking the top N weak and emerging signals by the 8-week truth, {} steps:",
+                sim.weeks
+            ),
+        )?;
+        for arm in &sim.arms {
+            output::line(
+                out,
+                &format!(
+                    "  top {:>2}  {:<46} {:>4} shown, {:>3} tripled ({:.1}%), {} hidden by marks",
+                    arm.top,
+                    arm.arm,
+                    arm.shown,
+                    arm.grew,
+                    arm.precision.unwrap_or(0.0) * 100.0,
+                    arm.hidden
+                ),
+            )?;
+        }
+    }
     if let Some(abroad) = &report.abroad {
         let home = &ctx.config.signals.home.name;
         output::line(out, &abroad.describe(home))?;

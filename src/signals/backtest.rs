@@ -154,8 +154,20 @@ impl FlagBook {
 
     /// Adds the weak signals of `report` (as of `as_of`); returns their indexes.
     pub fn record(&mut self, as_of: i64, report: &SignalReport, terms: &DocTerms) -> Vec<usize> {
+        self.record_where(as_of, report, terms, rank::is_weak)
+    }
+
+    /// Adds the signals of `report` that `keep` accepts, in the report's
+    /// order; returns their indexes.
+    pub fn record_where(
+        &mut self,
+        as_of: i64,
+        report: &SignalReport,
+        terms: &DocTerms,
+        keep: impl Fn(&super::Signal) -> bool,
+    ) -> Vec<usize> {
         let mut added = Vec::new();
-        for s in report.signals.iter().filter(|s| rank::is_weak(s)) {
+        for s in report.signals.iter().filter(|s| keep(s)) {
             // A topic that takes its class from a term growing inside it is
             // about that term: the term is followed.
             let promoted = s.promoted_by.as_ref().and_then(|id| {
@@ -246,16 +258,22 @@ pub struct RankFit {
     /// Flags whose eight weeks had ended, and of them how many grew.
     pub labelled: usize,
     pub grew: usize,
+    /// Analysts' marks (relevant or irrelevant) learnt from beside them.
+    pub marks: usize,
     pub model: Option<RankModel>,
 }
 
 /// Replays every `step` from the first documents to `as_of`, records the
 /// weak flags and fits the ranking on those whose eight weeks ended by
-/// `as_of`.
+/// `as_of`, and on the analysts' `marks` beside them: the newest relevant
+/// or irrelevant mark of a signal labels the flag it was made on (the
+/// signal's latest flag before the mark with the growth closest to the
+/// growth the mark recorded), whether or not its eight weeks have passed.
 #[allow(clippy::too_many_arguments)]
 pub fn rank_fit(
     corpus: &Corpus,
     terms: &DocTerms,
+    marks: &[crate::store::MarkRow],
     as_of: i64,
     step: Window,
     window: Window,
@@ -272,6 +290,7 @@ pub fn rank_fit(
             flags: 0,
             labelled: 0,
             grew: 0,
+            marks: 0,
             model: None,
         });
     };
@@ -304,16 +323,57 @@ pub fn rank_fit(
     }
     let (state, docs) = replay.at(as_of);
     book.label_until(as_of, corpus, &state, docs);
-    let labelled = book.labelled_by(as_of);
+    let mut labelled = book.labelled_by(as_of);
     let grew = labelled.iter().filter(|f| f.grew == Some(true)).count();
+    let (count, grew_count) = (labelled.len(), grew);
+    let marked = marked_flags(&book.flags, marks);
+    labelled.extend(marked.iter().cloned());
     Ok(RankFit {
         as_of,
         steps: dates.len(),
         flags: book.flags.len(),
-        labelled: labelled.len(),
-        grew,
+        labelled: count,
+        grew: grew_count,
+        marks: marked.len(),
         model: RankModel::fit(&labelled, as_of, signals.rank_min_flags),
     })
+}
+
+/// The flags analysts marked relevant or irrelevant, labelled by the mark.
+fn marked_flags(flags: &[Flag], marks: &[crate::store::MarkRow]) -> Vec<Flag> {
+    // the newest mark of each signal counts
+    let mut newest: HashMap<&str, &crate::store::MarkRow> = HashMap::new();
+    for m in marks {
+        newest.insert(m.signal.as_str(), m);
+    }
+    let mut out = Vec::new();
+    for m in newest.into_values() {
+        let relevant = match m.verdict.as_str() {
+            "relevant" => true,
+            "irrelevant" => false,
+            _ => continue,
+        };
+        let growth_gap = |f: &Flag| {
+            let g = f.features.first().map_or(1.0, |ln| ln.exp());
+            (g - m.growth.unwrap_or(g)).abs()
+        };
+        let seen = flags
+            .iter()
+            .filter(|f| f.id == m.signal && f.as_of <= m.at)
+            .min_by(|a, b| {
+                growth_gap(a)
+                    .total_cmp(&growth_gap(b))
+                    .then(b.as_of.cmp(&a.as_of))
+            });
+        if let Some(f) = seen {
+            out.push(Flag {
+                grew: Some(relevant),
+                ..f.clone()
+            });
+        }
+    }
+    out.sort_by(|a, b| a.as_of.cmp(&b.as_of).then(a.id.cmp(&b.id)));
+    out
 }
 
 /// Fits the ranking on the store as of `as_of` and saves the fit (a model,
@@ -331,13 +391,20 @@ pub fn fit_and_save(
 ) -> Result<(RankFit, crate::store::RankModelRow)> {
     let corpus = Corpus::load(store, model, Some(as_of))?;
     let terms = DocTerms::extract(&corpus, morphology);
+    let marks = store.marks()?;
     let fit = rank_fit(
-        &corpus, &terms, as_of, window, window, topics, signals, progress,
+        &corpus, &terms, &marks, as_of, window, window, topics, signals, progress,
     )?;
     let note = match &fit.model {
         Some(_) => format!(
-            "fitted on {} labelled weak flags ({} grew) of {} replayed dates",
-            fit.labelled, fit.grew, fit.steps
+            "fitted on {} labelled weak flags ({} grew) of {} replayed dates{}",
+            fit.labelled,
+            fit.grew,
+            fit.steps,
+            match fit.marks {
+                0 => String::new(),
+                n => format!(", and {n} analysts' marks"),
+            }
         ),
         None if fit.labelled < signals.rank_min_flags => format!(
             "too little history to learn from: {} weak flags could be followed for eight weeks before {}, {} needed",
@@ -533,6 +600,9 @@ pub struct BacktestReport {
     pub weak_topic_flags_evaluated: usize,
     /// How the learned ranking did against today's score.
     pub ranking: RankingEvaluation,
+    /// A simulated analyst who marks the top 10 (and 5) each step by the
+    /// eight-week truth: precision with and without marks.
+    pub analyst: super::simulate::AnalystSimulation,
     /// Abroad-first flags followed for twelve weeks: the share that arrived
     /// home and the lag (`None` when `signals.home` names nothing).
     pub abroad: Option<super::abroad::AbroadFollowUp>,
@@ -639,6 +709,9 @@ pub fn backtest(
         t = advance(t, step);
     }
     let mut steps = Vec::new();
+    // What an analyst reads each week, for the simulated analyst's marks.
+    let mut listed = FlagBook::new(corpus, terms);
+    let mut listed_weeks = Vec::new();
     let mut weak_flags: Vec<(i64, u32)> = Vec::new();
     let mut abroad_flags: super::abroad::FirstFlags = Vec::new();
     // per evaluated step: its flags (index into the book) with p, and the training share
@@ -660,9 +733,16 @@ pub fn backtest(
             corpus, terms, &replay, &state, docs, as_of, signals, &ranking,
         )?;
         let added = book.record(as_of, &report, terms);
+        let shown = listed.record_where(as_of, &report, terms, |s| {
+            matches!(s.class, Class::Weak | Class::Emerging)
+        });
         if n < warmup {
             continue;
         }
+        listed_weeks.push(super::simulate::ListedWeek {
+            as_of,
+            flags: shown,
+        });
         if model.is_some() {
             let p: HashMap<&str, f64> = report
                 .signals
@@ -754,6 +834,14 @@ pub fn backtest(
     }
     let (state, docs) = replay.at(to);
     book.label_until(to, corpus, &state, docs);
+    listed.label_until(to, corpus, &state, docs);
+    let analyst = super::simulate::simulate(
+        &listed.flags,
+        &listed_weeks,
+        &[10, 5],
+        signals.resurface_growth,
+        signals.rank_min_flags,
+    );
     let abroad = super::abroad::Home::new(&signals.home, corpus).map(|home| {
         let lookback = signals.history() as i64 * window.seconds();
         super::abroad::follow(corpus, &home, &state, docs, &abroad_flags, lookback, to)
@@ -798,6 +886,7 @@ pub fn backtest(
         weak_topic_precision,
         weak_topic_flags_evaluated: followed_topics.len(),
         ranking: evaluate_ranking(&book, &ranked),
+        analyst,
         abroad,
         weak_flags: book
             .flags
@@ -938,5 +1027,56 @@ pub fn advance(ts: i64, step: Window) -> i64 {
                 .map(|n| n.timestamp())
                 .unwrap_or(ts + 30 * 86_400)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn flag(as_of: i64, id: &str, growth: f64) -> Flag {
+        let mut features = vec![0.0; rank::FEATURES.len()];
+        features[0] = growth.ln();
+        Flag {
+            as_of,
+            id: id.into(),
+            features,
+            score: 1.0,
+            grew: None,
+        }
+    }
+
+    fn mark(signal: &str, verdict: &str, at: i64, growth: f64) -> crate::store::MarkRow {
+        crate::store::MarkRow {
+            id: 0,
+            signal: signal.into(),
+            verdict: verdict.into(),
+            duplicate_of: None,
+            note: String::new(),
+            by: "ana".into(),
+            at,
+            growth: Some(growth),
+        }
+    }
+
+    #[test]
+    fn the_newest_mark_labels_the_flag_it_was_made_on() {
+        let flags = vec![
+            flag(0, "topic-1", 2.0),
+            flag(100, "topic-1", 4.0),
+            flag(200, "topic-1", 3.0),
+            flag(100, "topic-2", 2.0),
+        ];
+        let marks = vec![
+            mark("topic-1", "relevant", 150, 2.0),
+            // newer: counts; made at 150 on the flag of growth 4 (not the later one)
+            mark("topic-1", "irrelevant", 150, 4.0),
+            mark("topic-2", "duplicate-of", 150, 2.0),
+            mark("topic-9", "relevant", 150, 2.0),
+        ];
+        let labelled = marked_flags(&flags, &marks);
+        assert_eq!(labelled.len(), 1, "{labelled:?}");
+        assert_eq!(labelled[0].as_of, 100);
+        assert_eq!(labelled[0].grew, Some(false));
     }
 }

@@ -26,6 +26,7 @@ pub mod backtest;
 pub mod marks;
 
 pub mod rank;
+pub mod simulate;
 pub mod view;
 
 use std::collections::{HashMap, HashSet};
