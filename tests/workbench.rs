@@ -476,6 +476,20 @@ model_test! {
     }
 }
 
+/// Copies a data directory (no server or run writes to it meanwhile).
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
 /// Runs the headless-browser script (tests/e2e/ui.mjs) against a server.
 #[test]
 #[cfg_attr(
@@ -484,6 +498,46 @@ model_test! {
 )]
 fn browser_searches_opens_a_signal_and_never_runs_scraped_markup() {
     let server = Server::start(store(), &[]);
+    // The analyst's loop writes: a store of its own (a copy), a token, and
+    // a watch that a run fired.
+    let writable = Sandbox::new();
+    copy_dir(&store().data_dir(), &writable.data_dir());
+    write_config(&writable, "[serve]\ntoken = \"e2e-token\"\n");
+    guardian_rows(&writable, "guardian.csv", (2019, 11, 1), (2020, 2, 29));
+    writable.write(
+        "pipeline.toml",
+        "[[sources]]\nname = \"guardian\"\nkind = \"file\"\npath = \"guardian.csv\"\nformat = \"csv\"\nlang = \"en\"\nmap = { published = \"Time\", title = \"Headlines\" }\n",
+    );
+    ws!(
+        writable,
+        "watch",
+        "add",
+        "virus",
+        "--query",
+        "coronavirus OR virus",
+        "--rule",
+        "growth",
+        "--growth",
+        "2"
+    )
+    .expect_code(0);
+    ws!(
+        writable,
+        "-q",
+        "run",
+        "--pipeline",
+        "pipeline.toml",
+        "--offline",
+        "--as-of",
+        "2020-01-31"
+    )
+    .expect_code(0);
+    let alerts = ws!(writable, "alerts", "--json").expect_code(0).json();
+    assert!(
+        !alerts.as_array().unwrap().is_empty(),
+        "the run fired no alert"
+    );
+    let write_server = Server::start(&writable, &[]);
     let shots = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("e2e-screenshots");
     let output = Command::new("node")
         .arg("ui.mjs")
@@ -492,6 +546,8 @@ fn browser_searches_opens_a_signal_and_never_runs_scraped_markup() {
         .env("SCREENSHOT_DIR", &shots)
         .env("SEARCH_QUERY", "coronavirus")
         .env("XSS_QUERY", NAME)
+        .env("WRITE_URL", format!("http://{}", write_server.addr))
+        .env("WRITE_TOKEN", "e2e-token")
         .env(
             "CHROMIUM",
             option_env!("WEAKSIGNAL_CHROMIUM_AT_BUILD").unwrap_or("/usr/bin/chromium"),
@@ -508,12 +564,28 @@ fn browser_searches_opens_a_signal_and_never_runs_scraped_markup() {
         serde_json::from_str(stdout.trim().lines().last().unwrap()).expect("summary");
     assert_eq!(summary["ok"], true);
     assert!(summary["xss"]["hits"].as_u64().unwrap() > 0, "{summary}");
+    assert!(
+        summary["writes"]["alerts_listed"].as_u64().unwrap() >= 1,
+        "{summary}"
+    );
+    // What the browser wrote is in the store.
+    let watches = ws!(writable, "watch", "list", "--json")
+        .expect_code(0)
+        .json();
+    assert_eq!(watches.as_array().unwrap().len(), 3, "{watches}");
+    ws!(writable, "-q", "export", "--format", "ndjson", "--output", "out").expect_code(0);
+    let marks = std::fs::read_to_string(writable.path("out/analyst/marks.ndjson")).unwrap();
+    assert!(
+        marks.contains("e2e analyst") && marks.contains("irrelevant"),
+        "{marks}"
+    );
     for shot in [
         "signals.png",
         "search.png",
         "topic.png",
         "doc.png",
         "xss.png",
+        "watches.png",
     ] {
         let meta = std::fs::metadata(shots.join(shot)).unwrap_or_else(|_| panic!("no {shot}"));
         assert!(meta.len() > 10_000, "{shot} is {} bytes", meta.len());

@@ -650,17 +650,21 @@ pub struct NewMark {
     note: String,
     #[serde(default)]
     by: String,
+    /// The analysis the signal is in (`YYYY-MM-DD`); default the newest.
+    #[serde(default)]
+    as_of: Option<String>,
 }
 
-/// `POST /api/marks`: marks a signal of the newest analysis (bearer token
-/// required, same origin, at most [`MAX_WRITE_BYTES`]).
+/// `POST /api/marks`: marks a signal of the newest analysis, or of the one
+/// as of `as_of` (bearer token required, same origin, at most
+/// [`MAX_WRITE_BYTES`]).
 pub async fn add_mark(
     State(bench): State<Arc<Workbench>>,
     body: axum::body::Bytes,
 ) -> std::result::Result<(StatusCode, Json<crate::store::MarkRow>), ApiError> {
     let new: NewMark = serde_json::from_slice(&body).map_err(|e| {
         ApiError::bad(format!(
-            "body: {e} (expected {{\"signal\", \"verdict\": \"relevant\"|\"irrelevant\"|\"duplicate_of\", \"duplicate_of\", \"note\", \"by\"}})"
+            "body: {e} (expected {{\"signal\", \"verdict\": \"relevant\"|\"irrelevant\"|\"duplicate_of\", \"duplicate_of\", \"note\", \"by\", \"as_of\"}})"
         ))
     })?;
     let verdict = crate::signals::marks::Verdict::parse(&new.verdict)
@@ -670,8 +674,16 @@ pub async fn add_mark(
             "note (2000 bytes) or by (200 bytes) is too long",
         ));
     }
+    let as_of = match new.as_of.as_deref() {
+        None | Some("") => None,
+        Some(day) => Some(
+            crate::time::parse_bound(day, true)
+                .map_err(|e| ApiError::bad(format!("as_of: {e}")))?
+                .timestamp(),
+        ),
+    };
     let window = bench.config.topics.window;
-    let a = analysis(bench.clone(), None, window).await?;
+    let a = analysis(bench.clone(), as_of, window).await?;
     let mark = crate::signals::marks::new_mark(
         &a.report,
         &new.signal,

@@ -4,7 +4,10 @@
 //
 // Env: WEAKSIGNAL_URL (required), SCREENSHOT_DIR (required), SEARCH_QUERY
 // (default "coronavirus"), XSS_QUERY (optional: a query whose hits carry
-// malicious titles/urls), CHROMIUM (default /usr/bin/chromium).
+// malicious titles/urls), CHROMIUM (default /usr/bin/chromium), WRITE_URL
+// and WRITE_TOKEN (optional: a server on a store of its own, with
+// serve.token and a watch "virus" that a run fired, for the analyst's loop:
+// watches, alerts and marks).
 // Exits 0 with a one-line JSON summary, or 1 naming the step that failed.
 import { chromium } from "playwright-core";
 import fs from "node:fs";
@@ -16,6 +19,8 @@ const BASE = (process.env.WEAKSIGNAL_URL || "").replace(/\/+$/, "");
 const SHOTS = process.env.SCREENSHOT_DIR || "";
 const SEARCH_QUERY = process.env.SEARCH_QUERY || "coronavirus";
 const XSS_QUERY = process.env.XSS_QUERY || "";
+const WRITE_URL = (process.env.WRITE_URL || "").replace(/\/+$/, "");
+const WRITE_TOKEN = process.env.WRITE_TOKEN || "";
 
 class StepFailure extends Error {}
 
@@ -213,6 +218,90 @@ async function main() {
       await shot("xss.png");
       assertClean();
       checked.xss = { hits: xssHits, window_xss: "undefined", dialogs: 0, literal_script_text: true, javascript_hrefs: 0 };
+    }
+
+    // Step 5: the analyst's loop on a server that wants a token.
+    if (WRITE_URL) {
+      step = "5-token";
+      check(WRITE_TOKEN, "WRITE_URL is set but WRITE_TOKEN is not");
+      const wp = await context.newPage(); // a new tab: no token in its sessionStorage
+      wp.setDefaultTimeout(WAIT_MS);
+      const prompts = [];
+      const writeErrors = [];
+      wp.on("dialog", async (d) => {
+        prompts.push(`[${step}] ${d.type()}: ${d.message()}`);
+        if (d.type() === "prompt" && /token/i.test(d.message())) await d.accept(WRITE_TOKEN);
+        else await d.dismiss();
+      });
+      wp.on("pageerror", (err) => writeErrors.push(`[${step}] ${err && err.message ? err.message : err}`));
+      wp.on("console", (msg) => {
+        // the first request is refused until the token is given: that 401 is expected
+        if (msg.type() === "error" && !/status of 401/.test(msg.text())) writeErrors.push(`[${step}] ${msg.text()}`);
+      });
+      const writeOrigin = new URL(WRITE_URL).origin;
+      wp.on("request", (req) => {
+        const u = req.url();
+        if (!u.startsWith("data:") && !u.startsWith("blob:") && u !== "about:blank" && new URL(u).origin !== writeOrigin) writeErrors.push(`[${step}] request to ${u}`);
+      });
+      const ready = async (what, selector) => {
+        await wp.waitForFunction((sel) => document.body && document.body.dataset.state === "ready" && (document.querySelector(sel) !== null || document.querySelector("main .error") !== null), selector, { timeout: WAIT_MS, polling: 50 }).catch(() => fail(`${what}: not ready within ${WAIT_MS / 1000} s`));
+        const err = await wp.locator("main .error").first().textContent({ timeout: 200 }).catch(() => null);
+        check(err === null, `${what}: the page shows an error box: ${err && err.trim()}`);
+      };
+      await wp.goto(WRITE_URL + "/", { waitUntil: "domcontentloaded" });
+      await ready("loading / with a token", "#signal-list");
+      check(prompts.length === 1, `the token was asked ${prompts.length} times (expected once): ${prompts.join("; ")}`);
+
+      // A watch from a signal card: the form comes prefilled.
+      step = "5-watch-card";
+      await wp.fill("#analyst", "e2e analyst");
+      await wp.press("#analyst", "Tab");
+      const card = wp.locator("#signal-list .signal").first();
+      const cardId = await card.getAttribute("data-id");
+      await card.locator(".watch-signal").click();
+      await ready("opening the watch form from a card", "#watch-form");
+      const prefilled = await wp.inputValue("#watch-text");
+      check(prefilled.length > 0, `the watch form from ${cardId} has no target`);
+      const cardWatch = (await wp.inputValue("#watch-name")) || "from a card";
+      check((await wp.inputValue("#watch-owner")) === "e2e analyst", "the owner is not the analyst's name");
+      await wp.click('#watch-form button[type="submit"]');
+      await ready("adding a watch from a card", "#watch-list .watch");
+      check((await wp.locator("#watch-list .watch", { hasText: cardWatch }).count()) === 1, `the watch ${JSON.stringify(cardWatch)} is not listed`);
+
+      // A watch from a search.
+      step = "5-watch-search";
+      await wp.goto(WRITE_URL + "/#/search?q=" + encodeURIComponent(SEARCH_QUERY), { waitUntil: "domcontentloaded" });
+      await ready("searching on the token server", "#results");
+      await wp.click("#watch-search");
+      await ready("opening the watch form from a search", "#watch-form");
+      check((await wp.inputValue("#watch-text")) === SEARCH_QUERY, "the watch form does not carry the search query");
+      check((await wp.inputValue("#watch-kind")) === "query", "a search's watch is not a query watch");
+      await wp.fill("#watch-name", "e2e search");
+      await wp.click('#watch-form button[type="submit"]');
+      await ready("adding a watch from a search", '#watch-list .watch[data-name="e2e search"]');
+      // The run's alerts are listed under their watch.
+      const fired = await wp.locator('#watch-list .watch[data-name="virus"] .watch-alert').count();
+      check(fired >= 1, 'the watch "virus" shows no alerts (the test run fired some)');
+      await wp.screenshot({ path: path.join(SHOTS, "watches.png"), fullPage: true });
+      checked.screenshots.push(path.join(SHOTS, "watches.png"));
+
+      // A mark: the signal is hidden at the next look, and listed as hidden.
+      step = "5-mark";
+      await wp.goto(WRITE_URL + "/#/signals", { waitUntil: "domcontentloaded" });
+      await ready("back to the signals", "#signal-list");
+      const target = wp.locator(`#signal-list .signal[data-id="${cardId}"]`);
+      check((await target.count()) === 1, `${cardId} is not on the signals page`);
+      await target.locator('button[data-verdict="irrelevant"]').click();
+      await wp.waitForFunction((id) => (document.querySelector(`#signal-list .signal[data-id="${id}"] .mark-status`) || {}).textContent === "marked irrelevant", cardId, { timeout: WAIT_MS }).catch(() => fail(`marking ${cardId} irrelevant did not say so`));
+      await wp.reload({ waitUntil: "domcontentloaded" });
+      await ready("the signals after the mark", "#signal-list");
+      check((await wp.locator(`#signal-list .signal[data-id="${cardId}"]`).count()) === 0, `${cardId} is still shown after it was marked irrelevant`);
+      const hiddenRow = ((await wp.locator(`#hidden-list li[data-id="${cardId}"]`).textContent().catch(() => "")) || "").trim();
+      check(hiddenRow.includes("e2e analyst"), `the hidden list does not name who marked ${cardId}: ${JSON.stringify(hiddenRow)}`);
+      check(prompts.length === 1, `the token was asked again: ${prompts.join("; ")}`);
+      check(!writeErrors.length, `errors on the token server's pages:\n  ${writeErrors.join("\n  ")}`);
+      checked.writes = { watch_from_card: cardWatch, watch_from_search: "e2e search", alerts_listed: fired, marked: cardId, token_prompts: prompts.length };
+      await wp.close();
     }
 
     step = "done";

@@ -264,6 +264,9 @@
       case "stats":
         job = pageStats(seq);
         break;
+      case "watches":
+        job = pageWatches(seq, params);
+        break;
       default:
         job = Promise.reject(new Error("Unknown page: #/" + parts.join("/")));
     }
@@ -300,6 +303,61 @@
 
   class ApiError extends Error {}
 
+  // The server's token (serve.token) when it asks for one: asked once per
+  // tab, kept in sessionStorage. Writes always need it.
+  const TOKEN_KEY = "weaksignal-token";
+  // After a 401 for a request sent with `sent`: whether to retry. Requests
+  // in parallel all meet the 401; only the first asks, the others find the
+  // token it stored.
+  function askToken(why, sent) {
+    if ((sessionStorage.getItem(TOKEN_KEY) || "") !== sent) return true;
+    const token = window.prompt(why + " (serve.token in config.toml):");
+    if (token) sessionStorage.setItem(TOKEN_KEY, token.trim());
+    return !!token;
+  }
+
+  // POST `body` as JSON to /api/`path`: the token, and a retry once the
+  // user gave it; the server's message (it names the field) on an error.
+  async function apiWrite(path, body) {
+    const url = "/api/" + path;
+    let sent = "";
+    const request = () => {
+      const headers = { Accept: "application/json", "Content-Type": "application/json" };
+      sent = sessionStorage.getItem(TOKEN_KEY) || "";
+      if (sent) headers.Authorization = "Bearer " + sent;
+      return fetch(url, { method: "POST", headers, body: JSON.stringify(body), credentials: "same-origin" });
+    };
+    let resp;
+    try {
+      resp = await request();
+      if (resp.status === 401 && askToken("Changes need the workbench's access token", sent)) resp = await request();
+    } catch (e) {
+      throw new ApiError("Could not reach the server (" + (e && e.message ? e.message : e) + ")");
+    }
+    let answer = null;
+    try {
+      answer = await resp.json();
+    } catch (_) {
+      answer = null;
+    }
+    if (!resp.ok) {
+      const reason = answer && answer.error ? String(answer.error) : "HTTP " + resp.status + " " + resp.statusText;
+      throw new ApiError(reason + " (" + resp.status + ", POST /api/" + path + ")");
+    }
+    return answer;
+  }
+
+  // The analyst's name for marks and watches, remembered in this browser.
+  const ANALYST_KEY = "weaksignal-analyst";
+  function analystName() {
+    return localStorage.getItem(ANALYST_KEY) || "";
+  }
+  function analystInput(id) {
+    const input = el("input", { id, type: "text", value: analystName(), placeholder: "your name", autocomplete: "name", maxlength: "100" });
+    input.addEventListener("change", () => localStorage.setItem(ANALYST_KEY, input.value.trim()));
+    return input;
+  }
+
   async function api(path, params) {
     const sp = new URLSearchParams();
     for (const [k, v] of Object.entries(params || {})) {
@@ -308,24 +366,17 @@
     const q = sp.toString();
     const url = "/api/" + path + (q ? "?" + q : "");
     let resp;
-    // A server bound beyond loopback wants serve.token as a bearer token:
-    // asked once per tab, kept in sessionStorage.
-    const TOKEN_KEY = "weaksignal-token";
+    // A server with serve.token wants it as a bearer token.
+    let sent = "";
     const request = () => {
       const headers = { Accept: "application/json" };
-      const token = sessionStorage.getItem(TOKEN_KEY);
-      if (token) headers.Authorization = "Bearer " + token;
+      sent = sessionStorage.getItem(TOKEN_KEY) || "";
+      if (sent) headers.Authorization = "Bearer " + sent;
       return fetch(url, { headers, credentials: "same-origin" });
     };
     try {
       resp = await request();
-      if (resp.status === 401) {
-        const token = window.prompt("This workbench needs its access token (serve.token in config.toml):");
-        if (token) {
-          sessionStorage.setItem(TOKEN_KEY, token.trim());
-          resp = await request();
-        }
-      }
+      if (resp.status === 401 && askToken("This workbench needs its access token", sent)) resp = await request();
     } catch (e) {
       throw new ApiError("Could not reach the server (" + (e && e.message ? e.message : e) + ")");
     }
@@ -662,7 +713,12 @@
     });
     for (const s of [sourceSel, langSel]) s.addEventListener("change", () => form.requestSubmit());
 
-    const help = el("p", { class: "hint" }, "Syntax: AND, OR, -word, \"phrase\", title:word. An empty query lists everything.");
+    const help = el(
+      "p",
+      { class: "hint" },
+      "Syntax: AND, OR, -word, \"phrase\", title:word. An empty query lists everything. ",
+      q ? el("a", { id: "watch-search", class: "button-link", href: hashFor("/watches", { kind: "query", text: q, source, lang, name: q }) }, "Watch this search") : null
+    );
     const status = el("p", { class: "muted", "aria-live": "polite" }, "Searching…");
     render(seq, el("h1", null, "Search"), form, help, status);
     if (!q && !location.hash.includes("?")) qInput.focus();
@@ -894,12 +950,58 @@
           "section",
           { class: "signal-group" },
           el("h2", null, el("span", { class: "swatch cls-" + (CLASS_ORDER.includes(c) ? c : "other"), "aria-hidden": "true" }), CLASS_TEXT[c] || str(c), el("span", { class: "count" }, fmtInt(members.length)), CLASS_HELP[c] ? el("span", { class: "muted small" }, " – " + CLASS_HELP[c]) : null),
-          members.map((s) => signalRow(s, extra))
+          members.map((s) => signalRow(s, extra, signals))
         )
       );
     }
 
-    render(seq, el("h1", null, "Signals"), form, figs, mapBlock, radarBlock, list);
+    // What analysts' marks hide, and who marked it.
+    const hidden = arr(data.hidden).filter((h) => h && typeof h === "object");
+    const hiddenBlock = hidden.length
+      ? el(
+          "section",
+          { id: "hidden-list", class: "hidden-list" },
+          el("h2", null, "Hidden by analysts' marks", el("span", { class: "count" }, fmtInt(hidden.length))),
+          el("ul", null, hidden.map((h) => el("li", { "data-id": str(h.id) }, el("strong", null, str(h.label) || str(h.id)), " – ", str(h.verdict).replace(/[-_]/g, " "), h.into ? " " + str(h.into) : "", h.by ? " by " + str(h.by) : "", h.marked ? " on " + fmtDate(h.marked) : "", h.note ? ": " + str(h.note) : "")))
+        )
+      : null;
+    const marking = el("p", { class: "hint marking" }, el("label", { for: "analyst" }, "Marks are signed by "), analystInput("analyst"), " · buttons on each signal mark it relevant, irrelevant or a duplicate, or watch it.");
+
+    render(seq, el("h1", null, "Signals"), form, figs, mapBlock, radarBlock, marking, list, hiddenBlock);
+  }
+
+  // Mark and watch buttons of a signal card; `others` are the page's
+  // signals (a duplicate names one of them).
+  function signalActions(s, extra, others) {
+    const status = el("span", { class: "mark-status muted small", "aria-live": "polite" });
+    const mark = async (verdict, duplicateOf) => {
+      status.textContent = "saving…";
+      try {
+        const saved = await apiWrite("marks", { signal: str(s.id), verdict, duplicate_of: duplicateOf || null, by: analystName(), as_of: (extra && extra.as_of) || null });
+        status.textContent = "marked " + str(saved && saved.verdict ? saved.verdict : verdict).replace(/_/g, " ") + (duplicateOf ? " of " + duplicateOf : "");
+        row.classList.toggle("marked-away", verdict !== "relevant");
+      } catch (e) {
+        status.textContent = "";
+        showError(e);
+      }
+    };
+    const dupSel = el("select", { class: "dup-select", "aria-label": "Duplicate of" }, el("option", { value: "" }, "duplicate of…"), others.filter((o) => o.id !== s.id).map((o) => el("option", { value: str(o.id) }, truncate(str(o.label) || str(o.id), 40))));
+    dupSel.addEventListener("change", () => {
+      if (dupSel.value) mark("duplicate_of", dupSel.value);
+    });
+    const watchHref = str(s.id).startsWith("topic-")
+      ? hashFor("/watches", { kind: "topic", text: str(s.id).replace(/^topic-/, ""), name: str(s.label) })
+      : hashFor("/watches", { kind: "query", text: arr(s.words).length ? arr(s.words).map(str).join(" ") : str(s.label), name: str(s.label) });
+    const row = el(
+      "div",
+      { class: "signal-actions" },
+      el("button", { type: "button", class: "mark", "data-verdict": "relevant", onclick: () => mark("relevant") }, "Relevant"),
+      el("button", { type: "button", class: "mark", "data-verdict": "irrelevant", onclick: () => mark("irrelevant") }, "Irrelevant"),
+      others.length > 1 ? dupSel : null,
+      el("a", { class: "button-link watch-signal", href: watchHref }, "Watch"),
+      status
+    );
+    return row;
   }
 
   // Sectors are the categories, rings the classes (strong inside, weak
@@ -966,7 +1068,7 @@
     return null;
   }
 
-  function signalRow(s, extra) {
+  function signalRow(s, extra, others) {
     const cls = CLASS_ORDER.includes(s.class) ? s.class : "other";
     const href = signalHref(s, extra);
     const isTopic = str(s.id).startsWith("topic-");
@@ -998,15 +1100,115 @@
         el("div", null, el("dt", null, "first seen"), el("dd", null, fmtDate(s.first_seen) || "–"))
       ),
       s.why ? el("details", { class: "why" }, el("summary", null, "Why this class"), el("p", null, str(s.why))) : null,
-      arr(s.examples).length ? el("ul", { class: "examples" }, arr(s.examples).map(docRow)) : null
+      arr(s.examples).length ? el("ul", { class: "examples" }, arr(s.examples).map(docRow)) : null,
+      others ? signalActions(s, extra, others) : null
     );
     // The whole row opens the signal, except clicks on its own links and details.
     row.addEventListener("click", (e) => {
-      if (e.target.closest("a, details, button, input")) return;
+      if (e.target.closest("a, details, button, input, select, .signal-actions")) return;
       if (window.getSelection && String(window.getSelection()).length) return;
       go(href);
     });
     return row;
+  }
+
+  const RULE_TEXT = { new_weak: "a new weak signal", promoted: "a promotion to emerging or strong", growth: "growth of at least" };
+
+  function describeTarget(t) {
+    if (!t || typeof t !== "object") return "–";
+    if (t.kind === "query") return "query \u201c" + str(t.query) + "\u201d" + (t.source ? " in " + str(t.source) : "") + (t.lang ? " (" + str(t.lang) + ")" : "");
+    if (t.kind === "topic") return "topic " + str(t.id);
+    if (t.kind === "concept") return "concept \u201c" + str(t.text) + "\u201d";
+    return str(t.kind);
+  }
+
+  function describeRule(r) {
+    if (!r || typeof r !== "object") return "–";
+    if (r.when === "growth") return RULE_TEXT.growth + " " + fmtNum(r.growth) + "×";
+    return RULE_TEXT[r.when] || str(r.when);
+  }
+
+  // Watches with their recent alerts, and a form to add one (prefilled from
+  // a search or a signal card through the route's parameters).
+  async function pageWatches(seq, params) {
+    document.title = "Watches – weaksignal";
+    const kind = ["query", "topic", "concept"].includes(params.get("kind")) ? params.get("kind") : "query";
+    const nameInput = el("input", { id: "watch-name", name: "name", type: "text", required: true, maxlength: "100", value: truncate(params.get("name") || "", 60) });
+    const kindSel = el("select", { id: "watch-kind", name: "kind" }, ["query", "topic", "concept"].map((k) => el("option", { value: k }, k)));
+    kindSel.value = kind;
+    const textInput = el("input", { id: "watch-text", name: "text", type: "text", required: true, value: params.get("text") || "", placeholder: "a search query, a topic number, or a concept in any language" });
+    const ruleSel = el("select", { id: "watch-rule", name: "rule" }, Object.entries(RULE_TEXT).map(([k, v]) => el("option", { value: k }, v)));
+    const growthInput = el("input", { id: "watch-growth", name: "growth", type: "number", min: "1", step: "0.5", value: "2" });
+    const growthField = el("div", { class: "field" }, el("label", { for: "watch-growth" }, "Growth ×"), growthInput);
+    const showGrowth = () => (growthField.hidden = ruleSel.value !== "growth");
+    ruleSel.addEventListener("change", showGrowth);
+    showGrowth();
+    const quietInput = el("input", { id: "watch-quiet", name: "quiet_days", type: "number", min: "0", max: "365", value: "7" });
+    const ownerInput = analystInput("watch-owner");
+    const status = el("p", { class: "muted", "aria-live": "polite" });
+    const form = el(
+      "form",
+      { id: "watch-form", class: "search-form" },
+      el("div", { class: "field" }, el("label", { for: "watch-name" }, "Name"), nameInput),
+      el("div", { class: "field" }, el("label", { for: "watch-kind" }, "Follows"), kindSel),
+      el("div", { class: "field grow" }, el("label", { for: "watch-text" }, "Query, topic or concept"), textInput),
+      el("div", { class: "field" }, el("label", { for: "watch-rule" }, "Tell me on"), ruleSel),
+      growthField,
+      el("div", { class: "field" }, el("label", { for: "watch-quiet" }, "Quiet days"), quietInput),
+      el("div", { class: "field" }, el("label", { for: "watch-owner" }, "Owner"), ownerInput),
+      el("div", { class: "field" }, el("span", { class: "label-spacer", "aria-hidden": "true" }, " "), el("button", { type: "submit" }, "Add watch"))
+    );
+    form.addEventListener("submit", async (e) => {
+      e.preventDefault();
+      const text = textInput.value.trim();
+      let target;
+      if (kindSel.value === "topic") target = { kind: "topic", id: Number(text.replace(/^topic-/, "")) };
+      else if (kindSel.value === "concept") target = { kind: "concept", text };
+      else target = { kind: "query", query: text, source: params.get("source") || null, lang: params.get("lang") || null };
+      const rule = ruleSel.value === "growth" ? { when: "growth", growth: Number(growthInput.value) } : { when: ruleSel.value };
+      status.textContent = "saving…";
+      try {
+        await apiWrite("watches", { name: nameInput.value.trim(), owner: ownerInput.value.trim(), target, rule, quiet_days: Number(quietInput.value) });
+        go("#/watches");
+      } catch (err) {
+        status.textContent = "";
+        showError(err);
+      }
+    });
+
+    render(seq, el("h1", null, "Watches"), form, status, el("p", { class: "muted" }, "Loading watches…"));
+    const [watches, alerts] = await Promise.all([api("watches", {}), api("alerts", { limit: 500 })]);
+    if (seq !== renderSeq) return;
+    const byWatch = {};
+    for (const a of arr(alerts)) {
+      if (!a || typeof a !== "object") continue;
+      (byWatch[str(a.watch)] = byWatch[str(a.watch)] || []).push(a);
+    }
+    const list = el("ul", { id: "watch-list", class: "watch-list" });
+    for (const w of arr(watches)) {
+      if (!w || typeof w !== "object") continue;
+      const recent = (byWatch[str(w.name)] || []).slice(0, 5);
+      list.appendChild(
+        el(
+          "li",
+          { class: "watch", "data-name": str(w.name) },
+          el("h2", null, str(w.name), w.owner ? el("span", { class: "muted small" }, " · " + str(w.owner)) : null),
+          el("p", { class: "muted" }, describeTarget(w.target), " · tells on ", describeRule(w.rule), " · quiet for " + fmtInt(w.quiet_days) + " days"),
+          recent.length
+            ? el(
+                "ol",
+                { class: "watch-alerts" },
+                recent.map((a) => {
+                  const sig = a.alert && a.alert.signal ? a.alert.signal : {};
+                  return el("li", { class: "watch-alert" }, el("time", { datetime: str(a.fired_at) }, fmtDate(a.as_of)), " ", el("a", { href: signalHref(sig, { as_of: fmtDate(a.as_of) }) }, str(sig.label) || str(a.signal)), " ", el("span", { class: "badge cls-" + (CLASS_ORDER.includes(sig.class) ? sig.class : "other") }, str(sig.class)), " ", el("span", { class: "muted small" }, fmtGrowth(sig.growth) + " · " + str(a.alert && a.alert.evidence)));
+                })
+              )
+            : el("p", { class: "muted small" }, "No alerts yet: runs evaluate the watches after the signals.")
+        )
+      );
+    }
+    if (!list.children.length) list.appendChild(el("li", { class: "empty muted" }, "No watches yet."));
+    render(seq, el("h1", null, "Watches"), form, status, el("h2", null, "Watching"), list);
   }
 
   async function pageTopic(seq, id, params) {
