@@ -164,27 +164,24 @@ model_test! {
     }
 }
 
+/// The error `weaksignal watch list` stops with under `config` (it must stop).
+fn config_error(config: &str) -> String {
+    let sandbox = Sandbox::new();
+    sandbox.write("config.toml", config);
+    let run = ws!(sandbox, "watch", "list");
+    assert_ne!(run.code, 0, "{config}");
+    run.stderr.clone()
+}
+
 #[test]
 fn a_channel_with_a_bad_url_is_a_config_error_that_names_it() {
-    let sandbox = Sandbox::new();
-    sandbox.write(
-        "config.toml",
-        "[[alerts.channels]]\nkind = \"webhook\"\nname = \"team\"\nurl = \"ftp://example.invalid/x\"\n",
-    );
-    let run = ws!(sandbox, "watch", "list");
-    assert_ne!(run.code, 0);
+    let error = config_error("[[alerts.channels]]\nkind = \"webhook\"\nname = \"team\"\nurl = \"ftp://example.invalid/x\"\n");
     assert!(
-        run.stderr.contains("team") && run.stderr.contains("ftp://"),
-        "{}",
-        run.stderr
+        error.contains("team") && error.contains("ftp://"),
+        "{error}"
     );
-    sandbox.write(
-        "config.toml",
-        "[[alerts.channels]]\nkind = \"pager\"\nname = \"x\"\n",
-    );
-    let run = ws!(sandbox, "watch", "list");
-    assert_ne!(run.code, 0);
-    assert!(run.stderr.contains("pager"), "{}", run.stderr);
+    let error = config_error("[[alerts.channels]]\nkind = \"pager\"\nname = \"x\"\n");
+    assert!(error.contains("pager"), "{error}");
 }
 
 #[test]
@@ -427,23 +424,11 @@ fn the_email_channel_sends_over_starttls_once_and_catches_up_after_the_server_wa
 
 #[test]
 fn an_email_channel_checks_its_addresses_and_refuses_plain_text_off_this_machine() {
-    let sandbox = Sandbox::new();
-    sandbox.write(
-        "config.toml",
-        "[[alerts.channels]]\nkind = \"email\"\nname = \"mail\"\nhost = \"smtp.example.org\"\nfrom = \"alerts@example.org\"\nto = [\"not an address\"]\n",
-    );
-    let run = ws!(sandbox, "watch", "list");
-    assert_ne!(run.code, 0);
+    let error = config_error("[[alerts.channels]]\nkind = \"email\"\nname = \"mail\"\nhost = \"smtp.example.org\"\nfrom = \"alerts@example.org\"\nto = [\"not an address\"]\n");
     assert!(
-        run.stderr.contains("mail") && run.stderr.contains("not an address"),
-        "{}",
-        run.stderr
+        error.contains("mail") && error.contains("not an address"),
+        "{error}"
     );
-    sandbox.write(
-        "config.toml",
-        "[[alerts.channels]]\nkind = \"email\"\nname = \"mail\"\nhost = \"smtp.example.org\"\nsecurity = \"none\"\nfrom = \"alerts@example.org\"\nto = [\"ana@example.org\"]\n",
-    );
-    let run = ws!(sandbox, "watch", "list");
-    assert_ne!(run.code, 0);
-    assert!(run.stderr.contains("loopback"), "{}", run.stderr);
+    let error = config_error("[[alerts.channels]]\nkind = \"email\"\nname = \"mail\"\nhost = \"smtp.example.org\"\nsecurity = \"none\"\nfrom = \"alerts@example.org\"\nto = [\"ana@example.org\"]\n");
+    assert!(error.contains("loopback"), "{error}");
 }
