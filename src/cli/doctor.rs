@@ -174,6 +174,10 @@ fn check_model(ctx: &Context, checks: &mut Vec<Check>) -> (bool, Option<String>)
             false
         }
     };
+    checks.push(Check::ok(
+        "precision",
+        crate::embed::precision_summary(ctx.config.model.precision),
+    ));
     (model_ok, crate::embed::known_model_id(&ctx.config.model))
 }
 

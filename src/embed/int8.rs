@@ -1,0 +1,736 @@
+//! int8 linear layers for the encoder, with kernels chosen at run time.
+//!
+//! The encoder's projections (fused QKV, attention output, the two
+//! feed-forward layers) carry almost all of its FLOPs. Here their weights
+//! are quantised once, at load, per output channel (symmetric, i8), and each
+//! row of activations is quantised dynamically (symmetric, i8). Products
+//! accumulate exactly in i32, and the two scales are applied in f32; layer
+//! norm, softmax, GELU and pooling stay in f32 (`bert.rs`).
+//!
+//! Because the accumulation is exact, every kernel gives bit-identical
+//! results to the scalar reference, so vectors do not depend on the CPU:
+//!
+//! * [`Kernel::Avx512Vnni`]: `vpdpbusd` on 512-bit registers (AVX-512 VNNI).
+//!   It multiplies unsigned by signed bytes, so activations are shifted by
+//!   128 and the shift is taken out with each output's weight sum.
+//! * [`Kernel::AvxVnni`]: the same instruction on 256-bit registers (AVX-VNNI).
+//! * [`Kernel::Avx2`]: `vpmaddubsw` + `vpmaddwd`. The 16-bit intermediate
+//!   would saturate with shifted activations (2 x 255 x 127 > 32767), so it
+//!   multiplies |a| by the weight with a's sign instead (2 x 127 x 127 fits).
+//! * [`Kernel::Scalar`]: the reference, and the fallback.
+//!
+//! Weights are packed for the kernels: blocks of 16 outputs, and in each
+//! block 4 consecutive inputs of one output side by side, so one 64-byte
+//! load holds 16 outputs x 4 inputs and one broadcast 4-byte group of a row
+//! meets all of them.
+
+use serde::Serialize;
+
+/// Outputs per packed block.
+const BLOCK: usize = 16;
+/// Inputs per group (one i32 lane of `vpdpbusd`).
+const GROUP: usize = 4;
+
+/// An int8 matrix-multiply kernel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Kernel {
+    Avx512Vnni,
+    AvxVnni,
+    Avx2,
+    Scalar,
+}
+
+impl Kernel {
+    pub const ALL: [Kernel; 4] = [
+        Kernel::Avx512Vnni,
+        Kernel::AvxVnni,
+        Kernel::Avx2,
+        Kernel::Scalar,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Kernel::Avx512Vnni => "avx512-vnni",
+            Kernel::AvxVnni => "avx-vnni",
+            Kernel::Avx2 => "avx2",
+            Kernel::Scalar => "scalar",
+        }
+    }
+
+    /// Whether this CPU runs the kernel, or why not.
+    pub fn supported(self) -> std::result::Result<(), String> {
+        #[cfg(target_arch = "x86_64")]
+        {
+            let need: &[&str] = match self {
+                Kernel::Avx512Vnni => &["avx512f", "avx512bw", "avx512vnni"],
+                Kernel::AvxVnni => &["avx2", "avxvnni"],
+                Kernel::Avx2 => &["avx2"],
+                Kernel::Scalar => &[],
+            };
+            let missing: Vec<&str> = need.iter().copied().filter(|f| !detected(f)).collect();
+            if missing.is_empty() {
+                Ok(())
+            } else {
+                Err(format!("the CPU lacks {}", missing.join(", ")))
+            }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        match self {
+            Kernel::Scalar => Ok(()),
+            _ => Err("not an x86-64 CPU".into()),
+        }
+    }
+
+    /// The fastest kernel this CPU runs (widest first).
+    pub fn best() -> Kernel {
+        Kernel::ALL
+            .into_iter()
+            .find(|k| k.supported().is_ok())
+            .unwrap_or(Kernel::Scalar)
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+fn detected(feature: &str) -> bool {
+    match feature {
+        "avx2" => is_x86_feature_detected!("avx2"),
+        "avx512f" => is_x86_feature_detected!("avx512f"),
+        "avx512bw" => is_x86_feature_detected!("avx512bw"),
+        "avx512vnni" => is_x86_feature_detected!("avx512vnni"),
+        "avxvnni" => is_x86_feature_detected!("avxvnni"),
+        _ => false,
+    }
+}
+
+/// A linear layer `y = x W^T + b` with int8 weights.
+pub struct QuantLinear {
+    inputs: usize,
+    outputs: usize,
+    /// Inputs rounded up to a multiple of [`GROUP`], outputs to one of [`BLOCK`].
+    k: usize,
+    n: usize,
+    /// `[n / BLOCK][k / GROUP][BLOCK][GROUP]`.
+    packed: Vec<i8>,
+    /// Per output (padded to `n`): the weight scale, 128 x the weights' sum
+    /// (what the VNNI kernels' shift adds), the bias.
+    scale: Vec<f32>,
+    shift_sum: Vec<i32>,
+    bias: Vec<f32>,
+    kernel: Kernel,
+}
+
+/// What a kernel needs of a layer, as raw parts.
+struct Layer<'a> {
+    k: usize,
+    n: usize,
+    packed: &'a [i8],
+    scale: &'a [f32],
+    shift_sum: &'a [i32],
+    bias: &'a [f32],
+}
+
+impl QuantLinear {
+    /// From `[outputs, inputs]` f32 weights (PyTorch layout) and a bias,
+    /// quantised per output channel, run by `kernel` (which the CPU must support).
+    pub fn new(weights: &[f32], bias: &[f32], inputs: usize, kernel: Kernel) -> QuantLinear {
+        let outputs = bias.len();
+        assert_eq!(
+            weights.len(),
+            outputs * inputs,
+            "weights are [outputs, inputs]"
+        );
+        let k = inputs.div_ceil(GROUP) * GROUP;
+        let n = outputs.div_ceil(BLOCK) * BLOCK;
+        let mut packed = vec![0i8; n * k];
+        let mut scale = vec![0f32; n];
+        let mut shift_sum = vec![0i32; n];
+        for o in 0..outputs {
+            let row = &weights[o * inputs..(o + 1) * inputs];
+            let max = row.iter().fold(0f32, |m, w| m.max(w.abs()));
+            let s = if max > 0.0 { max / 127.0 } else { 1.0 };
+            scale[o] = s;
+            let (block, lane) = (o / BLOCK, o % BLOCK);
+            let mut sum = 0i32;
+            for (i, &w) in row.iter().enumerate() {
+                let q = (w / s).round_ties_even().clamp(-127.0, 127.0) as i8;
+                sum += i32::from(q);
+                let at = ((block * (k / GROUP) + i / GROUP) * BLOCK + lane) * GROUP + i % GROUP;
+                packed[at] = q;
+            }
+            shift_sum[o] = 128 * sum;
+        }
+        let mut padded_bias = bias.to_vec();
+        padded_bias.resize(n, 0.0);
+        QuantLinear {
+            inputs,
+            outputs,
+            k,
+            n,
+            packed,
+            scale,
+            shift_sum,
+            bias: padded_bias,
+            kernel,
+        }
+    }
+
+    pub fn inputs(&self) -> usize {
+        self.inputs
+    }
+
+    pub fn outputs(&self) -> usize {
+        self.outputs
+    }
+
+    pub fn kernel(&self) -> Kernel {
+        self.kernel
+    }
+
+    fn layer(&self) -> Layer<'_> {
+        Layer {
+            k: self.k,
+            n: self.n,
+            packed: &self.packed,
+            scale: &self.scale,
+            shift_sum: &self.shift_sum,
+            bias: &self.bias,
+        }
+    }
+
+    /// `x` is `[rows, inputs]`; returns `[rows, outputs]`.
+    pub fn forward(&self, x: &[f32], rows: usize) -> Vec<f32> {
+        assert_eq!(x.len(), rows * self.inputs);
+        // Every kernel writes every output (full blocks, every row) through
+        // a raw pointer: no zeroing first, which cost fresh pages per layer.
+        let mut y: Vec<f32> = Vec::with_capacity(rows * self.n);
+        let out = y.as_mut_ptr();
+        SCRATCH.with(|scratch| {
+            let mut scratch = scratch.borrow_mut();
+            let (q, row_scale) = &mut *scratch;
+            q.clear();
+            q.resize(rows * self.k, 0);
+            row_scale.clear();
+            row_scale.resize(rows, 0.0);
+            let layer = self.layer();
+            let shifted = matches!(self.kernel, Kernel::Avx512Vnni | Kernel::AvxVnni);
+            debug_assert!(
+                self.kernel.supported().is_ok(),
+                "{:?} on this CPU",
+                self.kernel
+            );
+            match self.kernel {
+                #[cfg(target_arch = "x86_64")]
+                Kernel::Avx512Vnni => {
+                    // SAFETY: the kernel was chosen because the CPU has these features.
+                    unsafe {
+                        x86::quantize512(x, rows, self.inputs, self.k, shifted, q, row_scale);
+                        x86::vnni512(q, row_scale, rows, &layer, out);
+                    }
+                }
+                #[cfg(target_arch = "x86_64")]
+                Kernel::AvxVnni => {
+                    // SAFETY: as above.
+                    unsafe {
+                        x86::quantize256(x, rows, self.inputs, self.k, shifted, q, row_scale);
+                        x86::vnni256(q, row_scale, rows, &layer, out);
+                    }
+                }
+                #[cfg(target_arch = "x86_64")]
+                Kernel::Avx2 => {
+                    // SAFETY: as above.
+                    unsafe {
+                        x86::quantize256(x, rows, self.inputs, self.k, shifted, q, row_scale);
+                        x86::avx2(q, row_scale, rows, &layer, out);
+                    }
+                }
+                _ => {
+                    quantize(x, rows, self.inputs, self.k, shifted, q, row_scale);
+                    // SAFETY: `out` has room for rows * n values.
+                    unsafe { scalar(q, row_scale, rows, &layer, out) };
+                }
+            }
+        });
+        // SAFETY: the kernel wrote all rows * n values.
+        unsafe { y.set_len(rows * self.n) };
+        if self.n != self.outputs {
+            for r in 0..rows {
+                y.copy_within(r * self.n..r * self.n + self.outputs, r * self.outputs);
+            }
+            y.truncate(rows * self.outputs);
+        }
+        y
+    }
+}
+
+thread_local! {
+    /// Quantised activations and row scales, reused across calls (a batch
+    /// allocates no fresh pages per layer).
+    static SCRATCH: std::cell::RefCell<(Vec<u8>, Vec<f32>)> = const { std::cell::RefCell::new((Vec::new(), Vec::new())) };
+}
+
+/// A row's scale and its reciprocal: max |x| / 127 (1 for a zero row).
+#[inline(always)]
+fn row_scale(max: f32) -> (f32, f32) {
+    let s = if max > 0.0 { max / 127.0 } else { 1.0 };
+    (s, 1.0 / s)
+}
+
+/// The reference quantisation: rows to i8 (symmetric, per row, round to
+/// nearest even), as bytes; shifted by 128 for the VNNI kernels; padded to
+/// `k` with zeros (128 when shifted). The SIMD versions give the same bytes.
+fn quantize(
+    x: &[f32],
+    rows: usize,
+    inputs: usize,
+    k: usize,
+    shifted: bool,
+    q: &mut [u8],
+    scales: &mut [f32],
+) {
+    let zero = if shifted { 128u8 } else { 0 };
+    for r in 0..rows {
+        let row = &x[r * inputs..(r + 1) * inputs];
+        let (s, inv) = row_scale(row.iter().fold(0f32, |m, v| m.max(v.abs())));
+        scales[r] = s;
+        let out = &mut q[r * k..(r + 1) * k];
+        for (d, &v) in out.iter_mut().zip(row) {
+            let i = (v * inv).round_ties_even().clamp(-127.0, 127.0) as i8;
+            *d = if shifted { (i as u8) ^ 0x80 } else { i as u8 };
+        }
+        out[inputs..].iter_mut().for_each(|d| *d = zero);
+    }
+}
+
+/// The output of one accumulated dot product: `acc` minus the shift's
+/// part, times both scales, plus the bias (the same f32 operations in every
+/// kernel: no fused multiply-add).
+#[inline(always)]
+fn dequantize(acc: i32, shift_sum: i32, row_scale: f32, scale: f32, bias: f32) -> f32 {
+    (acc - shift_sum) as f32 * (row_scale * scale) + bias
+}
+
+/// The reference kernel (activations unshifted); writes all `rows * n`
+/// values at `y`.
+unsafe fn scalar(q: &[u8], scales: &[f32], rows: usize, l: &Layer, y: *mut f32) {
+    let groups = l.k / GROUP;
+    for r in 0..rows {
+        let row = &q[r * l.k..(r + 1) * l.k];
+        for b in 0..l.n / BLOCK {
+            let block = &l.packed[b * groups * BLOCK * GROUP..(b + 1) * groups * BLOCK * GROUP];
+            let mut acc = [0i32; BLOCK];
+            for g in 0..groups {
+                let x = &row[g * GROUP..(g + 1) * GROUP];
+                let ws = &block[g * BLOCK * GROUP..(g + 1) * BLOCK * GROUP];
+                for (lane, o) in acc.iter_mut().enumerate() {
+                    let wl = &ws[lane * GROUP..(lane + 1) * GROUP];
+                    *o += x
+                        .iter()
+                        .zip(wl)
+                        .map(|(&p, &w)| i32::from(p as i8) * i32::from(w))
+                        .sum::<i32>();
+                }
+            }
+            for (lane, &a) in acc.iter().enumerate() {
+                let o = b * BLOCK + lane;
+                y.add(r * l.n + o)
+                    .write(dequantize(a, 0, scales[r], l.scale[o], l.bias[o]));
+            }
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod x86 {
+    //! The SIMD kernels. Each computes a tile of up to 4 rows x 64 outputs
+    //! (4 blocks; 16 outputs for the 256-bit ones) at a time, so every
+    //! weight load serves 4 rows and every broadcast activation group serves
+    //! every block of the tile, and writes the tile's outputs dequantised.
+    //! Output blocks are the outer loop: a block's weights stay in cache
+    //! while every row passes them.
+    use std::arch::x86_64::*;
+
+    use super::{row_scale, Layer, BLOCK, GROUP};
+
+    const ROWS: usize = 4;
+    const BLOCKS: usize = 4;
+
+    /// [`super::quantize`] with AVX-512: the same bytes.
+    #[target_feature(enable = "avx512f,avx512bw")]
+    pub unsafe fn quantize512(
+        x: &[f32],
+        rows: usize,
+        inputs: usize,
+        k: usize,
+        shifted: bool,
+        q: &mut [u8],
+        scales: &mut [f32],
+    ) {
+        let flip = _mm_set1_epi8(if shifted { -128 } else { 0 });
+        let zero = if shifted { 128u8 } else { 0 };
+        let lo = _mm512_set1_ps(-127.0);
+        let hi = _mm512_set1_ps(127.0);
+        for r in 0..rows {
+            let row = &x[r * inputs..(r + 1) * inputs];
+            let full = inputs / 16 * 16;
+            let mut m = _mm512_setzero_ps();
+            for c in (0..full).step_by(16) {
+                m = _mm512_max_ps(m, _mm512_abs_ps(_mm512_loadu_ps(row.as_ptr().add(c))));
+            }
+            let max = row[full..]
+                .iter()
+                .fold(_mm512_reduce_max_ps(m), |a, v| a.max(v.abs()));
+            let (s, inv) = row_scale(max);
+            scales[r] = s;
+            let invv = _mm512_set1_ps(inv);
+            let out = &mut q[r * k..(r + 1) * k];
+            for c in (0..full).step_by(16) {
+                let v = _mm512_mul_ps(_mm512_loadu_ps(row.as_ptr().add(c)), invv);
+                let v = _mm512_min_ps(_mm512_max_ps(v, lo), hi);
+                // round to nearest even, as round_ties_even
+                let i = _mm512_cvt_roundps_epi32::<{ _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC }>(
+                    v,
+                );
+                let b = _mm_xor_si128(_mm512_cvtsepi32_epi8(i), flip);
+                _mm_storeu_si128(out.as_mut_ptr().add(c) as *mut __m128i, b);
+            }
+            for (d, &v) in out[full..inputs].iter_mut().zip(&row[full..]) {
+                let i = (v * inv).round_ties_even().clamp(-127.0, 127.0) as i8;
+                *d = if shifted { (i as u8) ^ 0x80 } else { i as u8 };
+            }
+            out[inputs..].iter_mut().for_each(|d| *d = zero);
+        }
+    }
+
+    /// [`super::quantize`] with AVX2: the same bytes.
+    #[target_feature(enable = "avx2")]
+    pub unsafe fn quantize256(
+        x: &[f32],
+        rows: usize,
+        inputs: usize,
+        k: usize,
+        shifted: bool,
+        q: &mut [u8],
+        scales: &mut [f32],
+    ) {
+        let zero = if shifted { 128u8 } else { 0 };
+        let sign = _mm256_set1_ps(-0.0);
+        let lo = _mm256_set1_ps(-127.0);
+        let hi = _mm256_set1_ps(127.0);
+        for r in 0..rows {
+            let row = &x[r * inputs..(r + 1) * inputs];
+            let full = inputs / 8 * 8;
+            let mut m = _mm256_setzero_ps();
+            for c in (0..full).step_by(8) {
+                m = _mm256_max_ps(
+                    m,
+                    _mm256_andnot_ps(sign, _mm256_loadu_ps(row.as_ptr().add(c))),
+                );
+            }
+            let mut lanes = [0f32; 8];
+            _mm256_storeu_ps(lanes.as_mut_ptr(), m);
+            let max = lanes
+                .iter()
+                .chain(&row[full..])
+                .fold(0f32, |a, v| a.max(v.abs()));
+            let (s, inv) = row_scale(max);
+            scales[r] = s;
+            let invv = _mm256_set1_ps(inv);
+            let out = &mut q[r * k..(r + 1) * k];
+            for c in (0..full).step_by(8) {
+                let v = _mm256_mul_ps(_mm256_loadu_ps(row.as_ptr().add(c)), invv);
+                let v = _mm256_min_ps(_mm256_max_ps(v, lo), hi);
+                let i = _mm256_cvtps_epi32(v); // MXCSR default: round to nearest even
+                let mut ints = [0i32; 8];
+                _mm256_storeu_si256(ints.as_mut_ptr() as *mut __m256i, i);
+                for (d, &v) in out[c..c + 8].iter_mut().zip(&ints) {
+                    *d = if shifted {
+                        (v as i8 as u8) ^ 0x80
+                    } else {
+                        v as i8 as u8
+                    };
+                }
+            }
+            for (d, &v) in out[full..inputs].iter_mut().zip(&row[full..]) {
+                let i = (v * inv).round_ties_even().clamp(-127.0, 127.0) as i8;
+                *d = if shifted { (i as u8) ^ 0x80 } else { i as u8 };
+            }
+            out[inputs..].iter_mut().for_each(|d| *d = zero);
+        }
+    }
+
+    /// One tile of `R` rows x `B` blocks for [`vnni512`]: constant sizes,
+    /// so the accumulators stay in registers.
+    #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+    #[inline]
+    unsafe fn tile512<const R: usize, const B: usize>(
+        q: &[u8],
+        scales: &[f32],
+        r0: usize,
+        b0: usize,
+        l: &Layer,
+        y: *mut f32,
+    ) {
+        let (k, n) = (l.k, l.n);
+        let groups = k / GROUP;
+        let block_len = groups * BLOCK * GROUP;
+        let mut c = [[_mm512_setzero_si512(); B]; R];
+        let wp = l.packed.as_ptr().add(b0 * block_len);
+        let ap = q.as_ptr().add(r0 * k);
+        for g in 0..groups {
+            let mut wv = [_mm512_setzero_si512(); B];
+            for (j, v) in wv.iter_mut().enumerate() {
+                *v = _mm512_loadu_si512(wp.add(j * block_len + g * BLOCK * GROUP) as *const _);
+            }
+            for (i, ci) in c.iter_mut().enumerate() {
+                let x = _mm512_set1_epi32(std::ptr::read_unaligned(
+                    ap.add(i * k + g * GROUP) as *const i32
+                ));
+                for j in 0..B {
+                    ci[j] = _mm512_dpbusd_epi32(ci[j], x, wv[j]);
+                }
+            }
+        }
+        for j in 0..B {
+            let o = (b0 + j) * BLOCK;
+            let shift = _mm512_loadu_si512(l.shift_sum.as_ptr().add(o) as *const _);
+            let scale = _mm512_loadu_ps(l.scale.as_ptr().add(o));
+            let bias = _mm512_loadu_ps(l.bias.as_ptr().add(o));
+            for (i, ci) in c.iter().enumerate() {
+                let dot = _mm512_cvtepi32_ps(_mm512_sub_epi32(ci[j], shift));
+                let s = _mm512_mul_ps(_mm512_set1_ps(scales[r0 + i]), scale);
+                let v = _mm512_add_ps(_mm512_mul_ps(dot, s), bias);
+                _mm512_storeu_ps(y.add((r0 + i) * n + o), v);
+            }
+        }
+    }
+
+    #[target_feature(enable = "avx512f,avx512bw,avx512vnni")]
+    pub unsafe fn vnni512(q: &[u8], scales: &[f32], rows: usize, l: &Layer, y: *mut f32) {
+        let nb = l.n / BLOCK;
+        for b0 in (0..nb).step_by(BLOCKS) {
+            for r0 in (0..rows).step_by(ROWS) {
+                macro_rules! tile {
+                    ($b:literal) => {
+                        match ROWS.min(rows - r0) {
+                            4 => tile512::<4, $b>(q, scales, r0, b0, l, y),
+                            3 => tile512::<3, $b>(q, scales, r0, b0, l, y),
+                            2 => tile512::<2, $b>(q, scales, r0, b0, l, y),
+                            _ => tile512::<1, $b>(q, scales, r0, b0, l, y),
+                        }
+                    };
+                }
+                match BLOCKS.min(nb - b0) {
+                    4 => tile!(4),
+                    3 => tile!(3),
+                    2 => tile!(2),
+                    _ => tile!(1),
+                }
+            }
+        }
+    }
+
+    /// One tile of `R` rows x one block (two halves of 8 outputs) for the
+    /// 256-bit kernels: 16 registers hold `R` x 2 accumulators, the two
+    /// weight halves and the broadcast group (and for AVX2 its |a| and ones).
+    /// A macro, because each kernel's tile must be compiled with its own
+    /// target features (with AVX-VNNI enabled, the compiler may fuse the
+    /// AVX2 instructions into VNNI ones).
+    macro_rules! tile256 {
+        ($name:ident, $features:literal, $shifted:literal, |$ci:ident, $x:ident, $w0:ident, $w1:ident, $ones:ident| $step:block) => {
+            #[target_feature(enable = $features)]
+            #[inline]
+            unsafe fn $name<const R: usize>(
+                q: &[u8],
+                scales: &[f32],
+                r0: usize,
+                b: usize,
+                l: &Layer,
+                y: *mut f32,
+            ) {
+                let (k, n) = (l.k, l.n);
+                let groups = k / GROUP;
+                let block_len = groups * BLOCK * GROUP;
+                let $ones = _mm256_set1_epi16(1);
+                let mut c = [[_mm256_setzero_si256(); 2]; R];
+                let wp = l.packed.as_ptr().add(b * block_len);
+                let ap = q.as_ptr().add(r0 * k);
+                for g in 0..groups {
+                    let $w0 = _mm256_loadu_si256(wp.add(g * BLOCK * GROUP) as *const _);
+                    let $w1 = _mm256_loadu_si256(wp.add(g * BLOCK * GROUP + 32) as *const _);
+                    for (i, $ci) in c.iter_mut().enumerate() {
+                        let $x = _mm256_set1_epi32(std::ptr::read_unaligned(
+                            ap.add(i * k + g * GROUP) as *const i32,
+                        ));
+                        $step
+                    }
+                }
+                for h in 0..2 {
+                    let o = b * BLOCK + h * 8;
+                    let shift = if $shifted {
+                        _mm256_loadu_si256(l.shift_sum.as_ptr().add(o) as *const _)
+                    } else {
+                        _mm256_setzero_si256()
+                    };
+                    let scale = _mm256_loadu_ps(l.scale.as_ptr().add(o));
+                    let bias = _mm256_loadu_ps(l.bias.as_ptr().add(o));
+                    for (i, ci) in c.iter().enumerate() {
+                        let dot = _mm256_cvtepi32_ps(_mm256_sub_epi32(ci[h], shift));
+                        let s = _mm256_mul_ps(_mm256_set1_ps(scales[r0 + i]), scale);
+                        let v = _mm256_add_ps(_mm256_mul_ps(dot, s), bias);
+                        _mm256_storeu_ps(y.add((r0 + i) * n + o), v);
+                    }
+                }
+            }
+        };
+    }
+
+    tile256!(
+        tile_vnni256,
+        "avx2,avxvnni",
+        true,
+        |ci, x, w0, w1, _ones| {
+            ci[0] = _mm256_dpbusd_avx_epi32(ci[0], x, w0);
+            ci[1] = _mm256_dpbusd_avx_epi32(ci[1], x, w1);
+        }
+    );
+
+    tile256!(tile_avx2, "avx2", false, |ci, x, w0, w1, ones| {
+        // |a| * (w with a's sign): no 16-bit saturation (module doc)
+        let ax = _mm256_abs_epi8(x);
+        let p0 = _mm256_maddubs_epi16(ax, _mm256_sign_epi8(w0, x));
+        let p1 = _mm256_maddubs_epi16(ax, _mm256_sign_epi8(w1, x));
+        ci[0] = _mm256_add_epi32(ci[0], _mm256_madd_epi16(p0, ones));
+        ci[1] = _mm256_add_epi32(ci[1], _mm256_madd_epi16(p1, ones));
+    });
+
+    /// Every block and row tile of a 256-bit kernel.
+    macro_rules! run256 {
+        ($tile:ident, $q:expr, $scales:expr, $rows:expr, $l:expr, $y:expr) => {{
+            let (q, scales, rows, l, y) = ($q, $scales, $rows, $l, $y);
+            for b in 0..l.n / BLOCK {
+                for r0 in (0..rows).step_by(ROWS) {
+                    match ROWS.min(rows - r0) {
+                        4 => $tile::<4>(q, scales, r0, b, l, y),
+                        3 => $tile::<3>(q, scales, r0, b, l, y),
+                        2 => $tile::<2>(q, scales, r0, b, l, y),
+                        _ => $tile::<1>(q, scales, r0, b, l, y),
+                    }
+                }
+            }
+        }};
+    }
+
+    #[target_feature(enable = "avx2,avxvnni")]
+    pub unsafe fn vnni256(q: &[u8], scales: &[f32], rows: usize, l: &Layer, y: *mut f32) {
+        run256!(tile_vnni256, q, scales, rows, l, y)
+    }
+
+    #[target_feature(enable = "avx2")]
+    pub unsafe fn avx2(q: &[u8], scales: &[f32], rows: usize, l: &Layer, y: *mut f32) {
+        run256!(tile_avx2, q, scales, rows, l, y)
+    }
+}
+
+/// Every kernel's status on this CPU: runs, or why not.
+pub fn kernels() -> Vec<(Kernel, std::result::Result<(), String>)> {
+    Kernel::ALL
+        .into_iter()
+        .map(|k| (k, k.supported()))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Lcg(u64);
+    impl Lcg {
+        fn next(&mut self) -> f32 {
+            self.0 = self
+                .0
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            ((self.0 >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
+        }
+    }
+
+    fn random(n: usize, rng: &mut Lcg) -> Vec<f32> {
+        (0..n).map(|_| rng.next()).collect()
+    }
+
+    /// Each kernel this CPU runs gives exactly the scalar kernel's result,
+    /// on odd sizes with tails in rows, inputs and outputs; a kernel it
+    /// cannot run is reported as skipped, with the reason.
+    #[test]
+    fn every_kernel_the_cpu_runs_equals_the_scalar_reference() {
+        let mut rng = Lcg(7);
+        let mut ran = Vec::new();
+        for &(rows, inputs, outputs) in &[
+            (1, 4, 16),
+            (3, 7, 5),
+            (5, 384, 1152),
+            (9, 1536, 384),
+            (13, 66, 83),
+        ] {
+            let w = random(outputs * inputs, &mut rng);
+            let b = random(outputs, &mut rng);
+            // extremes too: a row of zeros, and one of the largest values
+            let mut x = random(rows * inputs, &mut rng);
+            x[..inputs].iter_mut().for_each(|v| *v = 0.0);
+            if rows > 1 {
+                x[inputs..2 * inputs]
+                    .iter_mut()
+                    .for_each(|v| *v = if *v < 0.0 { -8.0 } else { 8.0 });
+            }
+            let reference = QuantLinear::new(&w, &b, inputs, Kernel::Scalar).forward(&x, rows);
+            for kernel in Kernel::ALL {
+                if let Err(why) = kernel.supported() {
+                    eprintln!("SKIPPED int8 kernel {}: {why}", kernel.name());
+                    continue;
+                }
+                let got = QuantLinear::new(&w, &b, inputs, kernel).forward(&x, rows);
+                assert_eq!(
+                    got,
+                    reference,
+                    "{} at {rows}x{inputs}x{outputs}",
+                    kernel.name()
+                );
+                ran.push(kernel.name());
+            }
+        }
+        eprintln!("int8 kernels checked on this CPU: {ran:?}");
+    }
+
+    /// The scalar kernel is close to the f32 product: the quantisation error
+    /// is bounded by the scales.
+    #[test]
+    fn the_quantised_product_is_close_to_the_f32_one() {
+        let mut rng = Lcg(11);
+        let (rows, inputs, outputs) = (8, 384, 96);
+        let w = random(outputs * inputs, &mut rng);
+        let b = random(outputs, &mut rng);
+        let x = random(rows * inputs, &mut rng);
+        let got = QuantLinear::new(&w, &b, inputs, Kernel::Scalar).forward(&x, rows);
+        let mut worst = 0f32;
+        let mut cos_min = 1f32;
+        for r in 0..rows {
+            let exact: Vec<f32> = (0..outputs)
+                .map(|o| {
+                    b[o] + (0..inputs)
+                        .map(|i| x[r * inputs + i] * w[o * inputs + i])
+                        .sum::<f32>()
+                })
+                .collect();
+            let g = &got[r * outputs..(r + 1) * outputs];
+            for (p, q) in exact.iter().zip(g) {
+                worst = worst.max((p - q).abs());
+            }
+            let dot: f32 = exact.iter().zip(g).map(|(p, q)| p * q).sum();
+            let norm = |v: &[f32]| v.iter().map(|a| a * a).sum::<f32>().sqrt();
+            cos_min = cos_min.min(dot / (norm(&exact) * norm(g)));
+        }
+        assert!(cos_min > 0.9995, "cosine {cos_min}");
+        assert!(worst < 0.15, "max abs error {worst}");
+    }
+}
