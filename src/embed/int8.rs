@@ -276,6 +276,29 @@ fn row_scale(max: f32) -> (f32, f32) {
     (s, 1.0 / s)
 }
 
+/// One activation as the kernels' byte: i8 (round to nearest even),
+/// shifted by 128 for the VNNI kernels.
+#[inline(always)]
+fn to_byte(v: f32, inv: f32, shifted: bool) -> u8 {
+    let i = (v * inv).round_ties_even().clamp(-127.0, 127.0) as i8;
+    if shifted {
+        (i as u8) ^ 0x80
+    } else {
+        i as u8
+    }
+}
+
+/// A row's values from `from` on quantised one by one, and its padding to
+/// `k` (the zero byte: 128 when shifted).
+#[inline(always)]
+fn finish_row(out: &mut [u8], row: &[f32], from: usize, inv: f32, shifted: bool) {
+    for (d, &v) in out[from..row.len()].iter_mut().zip(&row[from..]) {
+        *d = to_byte(v, inv, shifted);
+    }
+    let zero = if shifted { 128u8 } else { 0 };
+    out[row.len()..].iter_mut().for_each(|d| *d = zero);
+}
+
 /// The reference quantisation: rows to i8 (symmetric, per row, round to
 /// nearest even), as bytes; shifted by 128 for the VNNI kernels; padded to
 /// `k` with zeros (128 when shifted). The SIMD versions give the same bytes.
@@ -288,17 +311,11 @@ fn quantize(
     q: &mut [u8],
     scales: &mut [f32],
 ) {
-    let zero = if shifted { 128u8 } else { 0 };
     for r in 0..rows {
         let row = &x[r * inputs..(r + 1) * inputs];
         let (s, inv) = row_scale(row.iter().fold(0f32, |m, v| m.max(v.abs())));
         scales[r] = s;
-        let out = &mut q[r * k..(r + 1) * k];
-        for (d, &v) in out.iter_mut().zip(row) {
-            let i = (v * inv).round_ties_even().clamp(-127.0, 127.0) as i8;
-            *d = if shifted { (i as u8) ^ 0x80 } else { i as u8 };
-        }
-        out[inputs..].iter_mut().for_each(|d| *d = zero);
+        finish_row(&mut q[r * k..(r + 1) * k], row, 0, inv, shifted);
     }
 }
 
@@ -367,7 +384,6 @@ mod x86 {
         scales: &mut [f32],
     ) {
         let flip = _mm_set1_epi8(if shifted { -128 } else { 0 });
-        let zero = if shifted { 128u8 } else { 0 };
         let lo = _mm512_set1_ps(-127.0);
         let hi = _mm512_set1_ps(127.0);
         for r in 0..rows {
@@ -394,11 +410,7 @@ mod x86 {
                 let b = _mm_xor_si128(_mm512_cvtsepi32_epi8(i), flip);
                 _mm_storeu_si128(out.as_mut_ptr().add(c) as *mut __m128i, b);
             }
-            for (d, &v) in out[full..inputs].iter_mut().zip(&row[full..]) {
-                let i = (v * inv).round_ties_even().clamp(-127.0, 127.0) as i8;
-                *d = if shifted { (i as u8) ^ 0x80 } else { i as u8 };
-            }
-            out[inputs..].iter_mut().for_each(|d| *d = zero);
+            super::finish_row(out, row, full, inv, shifted);
         }
     }
 
@@ -413,7 +425,6 @@ mod x86 {
         q: &mut [u8],
         scales: &mut [f32],
     ) {
-        let zero = if shifted { 128u8 } else { 0 };
         let sign = _mm256_set1_ps(-0.0);
         let lo = _mm256_set1_ps(-127.0);
         let hi = _mm256_set1_ps(127.0);
@@ -451,11 +462,7 @@ mod x86 {
                     };
                 }
             }
-            for (d, &v) in out[full..inputs].iter_mut().zip(&row[full..]) {
-                let i = (v * inv).round_ties_even().clamp(-127.0, 127.0) as i8;
-                *d = if shifted { (i as u8) ^ 0x80 } else { i as u8 };
-            }
-            out[inputs..].iter_mut().for_each(|d| *d = zero);
+            super::finish_row(out, row, full, inv, shifted);
         }
     }
 
