@@ -93,7 +93,7 @@ pub struct AlertsConfig {
     /// Runs a failing delivery is retried in before it is dead (listed by
     /// `weaksignal alerts --dead`).
     pub max_attempts: u32,
-    /// Where alerts go; each is a `kind` (`atom`, `webhook`).
+    /// Where alerts go; each is a `kind` (`atom`, `webhook`, `email`).
     pub channels: Vec<ChannelConfig>,
 }
 

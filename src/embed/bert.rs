@@ -81,6 +81,18 @@ fn fast_gelu_vec(src: &[f32], dst: &mut [f32]) {
     gelu_slice(src, dst)
 }
 
+/// The f32 values a custom op reads: the storage's contiguous slice, or an
+/// error naming the op.
+fn f32_input<'a>(op: &str, s: &'a CpuStorage, l: &Layout) -> candle_core::Result<&'a [f32]> {
+    let CpuStorage::F32(v) = s else {
+        candle_core::bail!("{op}: only f32 is supported")
+    };
+    let Some((a, b)) = l.contiguous_offsets() else {
+        candle_core::bail!("{op}: input must be contiguous")
+    };
+    Ok(&v[a..b])
+}
+
 /// e^x with a vectorisable range reduction (x = n ln 2 + r) and a degree-6
 /// polynomial for e^r: relative error below 2e-7 on [-87, 88]; below -87
 /// it gives ~1e-38 (the softmax multiplies masked entries by 0).
@@ -177,26 +189,22 @@ impl CustomOp2 for MaskedSoftmax {
         s2: &CpuStorage,
         l2: &Layout,
     ) -> candle_core::Result<(CpuStorage, Shape)> {
-        let (CpuStorage::F32(scores), CpuStorage::F32(mask)) = (s1, s2) else {
-            candle_core::bail!("masked-softmax: only f32 is supported")
-        };
-        let (Some((a1, b1)), Some((a2, b2))) = (l1.contiguous_offsets(), l2.contiguous_offsets())
-        else {
-            candle_core::bail!("masked-softmax: inputs must be contiguous")
-        };
+        let scores = f32_input(self.name(), s1, l1)?;
+        let mask = f32_input(self.name(), s2, l2)?;
         let (batch, heads, queries, keys) = l1.shape().dims4()?;
         if l2.shape().dims2()? != (batch, keys) {
             candle_core::bail!("masked-softmax: the mask is not [batch, keys]")
         }
-        let (scores, mask) = (&scores[a1..b1], &mask[a2..b2]);
         let mut out = vec![0f32; scores.len()];
         let per_batch = heads * queries * keys;
+        #[cfg(target_arch = "x86_64")]
+        let fast = is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma");
         for bi in 0..batch {
             let m = &mask[bi * keys..(bi + 1) * keys];
             let rows = &scores[bi * per_batch..(bi + 1) * per_batch];
             let dst = &mut out[bi * per_batch..(bi + 1) * per_batch];
             #[cfg(target_arch = "x86_64")]
-            if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
+            if fast {
                 // SAFETY: the CPU supports the enabled features (checked above).
                 unsafe { masked_softmax_rows_avx2(rows, keys, m, self.scale, dst) };
                 continue;
@@ -212,13 +220,7 @@ impl CustomOp1 for FastGelu {
         "fast-gelu-erf"
     }
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
-        let CpuStorage::F32(v) = s else {
-            candle_core::bail!("fast-gelu: only f32 is supported")
-        };
-        let Some((a, b)) = l.contiguous_offsets() else {
-            candle_core::bail!("fast-gelu: input must be contiguous")
-        };
-        let src = &v[a..b];
+        let src = f32_input(self.name(), s, l)?;
         let mut out = vec![0f32; src.len()];
         fast_gelu_vec(src, &mut out);
         Ok((CpuStorage::F32(out), l.shape().clone()))
@@ -272,12 +274,7 @@ impl CustomOp1 for Int8Op<'_> {
         "int8-linear"
     }
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> candle_core::Result<(CpuStorage, Shape)> {
-        let CpuStorage::F32(v) = s else {
-            candle_core::bail!("int8-linear: only f32 is supported")
-        };
-        let Some((a, b)) = l.contiguous_offsets() else {
-            candle_core::bail!("int8-linear: input must be contiguous")
-        };
+        let x = f32_input(self.name(), s, l)?;
         let (rows, inputs) = l.shape().dims2()?;
         if inputs != self.0.inputs() {
             candle_core::bail!(
@@ -285,7 +282,7 @@ impl CustomOp1 for Int8Op<'_> {
                 self.0.inputs()
             )
         }
-        let y = self.0.forward(&v[a..b], rows);
+        let y = self.0.forward(x, rows);
         Ok((CpuStorage::F32(y), Shape::from((rows, self.0.outputs()))))
     }
 }

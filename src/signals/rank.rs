@@ -75,6 +75,11 @@ pub struct Flag {
 }
 
 impl Flag {
+    /// The signal's growth when flagged (the first feature is its log).
+    pub fn growth(&self) -> f64 {
+        self.features.first().map_or(1.0, |ln| ln.exp())
+    }
+
     pub fn of(as_of: i64, s: &Signal) -> Flag {
         Flag {
             as_of,
@@ -137,6 +142,20 @@ pub fn ranking_from(row: Option<crate::store::RankModelRow>) -> super::Ranking {
 /// Whether a signal is a weak flag the ranking learns from and ranks.
 pub fn is_weak(s: &Signal) -> bool {
     s.class == Class::Weak
+}
+
+/// An unlabelled flag of `growth` and otherwise zero features, for tests.
+#[cfg(test)]
+pub(crate) fn test_flag(as_of: i64, id: &str, growth: f64) -> Flag {
+    let mut features = vec![0.0; FEATURES.len()];
+    features[0] = growth.ln();
+    Flag {
+        as_of,
+        id: id.into(),
+        features,
+        score: 1.0,
+        grew: None,
+    }
 }
 
 /// A fitted model: logistic regression on standardised features.

@@ -102,11 +102,6 @@ pub struct ListedWeek {
     pub flags: Vec<usize>,
 }
 
-fn growth(flag: &Flag) -> f64 {
-    // features[0] is ln growth (rank::features)
-    flag.features.first().map_or(1.0, |ln| ln.exp())
-}
-
 fn quarter(ts: i64) -> String {
     let day = rfc3339(ts);
     let month: u32 = day.get(5..7).and_then(|m| m.parse().ok()).unwrap_or(1);
@@ -176,7 +171,7 @@ fn run_arm(
             candidates.retain(|&i| {
                 let f = &flags[i];
                 match marks.get(f.id.as_str()) {
-                    Some(&(false, at)) => growth(f) >= resurface_growth * at,
+                    Some(&(false, at)) => f.growth() >= resurface_growth * at,
                     _ => true,
                 }
             });
@@ -228,7 +223,7 @@ fn run_arm(
         // The analyst marks what was shown.
         for &i in &candidates {
             let f = &flags[i];
-            marks.insert(f.id.as_str(), (f.grew == Some(true), growth(f)));
+            marks.insert(f.id.as_str(), (f.grew == Some(true), f.growth()));
             marked_flags.push(i);
             result.marks += 1;
         }
@@ -243,14 +238,9 @@ mod tests {
     use super::*;
 
     fn flag(as_of: i64, id: &str, growth: f64, grew: bool) -> Flag {
-        let mut features = vec![0.0; super::super::rank::FEATURES.len()];
-        features[0] = growth.ln();
         Flag {
-            as_of,
-            id: id.into(),
-            features,
-            score: 1.0,
             grew: Some(grew),
+            ..super::super::rank::test_flag(as_of, id, growth)
         }
     }
 

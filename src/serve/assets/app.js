@@ -316,34 +316,43 @@
     return !!token;
   }
 
-  // POST `body` as JSON to /api/`path`: the token, and a retry once the
-  // user gave it; the server's message (it names the field) on an error.
-  async function apiWrite(path, body) {
-    const url = "/api/" + path;
+  // `fetch` with the token, asked for (`why`) after a 401 and then retried
+  // once; the response and its JSON body (null when it is not JSON).
+  async function fetchWithToken(url, init, why) {
     let sent = "";
     const request = () => {
-      const headers = { Accept: "application/json", "Content-Type": "application/json" };
+      const headers = Object.assign({ Accept: "application/json" }, init.headers);
       sent = sessionStorage.getItem(TOKEN_KEY) || "";
       if (sent) headers.Authorization = "Bearer " + sent;
-      return fetch(url, { method: "POST", headers, body: JSON.stringify(body), credentials: "same-origin" });
+      return fetch(url, Object.assign({}, init, { headers, credentials: "same-origin" }));
     };
     let resp;
     try {
       resp = await request();
-      if (resp.status === 401 && askToken("Changes need the workbench's access token", sent)) resp = await request();
+      if (resp.status === 401 && askToken(why, sent)) resp = await request();
     } catch (e) {
       throw new ApiError("Could not reach the server (" + (e && e.message ? e.message : e) + ")");
     }
-    let answer = null;
+    let body = null;
     try {
-      answer = await resp.json();
+      body = await resp.json();
     } catch (_) {
-      answer = null;
+      body = null;
     }
-    if (!resp.ok) {
-      const reason = answer && answer.error ? String(answer.error) : "HTTP " + resp.status + " " + resp.statusText;
-      throw new ApiError(reason + " (" + resp.status + ", POST /api/" + path + ")");
-    }
+    return { resp, body };
+  }
+
+  // The server's message (it names the field or parameter), or the status.
+  function apiFailure(resp, body, what) {
+    const reason = body && body.error ? String(body.error) : "HTTP " + resp.status + " " + resp.statusText;
+    return new ApiError(reason + " (" + resp.status + ", " + what + ")");
+  }
+
+  // POST `body` as JSON to /api/`path`.
+  async function apiWrite(path, body) {
+    const init = { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) };
+    const { resp, body: answer } = await fetchWithToken("/api/" + path, init, "Changes need the workbench's access token");
+    if (!resp.ok) throw apiFailure(resp, answer, "POST /api/" + path);
     return answer;
   }
 
@@ -365,30 +374,10 @@
     }
     const q = sp.toString();
     const url = "/api/" + path + (q ? "?" + q : "");
-    let resp;
     // A server with serve.token wants it as a bearer token.
-    let sent = "";
-    const request = () => {
-      const headers = { Accept: "application/json" };
-      sent = sessionStorage.getItem(TOKEN_KEY) || "";
-      if (sent) headers.Authorization = "Bearer " + sent;
-      return fetch(url, { headers, credentials: "same-origin" });
-    };
-    try {
-      resp = await request();
-      if (resp.status === 401 && askToken("This workbench needs its access token", sent)) resp = await request();
-    } catch (e) {
-      throw new ApiError("Could not reach the server (" + (e && e.message ? e.message : e) + ")");
-    }
-    let body = null;
-    try {
-      body = await resp.json();
-    } catch (_) {
-      body = null;
-    }
+    const { resp, body } = await fetchWithToken(url, {}, "This workbench needs its access token");
     if (!resp.ok || (body && typeof body === "object" && !Array.isArray(body) && "error" in body && body.error)) {
-      const reason = body && body.error ? String(body.error) : "HTTP " + resp.status + " " + resp.statusText;
-      throw new ApiError(reason + " (" + resp.status + ", /api/" + path + ")");
+      throw apiFailure(resp, body, "/api/" + path);
     }
     if (body === null || typeof body !== "object") throw new ApiError("The server did not answer JSON for /api/" + path);
     return body;
