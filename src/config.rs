@@ -382,6 +382,10 @@ pub struct ModelConfig {
     pub max_seq_len: usize,
     /// Texts per forward pass.
     pub batch_size: usize,
+    /// Padded tokens per forward pass (texts x longest text): long texts
+    /// go in smaller batches, so the attention scores (which grow with the
+    /// square of the length) stay bounded and memory stays flat.
+    pub batch_tokens: usize,
     /// Documents embedded per store transaction by `weaksignal embed` (a kill loses at most these).
     pub commit_every: usize,
     /// Batches embedded in parallel, each on one core (0 = one per core).
@@ -413,6 +417,7 @@ impl Default for ModelConfig {
             auto_fetch: true,
             max_seq_len: 256,
             batch_size: 32,
+            batch_tokens: 1024,
             commit_every: 256,
             workers: 0,
             precision: Precision::F32,
@@ -816,6 +821,12 @@ impl Config {
         }
         if model.batch_size == 0 || model.commit_every == 0 {
             return Err("model.batch_size and model.commit_every must be at least 1".into());
+        }
+        if model.batch_tokens < model.max_seq_len {
+            return Err(format!(
+                "model.batch_tokens must be at least model.max_seq_len ({}) so that the longest text fits (got {})",
+                model.max_seq_len, model.batch_tokens
+            ));
         }
         if self.morphology.path.as_os_str().is_empty() {
             return Err("morphology.path must not be empty (default \"models/lexicons\")".into());

@@ -104,6 +104,31 @@ pub(crate) fn encode_truncated(
     Ok(ids)
 }
 
+/// Splits `order` (indices sorted by ascending length) into batches of at
+/// most `size` texts whose padded size (texts x the longest, which is the
+/// last) stays within `tokens`; a text longer than `tokens` goes alone.
+pub(crate) fn length_batches(
+    order: &[usize],
+    len: impl Fn(usize) -> usize,
+    size: usize,
+    tokens: usize,
+) -> Vec<&[usize]> {
+    let mut batches = Vec::new();
+    let mut start = 0;
+    while start < order.len() {
+        let mut end = start + 1;
+        while end < order.len()
+            && end - start < size.max(1)
+            && (end + 1 - start) * len(order[end]) <= tokens
+        {
+            end += 1;
+        }
+        batches.push(&order[start..end]);
+        start = end;
+    }
+    batches
+}
+
 /// A checkpoint tensor name without the base-model prefix that checkpoints
 /// saved from a task model put before every name (`bert.`, `roberta.`, `model.`).
 pub(crate) fn strip_model_prefix(name: String) -> String {
@@ -220,6 +245,8 @@ pub struct E5Embedder {
     pub max_seq_len: usize,
     /// Texts per forward pass.
     pub batch_size: usize,
+    /// Padded tokens per forward pass (see `model.batch_tokens`).
+    pub batch_tokens: usize,
     /// Forward passes run in parallel (see `model.workers`).
     pub workers: usize,
 }
@@ -304,6 +331,7 @@ impl E5Embedder {
             kernel,
             max_seq_len: config.max_seq_len,
             batch_size: config.batch_size,
+            batch_tokens: config.batch_tokens,
             workers: config.workers,
         })
     }
@@ -324,7 +352,7 @@ impl E5Embedder {
             .collect::<Result<_>>()?;
         let mut order: Vec<usize> = (0..ids.len()).collect();
         order.sort_by_key(|&i| ids[i].len());
-        let chunks: Vec<&[usize]> = order.chunks(self.batch_size.max(1)).collect();
+        let chunks = length_batches(&order, |i| ids[i].len(), self.batch_size, self.batch_tokens);
         let run = |chunk: &[usize]| -> Result<Vec<Vec<f32>>> {
             let batch: Vec<Vec<u32>> = chunk.iter().map(|&i| ids[i].clone()).collect();
             self.model.forward(&batch)
@@ -472,6 +500,23 @@ pub fn passage_text(title: &str, text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn batches_keep_to_the_text_and_token_limits() {
+        let lens = [3, 3, 4, 10, 10, 10, 40];
+        let order: Vec<usize> = (0..lens.len()).collect();
+        let batches = length_batches(&order, |i| lens[i], 4, 20);
+        assert_eq!(
+            batches,
+            vec![&[0, 1, 2][..], &[3, 4][..], &[5][..], &[6][..]]
+        );
+        let batches = length_batches(&order, |i| lens[i], 2, 1000);
+        assert_eq!(
+            batches,
+            vec![&[0, 1][..], &[2, 3][..], &[4, 5][..], &[6][..]]
+        );
+        assert!(length_batches(&[], |i| lens[i], 2, 10).is_empty());
+    }
 
     #[test]
     fn f16_round_trip() {
