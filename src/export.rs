@@ -61,6 +61,10 @@ pub struct ExportRequest<'a> {
     pub topics: &'a TopicsConfig,
     pub signals: &'a SignalsConfig,
     pub morphology: &'a std::sync::Arc<crate::morph::Morphology>,
+    /// Documents and the vectors already stored only: no topics, so nothing
+    /// is embedded or clustered first (the input of a Spark embedding
+    /// backfill, `pipelines/spark/embed.py`).
+    pub documents_only: bool,
 }
 
 fn polars_err(path: &Path) -> impl Fn(polars::error::PolarsError) -> Error + '_ {
@@ -102,45 +106,11 @@ fn write_parquet(path: &Path, df: &mut DataFrame) -> Result<()> {
 
 /// Writes the export; returns its manifest.
 pub fn export(store: &mut Store, request: &ExportRequest) -> Result<Manifest> {
-    // Topics for every document: clustering from the first window, so that
-    // every document's assignment is known (a checkpointed run knows only the
-    // trailing history's).
-    let view = View::build(
-        store,
-        request.model,
-        request.morphology,
-        request.as_of,
-        request.window,
-        request.topics,
-        request.signals,
-        Checkpoints::Rebuild,
-    )?;
-    // Every document's live topic, in the store's global order: those the
-    // view loaded from its state, the earlier ones from its prefix.
-    let local = view.state.resolved_assignment();
-    let offset = view.prefix.len();
-    let mut keys: Vec<(String, i64)> = Vec::new();
-    store.for_each_document_key(request.model, request.as_of, |ts, id, _| {
-        keys.push((id.to_string(), ts))
-    })?;
-    if keys.len() != offset + view.corpus.len()
-        || keys[offset..]
-            .iter()
-            .zip(&view.corpus.ids)
-            .any(|((id, _), loaded)| id != loaded)
-    {
-        return Err(Error::StoreChanged {
-            path: store.path().to_path_buf(),
-            message: "while it was exported".into(),
-        });
-    }
-    let topics_all: Vec<u32> = (0..keys.len())
-        .map(|g| match g.checked_sub(offset) {
-            Some(d) => local[d],
-            None if view.prefix[g] == UNASSIGNED => UNASSIGNED,
-            None => view.state.resolve(view.prefix[g]),
-        })
-        .collect();
+    let (keys, topics_all) = if request.documents_only {
+        (Vec::new(), Vec::new())
+    } else {
+        topics_of_all(store, request)?
+    };
     let topic_of: HashMap<&str, u32> = keys
         .iter()
         .zip(&topics_all)
@@ -197,12 +167,20 @@ pub fn export(store: &mut Store, request: &ExportRequest) -> Result<Manifest> {
         .collect::<std::collections::HashSet<_>>()
         .len() as u64;
     match request.format {
+        ExportFormat::Parquet if request.documents_only => {
+            tables.insert("documents".into(), "documents/month=YYYY-MM/part-0.parquet: id, source, url, title, text, lang, published, fetched_at, content_hash".into());
+            tables.insert(
+                "vectors".into(),
+                "vectors/month=YYYY-MM/part-0.parquet: id, model, content_hash, vector (list<float32>): those stored".into(),
+            );
+            write_vectors(root, store, request)?;
+        }
         ExportFormat::Parquet => {
             tables.insert("documents".into(), "documents/month=YYYY-MM/part-0.parquet: id, source, url, title, text, lang, published, fetched_at, content_hash".into());
             tables.insert("assignments".into(), "assignments/month=YYYY-MM/part-0.parquet: id, topic (null: in no topic), published".into());
             tables.insert(
                 "vectors".into(),
-                "vectors/month=YYYY-MM/part-0.parquet: id, model, vector (list<float32>)".into(),
+                "vectors/month=YYYY-MM/part-0.parquet: id, model, content_hash, vector (list<float32>)".into(),
             );
             tables.insert(
                 "topic_weekly_counts".into(),
@@ -270,6 +248,56 @@ pub fn export(store: &mut Store, request: &ExportRequest) -> Result<Manifest> {
         std::fs::rename(&built, &final_dir).map_err(|e| Error::io(&final_dir, e))?;
     }
     Ok(manifest)
+}
+
+/// A document's id and publication time (Unix seconds).
+type DocumentKey = (String, i64);
+
+/// Every document's key (id, published) in the store's global order, and
+/// its live topic as of the request: clustering from the first window, so
+/// that every document's assignment is known (a checkpointed run knows only
+/// the trailing history's).
+fn topics_of_all(
+    store: &mut Store,
+    request: &ExportRequest,
+) -> Result<(Vec<DocumentKey>, Vec<u32>)> {
+    let view = View::build(
+        store,
+        request.model,
+        request.morphology,
+        request.as_of,
+        request.window,
+        request.topics,
+        request.signals,
+        Checkpoints::Rebuild,
+    )?;
+    // Every document's live topic, in the store's global order: those the
+    // view loaded from its state, the earlier ones from its prefix.
+    let local = view.state.resolved_assignment();
+    let offset = view.prefix.len();
+    let mut keys: Vec<(String, i64)> = Vec::new();
+    store.for_each_document_key(request.model, request.as_of, |ts, id, _| {
+        keys.push((id.to_string(), ts))
+    })?;
+    if keys.len() != offset + view.corpus.len()
+        || keys[offset..]
+            .iter()
+            .zip(&view.corpus.ids)
+            .any(|((id, _), loaded)| id != loaded)
+    {
+        return Err(Error::StoreChanged {
+            path: store.path().to_path_buf(),
+            message: "while it was exported".into(),
+        });
+    }
+    let topics_all: Vec<u32> = (0..keys.len())
+        .map(|g| match g.checked_sub(offset) {
+            Some(d) => local[d],
+            None if view.prefix[g] == UNASSIGNED => UNASSIGNED,
+            None => view.state.resolve(view.prefix[g]),
+        })
+        .collect();
+    Ok((keys, topics_all))
 }
 
 /// What analysts stored (watches, alerts, deliveries): not derived from
@@ -388,8 +416,13 @@ fn write_assignments(root: &Path, keys: &[(String, i64)], topics: &[u32]) -> Res
 fn write_vectors(root: &Path, store: &Store, request: &ExportRequest) -> Result<()> {
     let mut month = String::new();
     let mut ids: Vec<String> = Vec::new();
+    let mut hashes: Vec<String> = Vec::new();
     let mut vectors: Vec<Vec<f32>> = Vec::new();
-    let flush = |month: &str, ids: &mut Vec<String>, vectors: &mut Vec<Vec<f32>>| -> Result<()> {
+    let flush = |month: &str,
+                 ids: &mut Vec<String>,
+                 hashes: &mut Vec<String>,
+                 vectors: &mut Vec<Vec<f32>>|
+     -> Result<()> {
         if ids.is_empty() {
             return Ok(());
         }
@@ -408,11 +441,13 @@ fn write_vectors(root: &Path, store: &Store, request: &ExportRequest) -> Result<
         let mut df = DataFrame::new_infer_height(vec![
             Series::new("id".into(), ids.as_slice()).into_column(),
             Series::new("model".into(), models).into_column(),
+            Series::new("content_hash".into(), hashes.as_slice()).into_column(),
             polars::prelude::IntoSeries::into_series(builder.finish()).into_column(),
         ])
         .map_err(polars_err(&path))?;
         write_parquet(&path, &mut df)?;
         ids.clear();
+        hashes.clear();
         vectors.clear();
         Ok(())
     };
@@ -421,7 +456,7 @@ fn write_vectors(root: &Path, store: &Store, request: &ExportRequest) -> Result<
     let scanned = store.for_each_document_vector(request.model, None, Some(request.as_of), |row| {
         let m = month_of(row.published);
         if m != month {
-            if let Err(e) = flush(&month, &mut ids, &mut vectors) {
+            if let Err(e) = flush(&month, &mut ids, &mut hashes, &mut vectors) {
                 let message = e.to_string();
                 failure = Some(e);
                 return Err(message);
@@ -429,6 +464,7 @@ fn write_vectors(root: &Path, store: &Store, request: &ExportRequest) -> Result<
             month = m;
         }
         ids.push(row.id.to_string());
+        hashes.push(row.content_hash.to_string());
         vectors.push(crate::embed::decode_f16(row.vector));
         Ok(())
     });
@@ -436,7 +472,7 @@ fn write_vectors(root: &Path, store: &Store, request: &ExportRequest) -> Result<
         return Err(e);
     }
     scanned?;
-    flush(&month, &mut ids, &mut vectors)
+    flush(&month, &mut ids, &mut hashes, &mut vectors)
 }
 
 /// Documents per topic and week (Monday 00:00 UTC), computed by polars.

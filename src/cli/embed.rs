@@ -83,6 +83,117 @@ pub fn embed_text(ctx: &Context, query: bool, json: bool, out: &mut dyn Write) -
     Ok(Outcome::Success)
 }
 
+/// `weaksignal import-vectors DIR`: vectors computed elsewhere into the store.
+pub fn import_vectors(
+    ctx: &Context,
+    dir: &std::path::Path,
+    json: bool,
+    out: &mut dyn Write,
+) -> Result<Outcome> {
+    // The model tells the id and size the vectors must have.
+    let embedder = embed::load(&ctx.config.model, &ctx.progress)?;
+    let mut store = Store::open(&ctx.data_dir)?;
+    let summary =
+        embed::import::import_vectors(&mut store, dir, embedder.model_id(), embedder.dims())?;
+    if json {
+        output::json(out, &summary)?;
+    } else {
+        output::line(
+            out,
+            &format!(
+                "{} files: {} vectors imported, {} already there, {} skipped (document changed), {} skipped (no such document), {} rejected",
+                summary.files,
+                summary.imported,
+                summary.already,
+                summary.skipped_changed,
+                summary.skipped_missing,
+                summary.rejected
+            ),
+        )?;
+        for why in &summary.rejections {
+            output::line(out, &format!("  rejected: {why}"))?;
+        }
+    }
+    Ok(if summary.rejected > 0 {
+        Outcome::Partial
+    } else {
+        Outcome::Success
+    })
+}
+
+/// A line of `embed-text --documents`: a row of the export's documents.
+#[derive(serde::Deserialize)]
+struct DocumentLine {
+    id: String,
+    #[serde(default)]
+    title: Option<String>,
+    #[serde(default)]
+    text: Option<String>,
+}
+
+/// What `embed-text --documents` writes per document.
+#[derive(serde::Serialize)]
+struct DocumentVectorLine<'a> {
+    id: &'a str,
+    /// Of the title and text embedded, as the store computes it: the
+    /// importer keeps the vector only if the stored document still has it.
+    content_hash: String,
+    model: &'a str,
+    vector: &'a [f32],
+}
+
+/// `weaksignal embed-text --documents`: a vector per JSON document line,
+/// embedded as `weaksignal embed` embeds a stored document (title and text
+/// as one passage), for backfills on other machines (Spark) that
+/// `weaksignal import-vectors` loads back.
+pub fn embed_documents(ctx: &Context, out: &mut dyn Write) -> Result<Outcome> {
+    let embedder = embed::load(&ctx.config.model, &ctx.progress)?;
+    let model = embedder.model_id().to_string();
+    for chunk in stdin_chunks() {
+        let (first, lines) = chunk?;
+        let docs = lines
+            .iter()
+            .enumerate()
+            .map(|(i, line)| {
+                serde_json::from_str::<DocumentLine>(line).map_err(|e| Error::Input {
+                    path: "<stdin>".into(),
+                    message: format!(
+                        "line {}: {e} (each line must be a JSON object with \"id\", \"title\" and \"text\")",
+                        first + i
+                    ),
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        fn parts(d: &DocumentLine) -> (&str, &str) {
+            (
+                d.title.as_deref().unwrap_or_default(),
+                d.text.as_deref().unwrap_or_default(),
+            )
+        }
+        let texts: Vec<String> = docs
+            .iter()
+            .map(|d| {
+                let (title, text) = parts(d);
+                embed::passage_text(title, text)
+            })
+            .collect();
+        let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+        let vectors = embedder.embed_passages(&refs)?;
+        for (doc, vector) in docs.iter().zip(&vectors) {
+            let (title, text) = parts(doc);
+            let line = DocumentVectorLine {
+                id: &doc.id,
+                content_hash: crate::document::content_hash(title, text),
+                model: &model,
+                vector,
+            };
+            serde_json::to_writer(&mut *out, &line).map_err(|e| write_err(e.into()))?;
+            out.write_all(b"\n").map_err(write_err)?;
+        }
+    }
+    Ok(Outcome::Success)
+}
+
 /// `weaksignal tag`: each line of stdin on a taxonomy.
 pub fn tag(ctx: &Context, args: super::TagArgs, out: &mut dyn Write) -> Result<Outcome> {
     use crate::taxonomy::tagger::Method;

@@ -157,7 +157,22 @@ content changed, or a different model, is embedded again. Progress is
 committed every model.commit_every documents, so a kill loses at most that many.")]
     Embed(EmbedArgs),
     /// Embed lines of stdin (UTF-8), one vector per line.
+    #[command(after_help = "\
+With --documents each line is a JSON document and each output line its
+vector with the model id and content hash: what a Spark backfill
+(pipelines/spark/embed.py) pipes its partitions through.
+  weaksignal embed-text --documents --workers 1 < docs.ndjson > vectors.ndjson")]
     EmbedText(EmbedTextArgs),
+    /// Load vectors computed elsewhere (a Spark backfill's vectors/ Parquet) into the store.
+    #[command(after_help = "\
+DIR holds Parquet files with the columns id, model, content_hash and vector
+(a `weaksignal export` directory, its vectors/ folder, or what
+pipelines/spark/embed.py wrote). A vector is imported only when its model is
+the configured one, it has the model's dimensions and unit length, and its
+content hash is the stored document's: vectors of changed or unknown
+documents are skipped, others are rejected (exit code 1). Reruns import
+nothing twice; `weaksignal embed` afterwards embeds only what is missing.")]
+    ImportVectors(ImportVectorsArgs),
     /// Each line of stdin placed on a taxonomy (STEEP, Sitra's megatrends, SDGs...): its top categories with scores.
     #[command(after_help = "\
 Zero-shot, with the embedding model: each category's name and description
@@ -526,6 +541,15 @@ pub enum TagMethod {
 }
 
 #[derive(Debug, Args)]
+pub struct ImportVectorsArgs {
+    /// Directory of vector Parquet files (searched recursively).
+    pub dir: PathBuf,
+    /// Print the summary as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
 pub struct EmbedTextArgs {
     /// Embed the lines as search queries ("query: " prefix) instead of passages.
     #[arg(long)]
@@ -533,6 +557,17 @@ pub struct EmbedTextArgs {
     /// One JSON array per line (default: numbers separated by spaces).
     #[arg(long)]
     pub json: bool,
+    /// Each line is a document as a JSON object with "id", "title" and
+    /// "text" (a row of the Parquet export's documents; other fields are
+    /// ignored), embedded exactly as `weaksignal embed` does; each output
+    /// line is {"id", "content_hash", "model", "vector"} (implies --json),
+    /// for `weaksignal import-vectors`.
+    #[arg(long, conflicts_with = "query")]
+    pub documents: bool,
+    /// Batches embedded in parallel (overrides model.workers; Spark tasks
+    /// pass their cores).
+    #[arg(long, value_name = "N")]
+    pub workers: Option<usize>,
 }
 
 #[derive(Debug, Args)]
@@ -717,6 +752,11 @@ pub struct ExportArgs {
     /// Window of the topics (default: topics.window in the configuration).
     #[arg(long, value_enum)]
     pub window: Option<crate::config::Window>,
+    /// Documents and the vectors already stored only, without topics: nothing
+    /// is embedded first (the input of a Spark embedding backfill,
+    /// pipelines/spark/embed.py).
+    #[arg(long)]
+    pub documents_only: bool,
 }
 
 #[derive(Debug, Args)]
@@ -765,7 +805,14 @@ impl Context {
 
 /// Runs one parsed command line.
 pub fn run(cli: Cli) -> Result<Outcome> {
-    let ctx = Context::from_cli(&cli)?;
+    let mut ctx = Context::from_cli(&cli)?;
+    if let Command::EmbedText(EmbedTextArgs {
+        workers: Some(workers),
+        ..
+    }) = &cli.command
+    {
+        ctx.config.model.workers = *workers;
+    }
     if crate::embed::wants_single_threaded_matmuls(&ctx.config.model) {
         // Safe here only: the process has no other thread yet (the
         // morphology, the server's runtime and the workers start later).
@@ -953,6 +1000,8 @@ fn dispatch(ctx: Context, cli: Cli) -> Result<Outcome> {
         },
         Command::Embed(args) => embed::embed_store(&ctx, args.json, &mut out),
         Command::Tag(args) => embed::tag(&ctx, args, &mut out),
+        Command::ImportVectors(args) => embed::import_vectors(&ctx, &args.dir, args.json, &mut out),
+        Command::EmbedText(args) if args.documents => embed::embed_documents(&ctx, &mut out),
         Command::EmbedText(args) => embed::embed_text(&ctx, args.query, args.json, &mut out),
         Command::Terms(args) => {
             let morphology = ctx.morphology();
@@ -1026,7 +1075,19 @@ fn dispatch(ctx: Context, cli: Cli) -> Result<Outcome> {
         }
         Command::Export(args) => {
             let mut store = Store::open(&ctx.data_dir)?;
-            let model = ctx.ensure_vectors(&mut store)?;
+            let model = if args.documents_only {
+                match crate::embed::known_model_id(&ctx.config.model) {
+                    Some(model) => model,
+                    None => {
+                        use crate::embed::Embedder;
+                        crate::embed::load(&ctx.config.model, &ctx.progress)?
+                            .model_id()
+                            .to_string()
+                    }
+                }
+            } else {
+                ctx.ensure_vectors(&mut store)?
+            };
             let given = match &args.as_of {
                 Some(date) => Some(parse_bound(date, true)?.timestamp()),
                 None => None,
@@ -1045,6 +1106,7 @@ fn dispatch(ctx: Context, cli: Cli) -> Result<Outcome> {
                     topics: &ctx.config.topics,
                     signals: &ctx.config.signals,
                     morphology: &ctx.morphology(),
+                    documents_only: args.documents_only,
                 },
             )?;
             spinner.finish_and_clear();

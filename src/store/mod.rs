@@ -131,6 +131,9 @@ pub struct DocumentVector<'a> {
     pub published: i64,
     /// Little-endian f16.
     pub vector: &'a [u8],
+    /// The hash of the title and text the vector was computed from (the
+    /// document's current one: vectors of older content are not listed).
+    pub content_hash: &'a str,
 }
 
 /// A document that needs a vector, from [`Store::missing_vectors`].
@@ -914,7 +917,8 @@ impl Store {
         let mut stmt = self
             .conn
             .prepare_cached(
-                "SELECT d.id, d.source, d.url, d.title, substr(d.text, 1, 300), d.lang, d.published, v.vec
+                "SELECT d.id, d.source, d.url, d.title, substr(d.text, 1, 300), d.lang, d.published, v.vec,
+                        d.content_hash
                  FROM documents d JOIN vectors v
                    ON v.doc_id = d.id AND v.model = ?1 AND v.content_hash = d.content_hash
                  WHERE d.published >= ?3 AND d.published <= ?2
@@ -945,6 +949,7 @@ impl Store {
                 lang: text(5)?,
                 published: get(6)?.as_i64().map_err(|e| self.err(e.into()))?,
                 vector: get(7)?.as_blob().map_err(|e| self.err(e.into()))?,
+                content_hash: text(8)?,
             };
             f(doc).map_err(|message| Error::Vectors {
                 path: self.path.clone(),
@@ -1065,6 +1070,27 @@ impl Writer<'_> {
             .map_err(|e| self.err(e))?;
         insert.execute(values).map_err(|e| self.err(e))?;
         Ok(WriteOutcome::Updated(self.tx.last_insert_rowid()))
+    }
+
+    /// The content hash of document `doc_id` (`None`: no such document)
+    /// and that of its stored vector for `model`, if it has one: whether a
+    /// vector computed elsewhere still fits, read inside this transaction.
+    pub fn vector_fit(
+        &self,
+        doc_id: &str,
+        model: &str,
+    ) -> Result<Option<(String, Option<String>)>> {
+        self.tx
+            .prepare_cached(
+                "SELECT d.content_hash, v.content_hash FROM documents d
+                 LEFT JOIN vectors v ON v.doc_id = d.id AND v.model = ?2
+                 WHERE d.id = ?1",
+            )
+            .and_then(|mut s| {
+                s.query_row(params![doc_id, model], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .optional()
+            })
+            .map_err(|e| self.err(e))
     }
 
     /// Stores the vector of a document (computed from `content_hash`) for `model`.
