@@ -602,6 +602,47 @@ impl Bert {
         Bert { layers, ..self }
     }
 
+    /// Self-attention of each sequence over its own tokens only, from the
+    /// fused `qkv` projection of the padded batch (`b * l` rows); padding
+    /// rows get zeros. Attending over the padded length instead (masked)
+    /// gave the same vectors in exact arithmetic, but the sums over the keys
+    /// then depended on how long the batch's longest text was: with int8,
+    /// whose activations round to few levels, that moved a text's vector by
+    /// up to 3e-4 in cosine between two batchings (a Spark backfill against
+    /// `weaksignal embed`). Per sequence, a text's vector depends only on
+    /// the text.
+    fn attention(
+        &self,
+        qkv: &Tensor,
+        batch: &[Vec<u32>],
+        l: usize,
+        softmax: &MaskedSoftmax,
+    ) -> candle_core::Result<Tensor> {
+        let hd = self.shape.hidden;
+        let nh = self.shape.heads;
+        let dh = hd / nh;
+        let dev = qkv.device();
+        let mut parts = Vec::with_capacity(2 * batch.len());
+        for (i, seq) in batch.iter().enumerate() {
+            let len = seq.len().max(1);
+            let rows = qkv.narrow(0, i * l, len)?;
+            let split = |j: usize| -> candle_core::Result<Tensor> {
+                rows.narrow(1, j * hd, hd)?
+                    .reshape((1, len, nh, dh))?
+                    .transpose(1, 2)?
+                    .contiguous()
+            };
+            let (q, k, v) = (split(0)?, split(1)?, split(2)?);
+            let every_key = Tensor::ones((1, len), DType::F32, dev)?;
+            let att = q.matmul(&k.t()?)?.apply_op2_no_bwd(&every_key, softmax)?;
+            parts.push(att.matmul(&v)?.transpose(1, 2)?.reshape((len, hd))?);
+            if len < l {
+                parts.push(Tensor::zeros((l - len, hd), DType::F32, dev)?);
+            }
+        }
+        Tensor::cat(&parts, 0)
+    }
+
     /// `observe(layer, linear, input)` sees the input of each linear layer
     /// (0 QKV, 1 attention output, 2 and 3 feed-forward in and out).
     fn forward_inner(
@@ -662,15 +703,7 @@ impl Bert {
         for (layer, ly) in self.layers.iter().enumerate() {
             observe(layer, 0, &x)?;
             let qkv = ly.qkv.forward(&x)?; // (b*l, 3h)
-            let split = |i: usize| -> candle_core::Result<Tensor> {
-                qkv.narrow(1, i * hd, hd)?
-                    .reshape((b, l, nh, dh))?
-                    .transpose(1, 2)?
-                    .contiguous()
-            };
-            let (q, k, v) = (split(0)?, split(1)?, split(2)?);
-            let att = q.matmul(&k.t()?)?.apply_op2_no_bwd(&mask_t, &softmax)?;
-            let ctx = att.matmul(&v)?.transpose(1, 2)?.reshape((b * l, hd))?;
+            let ctx = self.attention(&qkv, batch, l, &softmax)?; // (b*l, h)
             observe(layer, 1, &ctx)?;
             let ao = ly.ao.forward(&ctx)?;
             x = candle_nn::ops::layer_norm(&(x + ao)?, &ly.aln.0, &ly.aln.1, eps)?;
