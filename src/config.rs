@@ -395,7 +395,7 @@ pub struct ModelConfig {
     /// has an int8 SIMD kernel, AVX2, AVX-VNNI or AVX-512 VNNI; else f32),
     /// `int8` (quantised and smoothed, with the fastest kernel the CPU runs,
     /// the scalar one if none) or `f32`. The precision is part of the model
-    /// id: changing it re-embeds. int8 vectors are within a cosine of 0.9993
+    /// id: changing it re-embeds. int8 vectors are within a cosine of 0.999
     /// of f32's and give the same signals on the tests' corpora
     /// (BENCHMARKS.md, issue 18).
     pub precision: Precision,
