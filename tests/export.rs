@@ -224,23 +224,7 @@ fn backfill_corpus(sandbox: &Sandbox, yle: bool) -> usize {
         }
     }
     writer.flush().unwrap();
-    ws!(
-        sandbox,
-        "-q",
-        "import",
-        "yle.csv",
-        "--source",
-        "yle-selkouutiset",
-        "--lang",
-        "fi",
-        "--map",
-        "published=date",
-        "--map",
-        "title=title_fi",
-        "--map",
-        "text=text_fi"
-    )
-    .expect_code(0);
+    common::import_yle_file(sandbox, &sandbox.path("yle.csv")).expect_code(0);
     rows
 }
 

@@ -212,7 +212,11 @@ macro_rules! lexicon_test {
 
 /// `weaksignal -q import` of the Yle selkouutiset corpus (Finnish titles and texts).
 pub fn import_yle(sandbox: &Sandbox) -> Run {
-    let csv = yle_csv();
+    import_yle_file(sandbox, &yle_csv())
+}
+
+/// `weaksignal -q import CSV` of rows of the Yle selkouutiset corpus (its columns).
+pub fn import_yle_file(sandbox: &Sandbox, csv: &Path) -> Run {
     sandbox.run(&[
         "-q",
         "import",
