@@ -351,3 +351,34 @@ fn spark_embeds_an_export_like_weaksignal_and_import_vectors_loads_what_still_fi
         wrong.stderr
     );
 }
+
+model_test! {
+    /// Vectors of another precision (another model id) are rejected, each
+    /// named, with exit code 1; the store's own export imports as "already
+    /// there"; a bad document line for `embed-text --documents` names its line.
+    fn import_vectors_rejects_another_model_and_keeps_its_own() {
+        let sandbox = store();
+        let dir = sandbox.path("exports/own-vectors");
+        ws!(sandbox, "-q", "export", "--format", "parquet", "--documents-only", "-o", &dir).expect_code(0);
+        let documents = manifest(&dir)["documents"].as_u64().unwrap();
+        let own = ws!(sandbox, "import-vectors", &dir, "--json").expect_code(0).json();
+        assert_eq!(own["already"], documents, "{own}");
+        assert_eq!(own["imported"], 0, "{own}");
+        sandbox.write(
+            "f32.toml",
+            format!("[model]\npath = {:?}\nprecision = \"f32\"\n", common::model_dir().display().to_string()),
+        );
+        let other = ws!(sandbox, "--config", "f32.toml", "import-vectors", &dir, "--json");
+        let summary = other.expect_code(1).json();
+        assert_eq!(summary["rejected"], documents, "{summary}");
+        assert_eq!(summary["imported"], 0, "{summary}");
+        let first = summary["rejections"][0].as_str().unwrap();
+        assert!(first.contains("part-0.parquet row 1") && first.contains(":int8\", but the store's vectors are") && first.contains(":f32"), "{first}");
+        let bad = sandbox.run_with_stdin(
+            &["embed-text", "--documents"],
+            "{\"id\": \"a\", \"title\": \"Fine\", \"text\": \"\"}\nnot json\n",
+        );
+        bad.expect_code(2);
+        assert!(bad.stderr.contains("line 2") && bad.stderr.contains("\"id\""), "{}", bad.stderr);
+    }
+}
