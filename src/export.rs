@@ -167,29 +167,24 @@ pub fn export(store: &mut Store, request: &ExportRequest) -> Result<Manifest> {
         .collect::<std::collections::HashSet<_>>()
         .len() as u64;
     match request.format {
-        ExportFormat::Parquet if request.documents_only => {
-            tables.insert("documents".into(), "documents/month=YYYY-MM/part-0.parquet: id, source, url, title, text, lang, published, fetched_at, content_hash".into());
-            tables.insert(
-                "vectors".into(),
-                "vectors/month=YYYY-MM/part-0.parquet: id, model, content_hash, vector (list<float32>): those stored".into(),
-            );
-            write_vectors(root, store, request)?;
-        }
         ExportFormat::Parquet => {
             tables.insert("documents".into(), "documents/month=YYYY-MM/part-0.parquet: id, source, url, title, text, lang, published, fetched_at, content_hash".into());
-            tables.insert("assignments".into(), "assignments/month=YYYY-MM/part-0.parquet: id, topic (null: in no topic), published".into());
             tables.insert(
                 "vectors".into(),
                 "vectors/month=YYYY-MM/part-0.parquet: id, model, content_hash, vector (list<float32>)".into(),
             );
-            tables.insert(
-                "topic_weekly_counts".into(),
-                "topic_weekly_counts.parquet: topic, week_start (Monday 00:00 UTC), docs".into(),
-            );
-            write_assignments(root, &keys, &topics_all)?;
             write_vectors(root, store, request)?;
-            let mut counts = weekly_counts(&keys, &topics_all)?;
-            write_parquet(&root.join("topic_weekly_counts.parquet"), &mut counts)?;
+            if !request.documents_only {
+                tables.insert("assignments".into(), "assignments/month=YYYY-MM/part-0.parquet: id, topic (null: in no topic), published".into());
+                tables.insert(
+                    "topic_weekly_counts".into(),
+                    "topic_weekly_counts.parquet: topic, week_start (Monday 00:00 UTC), docs"
+                        .into(),
+                );
+                write_assignments(root, &keys, &topics_all)?;
+                let mut counts = weekly_counts(&keys, &topics_all)?;
+                write_parquet(&root.join("topic_weekly_counts.parquet"), &mut counts)?;
+            }
         }
         ExportFormat::Ndjson => {
             tables.insert("documents".into(), "documents/month=YYYY-MM.ndjson: id, source, url, title, text, lang, published, topic".into());

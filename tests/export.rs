@@ -142,20 +142,7 @@ fn read_vectors(
     dir: &std::path::Path,
 ) -> std::collections::HashMap<String, (String, String, Vec<f32>)> {
     use polars::prelude::{DataType, ParquetReader, SerReader};
-    let mut files = vec![];
-    let mut pending = vec![dir.to_path_buf()];
-    while let Some(d) = pending.pop() {
-        for entry in std::fs::read_dir(&d).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                pending.push(path);
-            } else if path.extension().is_some_and(|e| e == "parquet")
-                && !path.file_name().unwrap().to_string_lossy().starts_with('.')
-            {
-                files.push(path);
-            }
-        }
-    }
+    let files = weaksignal::embed::import::vector_files(dir).expect("vector files");
     let mut out = std::collections::HashMap::new();
     for file in files {
         let frame = ParquetReader::new(std::fs::File::open(&file).unwrap())

@@ -437,12 +437,8 @@ pub struct EndToEnd {
 /// its own summary) between two in-memory passes over the same passages.
 pub fn end_to_end_bench(ctx: &Context, docs: usize) -> Result<EndToEnd> {
     use crate::embed::Embedder;
-    let corpus =
-        crate::shared_dir().join("corpora/yle-selkouutiset/selkouutiset_stories_fi_en.csv");
-    let bad = |e: csv::Error| Error::Input {
-        path: corpus.clone(),
-        message: format!("cannot read the benchmark corpus: {e} (set WEAKSIGNAL_SHARED)"),
-    };
+    let corpus = yle_corpus();
+    let bad = corpus_error(&corpus);
     let temp = TempDir::named("store")?;
     let input = temp.0.join("stories.csv");
     let mut reader = csv::Reader::from_path(&corpus).map_err(bad)?;
@@ -536,6 +532,19 @@ pub struct EmbedRun {
 /// The reference script, built in so the bench runs from any directory.
 const E5_REFERENCE: &str = include_str!("../../scripts/e5_reference.py");
 
+/// The Yle selkouutiset stories, which the embedding benchmarks read.
+fn yle_corpus() -> PathBuf {
+    crate::shared_dir().join("corpora/yle-selkouutiset/selkouutiset_stories_fi_en.csv")
+}
+
+/// A benchmark corpus that cannot be read, as an error naming it.
+fn corpus_error(corpus: &Path) -> impl Fn(csv::Error) -> Error + Copy + '_ {
+    move |e| Error::Input {
+        path: corpus.to_path_buf(),
+        message: format!("cannot read the benchmark corpus: {e} (set WEAKSIGNAL_SHARED)"),
+    }
+}
+
 /// Cuts Yle `text_fi` leads to about `target` tokens (incl. `passage: ` and specials).
 fn bench_texts(
     embedder: &crate::embed::E5Embedder,
@@ -543,12 +552,8 @@ fn bench_texts(
     target: usize,
     skip: usize,
 ) -> Result<Vec<String>> {
-    let corpus =
-        crate::shared_dir().join("corpora/yle-selkouutiset/selkouutiset_stories_fi_en.csv");
-    let bad = |e: csv::Error| Error::Input {
-        path: corpus.clone(),
-        message: format!("cannot read the benchmark corpus: {e} (set WEAKSIGNAL_SHARED)"),
-    };
+    let corpus = yle_corpus();
+    let bad = corpus_error(&corpus);
     let mut reader = csv::Reader::from_path(&corpus).map_err(bad)?;
     let mut out = Vec::with_capacity(n);
     for record in reader.records().skip(skip) {

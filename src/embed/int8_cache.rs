@@ -57,20 +57,22 @@ pub fn load(
     if blake3::hash(payload).as_bytes()[..] != bytes[MAGIC.len() + 64..header] {
         return Err("damaged: its checksum does not match".into());
     }
-    let mut at = 0;
-    let count = payload
-        .get(..8)
-        .map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")) as usize);
-    at += 8;
-    let mut layers = Vec::new();
-    for _ in 0..count.unwrap_or(0) {
+    let Some(count) = payload.get(..8) else {
+        return Err("its layers do not parse".into());
+    };
+    if u64::from_le_bytes(count.try_into().expect("8 bytes")) != shapes.len() as u64 {
+        return Err("its layers do not fit the model".into());
+    }
+    let mut at = 8;
+    let mut layers = Vec::with_capacity(shapes.len());
+    for _ in shapes {
         match QuantLinear::read(payload, &mut at, kernel) {
             Some(layer) => layers.push(layer),
             None => return Err("its layers do not parse".into()),
         }
     }
     let found: Vec<(usize, usize)> = layers.iter().map(|l| (l.inputs(), l.outputs())).collect();
-    if count.is_none() || at != payload.len() || found != shapes {
+    if at != payload.len() || found != shapes {
         return Err("its layers do not fit the model".into());
     }
     Ok(layers)
