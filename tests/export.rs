@@ -74,11 +74,7 @@ fn spark_reads_the_parquet_export_and_counts_the_same_weekly_topic_sizes_as_pola
     run.expect_code(0);
     let m = manifest(&dir);
     assert!(m["assignments"].as_u64().unwrap() > 1_000, "{m}");
-    let python = std::env::var("SPARK_PYTHON")
-        .ok()
-        .or(option_env!("WEAKSIGNAL_SPARK_PYTHON_AT_BUILD").map(String::from))
-        .expect("SPARK_PYTHON");
-    let output = Command::new(python)
+    let output = Command::new(spark_python())
         .arg(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/spark/weekly_counts.py"))
         .arg(&dir)
         .output()
