@@ -502,7 +502,7 @@ impl Bert {
         }
     }
 
-    /// Embeds one padded batch. Each entry is a full id sequence incl. specials,
+    /// Embeds one batch (packed: no padding). Each entry is a full id sequence incl. specials,
     /// at most `max_positions()` long. Returns L2-normalised mean-pooled vectors.
     pub fn forward(&self, batch: &[Vec<u32>]) -> Result<Vec<Vec<f32>>> {
         self.forward_inner(batch, &mut |_, _, _| Ok(())).map_err(ce)
