@@ -827,7 +827,7 @@ mod x86 {
     /// AVX2's byte product (`vpmaddubsw`) would saturate with shifted
     /// activations, and moving a's sign onto the weights first costs a
     /// `vpsignb` per product and a `vpabsb` per broadcast: on the Zen 3
-    /// measured (BENCHMARKS.md) the i16 products ran 10-15% faster.
+    /// measured (BENCHMARKS.md) the i16 products ran 6-15% faster.
     #[target_feature(enable = "avx2")]
     #[inline]
     unsafe fn tile_avx2<const R: usize>(
